@@ -1,0 +1,117 @@
+"""Network configurations: frozen dataclasses with the paper's values as defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+NORMS = ("batch", "instance", "syncbatch")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """OASIS generator. ``semantic_nc`` counts one-hot label channels (don't care included).
+
+    Block widths are ``ch * multipliers``; the paper uses ch=64, SPADE hidden 128, 64 noise channels. The latent
+    grid is the output size / 2**(len(multipliers)-2) (= /32 for the paper's six blocks).
+    """
+
+    semantic_nc: int
+    ch: int = 64
+    spade_hidden: int = 128
+    z_dim: int = 64
+    norm: str = "batch"
+    aspect_ratio: float = 1.0
+    multipliers: tuple[int, ...] = (16, 16, 16, 8, 4, 2, 1)
+
+    def __post_init__(self) -> None:
+        if self.semantic_nc < 1 or self.ch < 1 or self.spade_hidden < 1 or self.z_dim < 0:
+            raise ValueError(f"invalid generator config: {self}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if len(self.multipliers) < 2:
+            raise ValueError("the generator needs at least two width multipliers (one block)")
+        object.__setattr__(self, "multipliers", tuple(int(m) for m in self.multipliers))
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.ch * m for m in self.multipliers]
+
+    @property
+    def downscale(self) -> int:
+        """Output size / latent size: one nearest x2 upsample after every block but the last."""
+        return 2 ** (len(self.multipliers) - 2)
+
+    @property
+    def input_nc(self) -> int:
+        return self.semantic_nc + self.z_dim
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["multipliers"] = list(self.multipliers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GeneratorConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown generator config fields: {sorted(unknown)}")
+        d = dict(d)
+        if "multipliers" in d:
+            d["multipliers"] = tuple(d["multipliers"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """OASIS U-Net discriminator: ``channels`` is the encoder width list starting at the 3 image channels."""
+
+    semantic_nc: int
+    channels: tuple[int, ...] = (3, 128, 128, 256, 256, 512, 512)
+
+    def __post_init__(self) -> None:
+        if self.semantic_nc < 1:
+            raise ValueError(f"invalid discriminator config: {self}")
+        if len(self.channels) < 3 or self.channels[0] != 3:
+            raise ValueError("discriminator channels must start with 3 (RGB) and have at least two blocks")
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+
+    @property
+    def output_nc(self) -> int:
+        """One "fake" channel plus one per label channel."""
+        return self.semantic_nc + 1
+
+    @property
+    def downscale(self) -> int:
+        return 2 ** (len(self.channels) - 1)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DiscriminatorConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown discriminator config fields: {sorted(unknown)}")
+        d = dict(d)
+        if "channels" in d:
+            d["channels"] = tuple(d["channels"])
+        return cls(**d)
+
+
+# semantic_nc of the paper's datasets (OASIS.md)
+PAPER_SEMANTIC_NC = {"ade20k": 151, "cityscapes": 35, "coco": 183}
+
+
+def paper_configs(dataset: str) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+    """The paper's generator and discriminator for one of its datasets."""
+    key = {"coco_stuff": "coco"}.get(dataset, dataset)
+    if key not in PAPER_SEMANTIC_NC:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(PAPER_SEMANTIC_NC)}")
+    nc = PAPER_SEMANTIC_NC[key]
+    aspect = 2.0 if key == "cityscapes" else 1.0
+    return GeneratorConfig(semantic_nc=nc, aspect_ratio=aspect), DiscriminatorConfig(semantic_nc=nc)

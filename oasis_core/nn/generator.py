@@ -1,0 +1,61 @@
+"""The OASIS generator with noise as an explicit input."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from oasis_core.config import GeneratorConfig
+from oasis_core.nn.spade import SPADEResBlock
+
+
+class Generator(nn.Module):
+    """SPADE generator without the first block; input ``cat(noise, onehot)`` (noise channels first).
+
+    ``forward(onehot, noise)``: onehot ``(B, semantic_nc, H, W)``, noise ``(B, z_dim, H, W)`` at label resolution.
+    ``spectral_norm=False`` builds plain convolutions that take folded weights (inference checkpoints).
+    """
+
+    def __init__(self, config: GeneratorConfig, spectral_norm: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        w = config.widths
+        nc = config.input_nc
+        self.fc = nn.Conv2d(nc, w[0], 3, padding=1)
+        self.body = nn.ModuleList(
+            SPADEResBlock(w[i], w[i + 1], nc, config.spade_hidden, config.norm, spectral_norm)
+            for i in range(len(w) - 1)
+        )
+        self.conv_img = nn.Conv2d(w[-1], 3, 3, padding=1)
+
+    def init_weights(self, gain: float = 0.02) -> None:
+        """The paper's initialisation: xavier-normal (gain 0.02) conv weights, zero biases."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+                nn.init.xavier_normal_(weight, gain=gain)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def check_size(self, height: int, width: int) -> None:
+        d = self.config.downscale
+        if height % d or width % d or height < d or width < d:
+            raise ValueError(f"the generator needs sizes that are positive multiples of {d}, got {height}x{width}")
+
+    def forward(self, onehot: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        h, w = onehot.shape[-2:]
+        self.check_size(h, w)
+        if noise.shape[-2:] != (h, w) or noise.shape[1] != self.config.z_dim:
+            raise ValueError(
+                f"noise must be (B, {self.config.z_dim}, {h}, {w}) to match the labels, got {tuple(noise.shape)}"
+            )
+        seg = torch.cat((noise.to(onehot.dtype), onehot), dim=1)
+        d = self.config.downscale
+        x = self.fc(F.interpolate(seg, size=(h // d, w // d), mode="nearest"))
+        last = len(self.body) - 1
+        for i, block in enumerate(self.body):
+            x = block(x, seg)
+            if i < last:
+                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))

@@ -1,0 +1,68 @@
+"""Spectral norm: module wrapping, folding for inference, and the legacy (official) state-dict key layout.
+
+Training modules use ``torch.nn.utils.parametrizations.spectral_norm``; its state-dict entries are
+``<conv>.parametrizations.weight.original`` and ``<conv>.parametrizations.weight.0._u`` / ``._v``. The official
+checkpoints use the legacy layout ``<conv>.weight_orig`` / ``weight_u`` / ``weight_v`` with the same shapes and
+meaning, so the two convert 1:1. Inference modules carry plain ``<conv>.weight`` = W / sigma (folded).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrizations
+
+_NEW = (".parametrizations.weight.original", ".parametrizations.weight.0._u", ".parametrizations.weight.0._v")
+_OLD = (".weight_orig", ".weight_u", ".weight_v")
+
+
+def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
+    """Wrap ``module`` in spectral norm (one power iteration per training forward) when ``enabled``."""
+    return parametrizations.spectral_norm(module) if enabled else module
+
+
+def to_official_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """This project's parametrization keys -> the legacy layout of the official checkpoints."""
+    out = {}
+    for k, v in state.items():
+        for new, old in zip(_NEW, _OLD):
+            if k.endswith(new):
+                k = k[: -len(new)] + old
+                break
+        out[k] = v
+    return out
+
+
+def from_official_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Legacy spectral-norm keys (``weight_orig``/``weight_u``/``weight_v``) -> parametrization keys."""
+    out = {}
+    for k, v in state.items():
+        for new, old in zip(_NEW, _OLD):
+            if k.endswith(old):
+                k = k[: -len(old)] + new
+                break
+        out[k] = v
+    return out
+
+
+def spectral_sigma(weight: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """sigma = u . (W v) with the stored power-iteration vectors (what eval-mode spectral norm divides by)."""
+    w = weight.reshape(weight.shape[0], -1)
+    return torch.vdot(u, torch.mv(w, v))
+
+
+def fold_spectral_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Replace every spectral-norm triple (either layout) by the plain weight W / sigma, as eval mode computes it."""
+    state = from_official_keys(state)
+    out: dict[str, torch.Tensor] = {}
+    for k, v in state.items():
+        if k.endswith(_NEW[0]):
+            base = k[: -len(_NEW[0])]
+            u, vv = state[base + _NEW[1]], state[base + _NEW[2]]
+            w = v.float()
+            out[base + ".weight"] = (w / spectral_sigma(w, u.float(), vv.float())).to(v.dtype)
+        elif k.endswith(_NEW[1]) or k.endswith(_NEW[2]):
+            continue
+        else:
+            out[k] = v
+    return out
