@@ -1,0 +1,1 @@
+"""Datasets for training: one module a dataset family, a registry by name."""
