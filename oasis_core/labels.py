@@ -254,16 +254,40 @@ def ade20k() -> LabelSpace:
 
 
 _CITYSCAPES = [
-    ("unlabeled", (0, 0, 0)), ("ego vehicle", (0, 0, 0)), ("rectification border", (0, 0, 0)),
-    ("out of roi", (0, 0, 0)), ("static", (20, 20, 20)), ("dynamic", (111, 74, 0)), ("ground", (81, 0, 81)),
-    ("road", (128, 64, 128)), ("sidewalk", (244, 35, 232)), ("parking", (250, 170, 160)),
-    ("rail track", (230, 150, 140)), ("building", (70, 70, 70)), ("wall", (102, 102, 156)),
-    ("fence", (190, 153, 153)), ("guard rail", (180, 165, 180)), ("bridge", (150, 100, 100)),
-    ("tunnel", (150, 120, 90)), ("pole", (153, 153, 153)), ("polegroup", (153, 153, 154)),
-    ("traffic light", (250, 170, 30)), ("traffic sign", (220, 220, 0)), ("vegetation", (107, 142, 35)),
-    ("terrain", (152, 251, 152)), ("sky", (70, 130, 180)), ("person", (220, 20, 60)), ("rider", (255, 0, 0)),
-    ("car", (0, 0, 142)), ("truck", (0, 0, 70)), ("bus", (0, 60, 100)), ("caravan", (0, 0, 90)),
-    ("trailer", (0, 0, 110)), ("train", (0, 80, 100)), ("motorcycle", (0, 0, 230)), ("bicycle", (119, 11, 32)),
+    ("unlabeled", (0, 0, 0)),
+    ("ego vehicle", (0, 0, 0)),
+    ("rectification border", (0, 0, 0)),
+    ("out of roi", (0, 0, 0)),
+    ("static", (20, 20, 20)),
+    ("dynamic", (111, 74, 0)),
+    ("ground", (81, 0, 81)),
+    ("road", (128, 64, 128)),
+    ("sidewalk", (244, 35, 232)),
+    ("parking", (250, 170, 160)),
+    ("rail track", (230, 150, 140)),
+    ("building", (70, 70, 70)),
+    ("wall", (102, 102, 156)),
+    ("fence", (190, 153, 153)),
+    ("guard rail", (180, 165, 180)),
+    ("bridge", (150, 100, 100)),
+    ("tunnel", (150, 120, 90)),
+    ("pole", (153, 153, 153)),
+    ("polegroup", (153, 153, 154)),
+    ("traffic light", (250, 170, 30)),
+    ("traffic sign", (220, 220, 0)),
+    ("vegetation", (107, 142, 35)),
+    ("terrain", (152, 251, 152)),
+    ("sky", (70, 130, 180)),
+    ("person", (220, 20, 60)),
+    ("rider", (255, 0, 0)),
+    ("car", (0, 0, 142)),
+    ("truck", (0, 0, 70)),
+    ("bus", (0, 60, 100)),
+    ("caravan", (0, 0, 90)),
+    ("trailer", (0, 0, 110)),
+    ("train", (0, 80, 100)),
+    ("motorcycle", (0, 0, 230)),
+    ("bicycle", (119, 11, 32)),
 ]
 
 
@@ -278,15 +302,21 @@ def coco_stuff() -> LabelSpace:
     names = ["unlabeled"] + _names_file("coco_stuff_names.txt")
     colours = [(0, 0, 0)] + distinct_colours(182, seed=2)
     # file value v (0..181) -> channel v + 1; 255 -> channel 0 (don't care)
-    return LabelSpace(
-        "coco_stuff", tuple(names), tuple(colours), (255,) + tuple(range(182)), dont_care=0, aliases=()
-    )
+    return LabelSpace("coco_stuff", tuple(names), tuple(colours), (255,) + tuple(range(182)), dont_care=0, aliases=())
 
 
 _CAMVID = [
-    ("sky", (128, 128, 128)), ("building", (128, 0, 0)), ("pole", (192, 192, 128)), ("road", (128, 64, 128)),
-    ("pavement", (60, 40, 222)), ("tree", (128, 128, 0)), ("sign_symbol", (192, 128, 128)), ("fence", (64, 64, 128)),
-    ("car", (64, 0, 128)), ("pedestrian", (64, 64, 0)), ("bicyclist", (0, 128, 192)),
+    ("sky", (128, 128, 128)),
+    ("building", (128, 0, 0)),
+    ("pole", (192, 192, 128)),
+    ("road", (128, 64, 128)),
+    ("pavement", (60, 40, 222)),
+    ("tree", (128, 128, 0)),
+    ("sign_symbol", (192, 128, 128)),
+    ("fence", (64, 64, 128)),
+    ("car", (64, 0, 128)),
+    ("pedestrian", (64, 64, 0)),
+    ("bicyclist", (0, 128, 192)),
 ]
 
 
@@ -298,9 +328,18 @@ def camvid() -> LabelSpace:
 
 
 _FACADES = [
-    ("background", (0, 0, 170)), ("facade", (0, 0, 255)), ("window", (0, 85, 255)), ("door", (0, 170, 255)),
-    ("cornice", (0, 255, 255)), ("sill", (85, 255, 170)), ("balcony", (170, 255, 85)), ("blind", (255, 255, 0)),
-    ("deco", (255, 170, 0)), ("molding", (255, 85, 0)), ("pillar", (255, 0, 0)), ("shop", (170, 0, 0)),
+    ("background", (0, 0, 170)),
+    ("facade", (0, 0, 255)),
+    ("window", (0, 85, 255)),
+    ("door", (0, 170, 255)),
+    ("cornice", (0, 255, 255)),
+    ("sill", (85, 255, 170)),
+    ("balcony", (170, 255, 85)),
+    ("blind", (255, 255, 0)),
+    ("deco", (255, 170, 0)),
+    ("molding", (255, 85, 0)),
+    ("pillar", (255, 0, 0)),
+    ("shop", (170, 0, 0)),
 ]
 
 
@@ -312,9 +351,16 @@ def facades() -> LabelSpace:
 
 
 _LANDSCAPES = [
-    ("sky", (110, 170, 235)), ("cloud", (225, 230, 240)), ("mountain", (120, 100, 90)), ("rock", (150, 140, 130)),
-    ("snow", (250, 250, 255)), ("water", (30, 90, 180)), ("grass", (90, 170, 60)), ("sand", (230, 210, 150)),
-    ("tree", (30, 100, 40)), ("dirt", (140, 95, 55)),
+    ("sky", (110, 170, 235)),
+    ("cloud", (225, 230, 240)),
+    ("mountain", (120, 100, 90)),
+    ("rock", (150, 140, 130)),
+    ("snow", (250, 250, 255)),
+    ("water", (30, 90, 180)),
+    ("grass", (90, 170, 60)),
+    ("sand", (230, 210, 150)),
+    ("tree", (30, 100, 40)),
+    ("dirt", (140, 95, 55)),
 ]
 
 

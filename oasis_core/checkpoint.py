@@ -1,0 +1,356 @@
+"""The project's model file (one ``.safetensors``) and the import of the authors' official ``.pth`` files.
+
+Layout of a model file:
+- tensors ``generator.<key>`` (EMA generator, spectral norm folded into plain weights) and, optionally,
+  ``discriminator.<key>`` (folded the same way);
+- safetensors metadata ``{"format": "oasis-studio.model", "format_version": "1", "oasis": <JSON document>}``; the
+  document holds the configs, the label space, the natural size, provenance, metrics and the licence text.
+
+Loading reads JSON and raw tensors only: no code is executed. Official files are read with
+``torch.load(weights_only=True)``, which refuses pickles that would run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as st_save
+from torch import nn
+
+from oasis_core import labels as label_spaces
+from oasis_core.config import DiscriminatorConfig, GeneratorConfig, paper_configs
+from oasis_core.labels import LabelSpace
+from oasis_core.nn import Discriminator, Generator
+from oasis_core.nn.spectral import fold_spectral_norm, from_official_keys, to_official_keys
+
+FORMAT_NAME = "oasis-studio.model"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A model file cannot be used; the message names the file and the reason in one sentence."""
+
+
+@dataclass
+class ModelFile:
+    """A loaded model file: configs, label space, metadata and plain (folded) state dicts in float32."""
+
+    path: Path
+    generator_config: GeneratorConfig
+    discriminator_config: DiscriminatorConfig | None
+    label_space: LabelSpace
+    generator_state: dict[str, torch.Tensor]
+    discriminator_state: dict[str, torch.Tensor] | None
+    document: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+    @property
+    def name(self) -> str:
+        return str(self.document.get("name") or self.path.stem)
+
+    @property
+    def natural_size(self) -> tuple[int, int]:
+        size = self.document.get("natural_size")
+        if size:
+            return int(size[0]), int(size[1])
+        w = 256
+        return round(w / self.generator_config.aspect_ratio), w
+
+    def build_generator(self) -> Generator:
+        g = Generator(self.generator_config, spectral_norm=False)
+        g.load_state_dict(self.generator_state)
+        return g.eval()
+
+    def build_discriminator(self) -> Discriminator | None:
+        if self.discriminator_config is None or self.discriminator_state is None:
+            return None
+        d = Discriminator(self.discriminator_config, spectral_norm=False)
+        d.load_state_dict(self.discriminator_state)
+        return d.eval()
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _plain_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A module's state with spectral norm folded into plain weights (what inference modules load)."""
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    return fold_spectral_norm(state)
+
+
+def _expected_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def _cast(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in state.items():
+        # keep BN statistics in fp32: they are few and their precision matters
+        if v.is_floating_point() and "running_" not in k:
+            v = v.to(dtype)
+        out[k] = v.contiguous()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- save
+def save_checkpoint(
+    path: str | os.PathLike,
+    generator: Generator,
+    discriminator: Discriminator | None = None,
+    *,
+    label_space: LabelSpace,
+    name: str | None = None,
+    natural_size: tuple[int, int] | None = None,
+    provenance: dict | None = None,
+    metrics: dict | None = None,
+    licence: str = "",
+    extra: dict | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Write a model file atomically. Modules may carry spectral-norm parametrizations (they are folded)."""
+    if label_space.num_channels != generator.config.semantic_nc:
+        raise ValueError(
+            f"the label space has {label_space.num_channels} channels but the generator takes "
+            f"{generator.config.semantic_nc}"
+        )
+    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"unsupported checkpoint dtype {dtype}")
+    tensors = {f"generator.{k}": v for k, v in _cast(_plain_state(generator), dtype).items()}
+    if discriminator is not None:
+        tensors.update({f"discriminator.{k}": v for k, v in _cast(_plain_state(discriminator), dtype).items()})
+    for k, v in tensors.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ValueError(f"tensor {k} has non-finite values in {dtype} (refusing to write {path})")
+    doc = {
+        "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
+        "name": name or Path(path).stem,
+        "generator": generator.config.to_dict(),
+        "discriminator": discriminator.config.to_dict() if discriminator is not None else None,
+        "label_space": label_space.to_dict(),
+        "natural_size": list(natural_size) if natural_size else None,
+        "dtype": str(dtype).replace("torch.", ""),
+        "provenance": provenance or {},
+        "metrics": metrics or {},
+        "licence": licence,
+    }
+    if extra:
+        doc.update(extra)
+    meta = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "oasis": json.dumps(doc)}
+    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------------------------- load
+def read_document(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON document of a model file, validated for format name and version (tensors not read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a model file of this project (not a readable safetensors file: {exc})")
+    if meta.get("format") != FORMAT_NAME or "oasis" not in meta:
+        raise CheckpointError(
+            f"{path} is a safetensors file but not an OASIS Studio model (no '{FORMAT_NAME}' metadata)"
+        )
+    try:
+        version = int(meta.get("format_version", "0"))
+    except ValueError:
+        version = -1
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has model format version {meta.get('format_version')!r}; this version of OASIS Studio reads "
+            f"version {FORMAT_VERSION}"
+        )
+    try:
+        doc = json.loads(meta["oasis"])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: the model metadata is not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"{path}: the model metadata is not a JSON object")
+    return doc
+
+
+def load_checkpoint(path: str | os.PathLike, with_discriminator: bool = True) -> ModelFile:
+    """Read and validate a model file: every expected tensor present with its shape, all values finite."""
+    path = Path(path)
+    doc = read_document(path)
+    try:
+        gcfg = GeneratorConfig.from_dict(doc["generator"])
+        dcfg = DiscriminatorConfig.from_dict(doc["discriminator"]) if doc.get("discriminator") else None
+        space = LabelSpace.from_dict(doc["label_space"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: invalid configuration in the model metadata ({exc})") from exc
+    if space.num_channels != gcfg.semantic_nc:
+        raise CheckpointError(
+            f"{path}: the label space has {space.num_channels} channels but the generator {gcfg.semantic_nc}"
+        )
+
+    with torch.device("meta"):
+        g_shapes = _expected_shapes(Generator(gcfg, spectral_norm=False))
+        d_shapes = _expected_shapes(Discriminator(dcfg, spectral_norm=False)) if dcfg is not None else {}
+    want = {f"generator.{k}": s for k, s in g_shapes.items()}
+    if with_discriminator:
+        want.update({f"discriminator.{k}": s for k, s in d_shapes.items()})
+
+    tensors: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            keys = set(f.keys())
+            missing = [k for k in want if k not in keys]
+            if missing:
+                raise CheckpointError(f"{path}: tensor {missing[0]} is missing ({len(missing)} missing in all)")
+            for k, shape in want.items():
+                t = f.get_tensor(k)
+                if tuple(t.shape) != shape:
+                    raise CheckpointError(f"{path}: tensor {k} has shape {tuple(t.shape)}, expected {shape}")
+                if t.is_floating_point():
+                    if not torch.isfinite(t).all():
+                        raise CheckpointError(f"{path}: tensor {k} holds non-finite values (NaN or inf)")
+                    t = t.float()
+                tensors[k] = t
+    except SafetensorError as exc:
+        raise CheckpointError(f"{path}: the tensor data is damaged ({exc})") from exc
+
+    g_state = {k[len("generator.") :]: v for k, v in tensors.items() if k.startswith("generator.")}
+    d_state = {k[len("discriminator.") :]: v for k, v in tensors.items() if k.startswith("discriminator.")}
+    return ModelFile(
+        path=path,
+        generator_config=gcfg,
+        discriminator_config=dcfg if (with_discriminator and dcfg is not None) else None,
+        label_space=space,
+        generator_state=g_state,
+        discriminator_state=d_state or None,
+        document=doc,
+        sha256=file_sha256(path),
+    )
+
+
+# ----------------------------------------------------------------------------------------------- official import
+OFFICIAL_DATASETS = {"ade20k": "ade20k", "cityscapes": "cityscapes", "coco": "coco"}
+
+
+def read_official_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """``torch.load(weights_only=True)`` of an official ``.pth`` state dict; anything needing code is refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    if path.name.endswith(".pkl"):
+        raise CheckpointError(f"{path}: option pickles (opt.pkl) are never read; give the *_EMA.pth / *_D.pth files")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for foreign files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} cannot be read as a plain PyTorch state dict without running code ({first[:200]})"
+        ) from None
+    if isinstance(state, nn.Module) or not isinstance(state, dict):
+        raise CheckpointError(f"{path} does not hold a state dict (found {type(state).__name__})")
+    out = {}
+    for k, v in state.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+            raise CheckpointError(f"{path}: entry {k!r} is not a named tensor")
+        out[k.removeprefix("module.")] = v
+    return out
+
+
+def check_official_state(state: dict[str, torch.Tensor], module: nn.Module, path: Path, what: str) -> None:
+    """Compare keys and shapes with the official layout of ``module``; name what is missing or unexpected."""
+    expected = to_official_keys(_expected_shapes(module))
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} keys ({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''})")
+    if unexpected:
+        problems.append(
+            f"unexpected {len(unexpected)} keys ({', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''})"
+        )
+    for k, shape in expected.items():
+        if k in state and tuple(state[k].shape) != shape:
+            problems.append(f"{k} has shape {tuple(state[k].shape)}, expected {shape}")
+            break
+    if problems:
+        raise CheckpointError(f"{path} is not an official OASIS {what} for this dataset: " + "; ".join(problems))
+    for k, v in state.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise CheckpointError(f"{path}: tensor {k} holds non-finite values")
+
+
+def convert_official(
+    generator_path: str | os.PathLike,
+    discriminator_path: str | os.PathLike | None,
+    dataset: str,
+    out_path: str | os.PathLike,
+    *,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Import the authors' ``best_EMA.pth`` (and optionally ``best_D.pth``) into this project's model file."""
+    if dataset not in OFFICIAL_DATASETS:
+        raise CheckpointError(f"unknown dataset {dataset!r}; expected one of {', '.join(OFFICIAL_DATASETS)}")
+    gcfg, dcfg = paper_configs(dataset)
+    generator_path = Path(generator_path)
+    g_state = read_official_state(generator_path)
+    g = Generator(gcfg, spectral_norm=True)
+    check_official_state(g_state, g, generator_path, "generator")
+    g.load_state_dict(from_official_keys(g_state))
+    d = None
+    if discriminator_path is not None:
+        discriminator_path = Path(discriminator_path)
+        d_state = read_official_state(discriminator_path)
+        d = Discriminator(dcfg, spectral_norm=True)
+        check_official_state(d_state, d, discriminator_path, "discriminator")
+        d.load_state_dict(from_official_keys(d_state))
+    space = label_spaces.get(dataset)
+    natural = (256, 512) if dataset == "cityscapes" else (256, 256)
+    return save_checkpoint(
+        out_path,
+        g,
+        d,
+        label_space=space,
+        name=f"OASIS {dataset} (official)",
+        natural_size=natural,
+        provenance={
+            "source": "official OASIS checkpoint (Schönfeld, Sushko et al., ICLR 2021)",
+            "generator_file": generator_path.name,
+            "discriminator_file": Path(discriminator_path).name if discriminator_path else None,
+            "dataset": dataset,
+        },
+        licence="Weights by the OASIS authors (Bosch Research); see their repository for the terms of use.",
+        dtype=dtype,
+    )

@@ -1,0 +1,143 @@
+"""Reading and writing images and label maps safely (size limits, clear errors, atomic writes)."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from oasis_core.checkpoint import atomic_write_bytes
+from oasis_core.labels import LabelSpace
+
+# Larger images are refused before decoding (a 6000x4000 photo is 24 MP; this allows about 8x that).
+MAX_PIXELS = 200_000_000
+
+
+class ImageReadError(ValueError):
+    """An image or label map cannot be used; the message names the file."""
+
+
+def _open(path: str | os.PathLike, max_pixels: int) -> Image.Image:
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageReadError(
+                    f"{path} is {w}x{h} pixels, more than the {max_pixels:,} this tool decodes (a decompression bomb "
+                    "or an unreasonably large image); downscale it first"
+                )
+            img.load()
+            return img
+    except ImageReadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"{path} is too large to decode safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path} is not a readable image ({exc})") from None
+
+
+def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A photo as (H, W, 3) uint8."""
+    img = _open(path, max_pixels)
+    return np.asarray(img.convert("RGB"))
+
+
+def read_label_values(
+    path: str | os.PathLike, space: LabelSpace | None = None, max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, str | None]:
+    """A label map's values (H, W) int64 and a warning (or None).
+
+    ``.npy`` files are read without pickle. PNG/other images: indexed (mode P) and grayscale pixels are the ids; a
+    colour image is mapped to the nearest class colour of ``space`` (with a warning saying how many pixels were
+    not exact). Values are validated against ``space`` when given.
+    """
+    path = Path(path)
+    warning = None
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ImageReadError(f"{path} is not a readable .npy array ({exc})") from None
+        if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise ImageReadError(f"{path}: a label array must be 2-D integer ids, got shape {arr.shape} {arr.dtype}")
+        values = arr.astype(np.int64)
+    else:
+        img = _open(path, max_pixels)
+        if img.mode in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
+            values = np.asarray(img).astype(np.int64)
+        elif img.mode in ("RGB", "RGBA", "LA", "PA"):
+            rgb = np.asarray(img.convert("RGB"))
+            if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+                values = rgb[..., 0].astype(np.int64)  # grayscale stored as RGB
+            elif space is None:
+                raise ImageReadError(f"{path} is a colour image; a label map needs ids (indexed or grayscale PNG)")
+            else:
+                values, exact = space.nearest_values(rgb)
+                warning = (
+                    f"{path.name} is a colour image: mapped to the nearest class colours of {space.name!r} "
+                    f"({exact:.1%} of pixels matched a class colour exactly)"
+                )
+        else:
+            raise ImageReadError(f"{path}: unsupported image mode {img.mode} for a label map")
+    if space is not None:
+        try:
+            space.to_channels(values)
+        except ValueError as exc:
+            raise ImageReadError(f"{path}: {exc}") from None
+    return values, warning
+
+
+def png_bytes(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+def encode_image(rgb: np.ndarray, path: str | os.PathLike, quality: int = 95) -> bytes:
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image type (use .png, .jpg or .webp)")
+    buf = io.BytesIO()
+    kw = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def write_rgb(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
+    atomic_write_bytes(path, encode_image(rgb, path, quality))
+
+
+def indexed_label_image(values: np.ndarray, space: LabelSpace) -> Image.Image:
+    """Label-file values -> mode-P image with the label space's palette (values must fit in 0..255)."""
+    values = np.asarray(values)
+    if values.min(initial=0) < 0 or values.max(initial=0) > 255:
+        raise ValueError("label values above 255 cannot be stored in an indexed PNG")
+    v8 = np.ascontiguousarray(values, dtype=np.uint8)
+    img = Image.frombytes("P", (v8.shape[1], v8.shape[0]), v8.tobytes())
+    img.putpalette(space.palette_values().reshape(-1).tolist())
+    return img
+
+
+def write_label_png(path: str | os.PathLike, values: np.ndarray, space: LabelSpace) -> None:
+    atomic_write_bytes(path, png_bytes(indexed_label_image(values, space)))
+
+
+def write_gray_png(path: str | os.PathLike, values01: np.ndarray) -> None:
+    """A float map in [0, 1] as an 8-bit grayscale PNG."""
+    img = Image.fromarray((np.clip(values01, 0, 1) * 255).round().astype(np.uint8))
+    atomic_write_bytes(path, png_bytes(img))
+
+
+def write_npy(path: str | os.PathLike, arr: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())

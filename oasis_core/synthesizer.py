@@ -1,0 +1,270 @@
+"""The inference API the app and the command line call: numpy in, numpy out.
+
+```python
+syn = Synthesizer.load("resources/models/landscapes.safetensors", device="auto", dtype="auto")
+noise = syn.sample_noise(256, 256, seed=123)          # (z_dim, H, W) float32
+img = syn.generate(labels, noise)                      # labels (H, W) label-file values -> (H, W, 3) uint8
+noise2 = syn.reroll(noise, mask, seed=7, strength=1.0)
+seg = syn.segment(photo)                               # labels, confidence, fake probability (H, W)
+```
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from oasis_core import noise as noise_ops
+from oasis_core.checkpoint import CheckpointError, ModelFile, load_checkpoint
+from oasis_core.labels import LabelSpace
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available to PyTorch")
+    return torch.device(device)
+
+
+def cpu_supports_bf16() -> bool:
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on CPUs with native bf16 (else fp32); on CUDA bf16 where supported, else fp16."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be auto, fp32, bf16 or fp16, got {dtype!r}")
+    if dtype == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 is for CUDA; on a CPU use bf16 or fp32")
+    return DTYPES[dtype]
+
+
+@dataclass
+class SegmentResult:
+    """Discriminator segmentation of an image, at the image's own resolution."""
+
+    labels: np.ndarray  # (H, W) label-file values
+    confidence: np.ndarray  # (H, W) float32: softmax probability of the chosen class among the real classes
+    fake: np.ndarray  # (H, W) float32: probability of the "fake" channel among all N+1 outputs
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
+    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+class Synthesizer:
+    """A loaded model ready for inference (eval mode, no grad) on one device and dtype."""
+
+    _cache: dict[tuple, Synthesizer] = {}
+    _cache_lock = threading.Lock()
+
+    def __init__(self, model: ModelFile, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto"):
+        self.model = model
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.label_space: LabelSpace = model.label_space
+        self.generator = model.build_generator().to(self.device)
+        self.discriminator = model.build_discriminator()
+        if self.discriminator is not None:
+            self.discriminator = self.discriminator.to(self.device)
+        self._channels_last = self.device.type == "cpu" and self.dtype != torch.float32
+        if self._channels_last:
+            self.generator = self.generator.to(memory_format=torch.channels_last)
+            if self.discriminator is not None:
+                self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
+        self._lock = threading.Lock()  # modules are not re-entrant under autocast; one call at a time
+
+    # ------------------------------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto", dtype: str = "auto") -> Synthesizer:
+        """Load a model file once; later calls with the same file, device and dtype return the cached object."""
+        p = Path(path).resolve()
+        try:
+            st = p.stat()
+        except OSError:
+            raise CheckpointError(f"{path}: no such model file") from None
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        key = (str(p), st.st_mtime_ns, st.st_size, str(dev), str(dt))
+        with cls._cache_lock:
+            if key in cls._cache:
+                return cls._cache[key]
+        syn = cls(load_checkpoint(p), dev, dt)
+        with cls._cache_lock:
+            cls._cache[key] = syn
+        return syn
+
+    # ------------------------------------------------------------------------------------------ properties
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def model_hash(self) -> str:
+        return self.model.sha256
+
+    @property
+    def natural_size(self) -> tuple[int, int]:
+        return self.model.natural_size
+
+    @property
+    def size_multiple(self) -> int:
+        return self.generator.config.downscale
+
+    @property
+    def z_dim(self) -> int:
+        return self.generator.config.z_dim
+
+    @property
+    def has_discriminator(self) -> bool:
+        return self.discriminator is not None
+
+    @property
+    def metadata(self) -> dict:
+        return self.model.document
+
+    def _autocast(self):
+        enabled = self.dtype != torch.float32
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
+
+    # ------------------------------------------------------------------------------------------ noise
+    def sample_noise(self, height: int, width: int, seed: int) -> np.ndarray:
+        """One seeded vector replicated over (H, W), as the paper samples it: ``(z_dim, H, W)`` float32."""
+        return noise_ops.sample_field(self.z_dim, height, width, seed).numpy()
+
+    def reroll(self, noise: np.ndarray, mask: np.ndarray, seed: int, strength: float = 1.0) -> np.ndarray:
+        """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged."""
+        z = torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32))
+        m = torch.from_numpy(np.asarray(mask, dtype=bool))
+        return noise_ops.reroll(z, m, seed, strength).numpy()
+
+    # ------------------------------------------------------------------------------------------ generation
+    def check_size(self, height: int, width: int) -> None:
+        m = self.size_multiple
+        if height % m or width % m or height < m or width < m:
+            raise ValueError(
+                f"the generator takes sizes that are multiples of {m}; {height}x{width} is not "
+                f"(nearest: {max(m, round(height / m) * m)}x{max(m, round(width / m) * m)}; or pad the label map)"
+            )
+
+    def onehot(self, labels: np.ndarray) -> torch.Tensor:
+        """Label-file values (H, W) -> one-hot (1, N, H, W) on the device (validated against the label space)."""
+        ch = torch.from_numpy(self.label_space.to_channels(labels))
+        oh = F.one_hot(ch, self.label_space.num_channels).permute(2, 0, 1)[None]
+        return oh.to(self.device, torch.float32)
+
+    def _noise_tensor(self, noise: np.ndarray | torch.Tensor, height: int, width: int) -> torch.Tensor:
+        z = torch.as_tensor(np.asarray(noise, dtype=np.float32) if not torch.is_tensor(noise) else noise)
+        if z.dim() == 3:
+            z = z[None]
+        if z.dim() != 4 or z.shape[1] != self.z_dim or z.shape[-2:] != (height, width):
+            raise ValueError(
+                f"noise must be ({self.z_dim}, {height}, {width}) or (B, {self.z_dim}, {height}, {width}) for this "
+                f"label map, got {tuple(z.shape)}"
+            )
+        return z.to(self.device, torch.float32)
+
+    @torch.inference_mode()
+    def generate_tensor(self, labels: np.ndarray, noise: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float32 output in [-1, 1] before quantisation."""
+        labels = np.asarray(labels)
+        if labels.ndim != 2:
+            raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
+        h, w = labels.shape
+        self.check_size(h, w)
+        oh = self.onehot(labels)
+        z = self._noise_tensor(noise, h, w)
+        oh = oh.expand(z.shape[0], -1, -1, -1)
+        if self._channels_last:
+            oh = oh.contiguous(memory_format=torch.channels_last)
+            z = z.contiguous(memory_format=torch.channels_last)
+        with self._lock, self._autocast():
+            out = self.generator(oh, z)
+        return out.float()
+
+    def generate(self, labels: np.ndarray, noise: np.ndarray | torch.Tensor) -> np.ndarray:
+        """(H, W, 3) uint8 for a (z, H, W) noise field; (B, H, W, 3) for a batch (B, z, H, W) of variants."""
+        out = to_uint8(self.generate_tensor(labels, noise))
+        return out[0] if np.ndim(noise) == 3 else out
+
+    # ------------------------------------------------------------------------------------------ discriminator
+    def _require_d(self) -> torch.nn.Module:
+        if self.discriminator is None:
+            raise ValueError(f"the model {self.name!r} has no discriminator, so it cannot segment or score realism")
+        return self.discriminator
+
+    @torch.inference_mode()
+    def discriminate(self, image: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Raw logits (B, N+1, H, W) for images (3, H, W) / (B, 3, H, W) float in [-1, 1], no resizing."""
+        d = self._require_d()
+        x = torch.as_tensor(image, dtype=torch.float32)
+        if x.dim() == 3:
+            x = x[None]
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"the discriminator takes (3, H, W) images, got {tuple(x.shape)}")
+        m = d.config.downscale
+        if x.shape[-2] % m or x.shape[-1] % m:
+            raise ValueError(f"the discriminator takes sizes that are multiples of {m}, got {tuple(x.shape[-2:])}")
+        x = x.to(self.device)
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._lock, self._autocast():
+            return d(x).float()
+
+    def _real_channels(self) -> torch.Tensor:
+        """Logit channels of the real classes that have a file value (don't care and unused channels excluded)."""
+        ls = self.label_space
+        keep = [c + 1 for c, v in enumerate(ls.file_values) if v >= 0 and c != ls.dont_care]
+        return torch.tensor(keep, device=self.device)
+
+    def segment(self, photo: np.ndarray, flip: bool = False) -> SegmentResult:
+        """Segment a photo (H, W, 3) uint8 into the model's classes at the photo's own resolution.
+
+        The photo is resized to the model's natural size for the discriminator; logits are resized back.
+        ``flip`` averages the logits of the photo and its mirror image.
+        """
+        photo = np.asarray(photo)
+        if photo.ndim != 3 or photo.shape[2] not in (3, 4) or photo.dtype != np.uint8:
+            raise ValueError(f"a photo must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
+        h, w = photo.shape[:2]
+        nh, nw = self.natural_size
+        x = torch.from_numpy(np.ascontiguousarray(photo[..., :3])).permute(2, 0, 1)[None].float() / 127.5 - 1
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
+        logits = self.discriminate(x)
+        if flip:
+            logits = 0.5 * (logits + self.discriminate(x.flip(-1)).flip(-1))
+        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0]
+        keep = self._real_channels()
+        real = torch.softmax(logits[keep], dim=0)
+        conf, idx = real.max(dim=0)
+        fake = torch.softmax(logits, dim=0)[0]
+        channels = (keep[idx] - 1).cpu().numpy()
+        return SegmentResult(
+            labels=self.label_space.to_values(channels),
+            confidence=conf.cpu().numpy().astype(np.float32),
+            fake=fake.cpu().numpy().astype(np.float32),
+        )
