@@ -12,6 +12,7 @@ Loading reads JSON and raw tensors only: no code is executed. Official files are
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -98,10 +99,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
@@ -183,7 +182,9 @@ def read_document(path: str | os.PathLike) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a model file of this project (not a readable safetensors file: {exc})")
+        raise CheckpointError(
+            f"{path} is not a model file of this project (not a readable safetensors file: {exc})"
+        ) from None
     if meta.get("format") != FORMAT_NAME or "oasis" not in meta:
         raise CheckpointError(
             f"{path} is a safetensors file but not an OASIS Studio model (no '{FORMAT_NAME}' metadata)"

@@ -213,9 +213,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"generator  {n_g:,} parameters; {json.dumps(mf.generator_config.to_dict())}")
     d = mf.build_discriminator()
     if d is not None:
-        print(
-            f"discrim.   {sum(p.numel() for p in d.parameters()):,} parameters; {json.dumps(mf.discriminator_config.to_dict())}"
-        )
+        n_d = sum(p.numel() for p in d.parameters())
+        print(f"discrim.   {n_d:,} parameters; {json.dumps(mf.discriminator_config.to_dict())}")
     else:
         print("discrim.   none (generation only)")
     h, w = mf.natural_size

@@ -30,7 +30,10 @@ def sample_vectors(batch: int, z_dim: int, seed: int | torch.Generator) -> torch
 
 
 def replicate(z: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """The paper's behaviour: one vector repeated over the image. ``(z,)`` -> ``(z, H, W)``; ``(B, z)`` -> ``(B, z, H, W)``."""
+    """The paper's behaviour: one vector repeated over the image.
+
+    ``(z,)`` -> ``(z, H, W)``; ``(B, z)`` -> ``(B, z, H, W)``.
+    """
     return z[..., None, None].expand(*z.shape, height, width).contiguous()
 
 
