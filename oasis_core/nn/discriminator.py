@@ -58,16 +58,17 @@ class Discriminator(nn.Module):
         self.config = config
         ch = config.channels
         n = len(ch) - 1
-        self.body_down = nn.ModuleList(
-            DResBlock(ch[i], ch[i + 1], up=False, first=(i == 0), spectral_norm=spectral_norm) for i in range(n)
-        )
         # decoder widths mirror the encoder one level below; block i>0 takes cat(skip, x)
         up = [DResBlock(ch[-1], ch[-2], up=True, first=False, spectral_norm=spectral_norm)]
         for i in range(1, n):
             fin = 2 * ch[n - i]
             fout = ch[n - i - 1] if i < n - 1 else ch[1] // 2
             up.append(DResBlock(fin, fout, up=True, first=False, spectral_norm=spectral_norm))
+        # registration order = the official state-dict order (body_up, body_down, layer_up_last)
         self.body_up = nn.ModuleList(up)
+        self.body_down = nn.ModuleList(
+            DResBlock(ch[i], ch[i + 1], up=False, first=(i == 0), spectral_norm=spectral_norm) for i in range(n)
+        )
         self.layer_up_last = nn.Conv2d(ch[1] // 2, config.output_nc, 1)
 
     def init_weights(self, gain: float = 0.02) -> None:

@@ -22,12 +22,13 @@ class Generator(nn.Module):
         self.config = config
         w = config.widths
         nc = config.input_nc
-        self.fc = nn.Conv2d(nc, w[0], 3, padding=1)
+        # registration order = the official state-dict order (conv_img, body, fc)
+        self.conv_img = nn.Conv2d(w[-1], 3, 3, padding=1)
         self.body = nn.ModuleList(
             SPADEResBlock(w[i], w[i + 1], nc, config.spade_hidden, config.norm, spectral_norm)
             for i in range(len(w) - 1)
         )
-        self.conv_img = nn.Conv2d(w[-1], 3, 3, padding=1)
+        self.fc = nn.Conv2d(nc, w[0], 3, padding=1)
 
     def init_weights(self, gain: float = 0.02) -> None:
         """The paper's initialisation: xavier-normal (gain 0.02) conv weights, zero biases."""

@@ -51,9 +51,11 @@ class SPADEResBlock(nn.Module):
         self.conv_1 = maybe_sn(nn.Conv2d(fmiddle, fout, 3, padding=1), spectral_norm)
         if self.learned_shortcut:
             self.conv_s = maybe_sn(nn.Conv2d(fin, fout, 1, bias=False), spectral_norm)
-            self.norm_s = SPADE(fin, label_nc, hidden, norm)
+        # registration order = the official state-dict order (convs, then norm_0, norm_1, norm_s)
         self.norm_0 = SPADE(fin, label_nc, hidden, norm)
         self.norm_1 = SPADE(fmiddle, label_nc, hidden, norm)
+        if self.learned_shortcut:
+            self.norm_s = SPADE(fin, label_nc, hidden, norm)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         x_s = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x
