@@ -25,6 +25,7 @@ resize. Pass ``fast_jpeg=False`` to decode at full size.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -93,10 +94,8 @@ def open_pair(pair: Pair) -> tuple[Image.Image, Image.Image]:
 def image_rgb(im: Image.Image, path: Path, draft_size: tuple[int, int] | None = None) -> Image.Image:
     """Decode to RGB. ``draft_size`` (width, height): let the JPEG decoder down-scale, never below that size."""
     if draft_size is not None and im.format == "JPEG":
-        try:
+        with contextlib.suppress(Exception):  # an optimisation only
             im.draft("RGB", draft_size)
-        except Exception:  # noqa: BLE001 - draft is an optimisation only
-            pass
     _decode(im, path)
     try:
         return im if im.mode == "RGB" else im.convert("RGB")
@@ -305,13 +304,6 @@ class PairedDataset(Dataset):
     # ----------------------------------------------------------------- items
     def __len__(self) -> int:
         return len(self.pairs)
-
-    def load_raw(self, index: int) -> tuple[Image.Image, np.ndarray]:
-        """The decoded RGB image and the label map's channel indices (int16) at full size, checked."""
-        pair = self.pairs[index]
-        image, label = open_pair(pair)
-        channels = self._mapper(label_values(label, pair.label), pair.label)
-        return image_rgb(image, pair.image), channels
 
     def __getitem__(self, index: int) -> dict:
         pair = self.pairs[index]

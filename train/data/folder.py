@@ -17,7 +17,8 @@ error naming the file. For a palette PNG the *index* is the class id (the palett
 - ``value``: the id of the class in the label PNGs, 0..65535, each at most once.
 - ``name``: the class name; it may contain spaces.
 - ``r g b``: optional display colour, three integers 0..255 (the last three words of a line are read as a colour
-  when all three are integers). Classes without one get a generated, well separated colour (``oasis_core.labels.distinct_colours``); the don't-care class defaults to black.
+  when all three are integers). Classes without one get a generated, well separated colour
+  (``oasis_core.labels.distinct_colours``); the don't-care class defaults to black.
 - ``dontcare`` (or ``ignore``) as the last word marks the don't-care class: pixels that carry no class and get zero
   weight in the losses. At most one line may have it. When no line has it, a class named ``void``, ``unlabeled``,
   ``unlabelled``, ``dontcare`` or ``ignore`` is the don't-care class; with none of these, every pixel is labelled
