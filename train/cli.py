@@ -1,0 +1,217 @@
+"""``oasis-train``: fit, check, eval, export, make-landscapes (also ``torchrun ... -m train fit ...``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from oasis_core.labels import LabelSpace
+from train import distributed as du
+from train.config import PRESETS, TrainConfig, make_config
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like HxW (e.g. 256x256), got {text!r}") from None
+    if h < 32 or w < 32 or h % 32 or w % 32:
+        raise argparse.ArgumentTypeError(f"size {text}: both sides must be multiples of 32 (at least 32)")
+    return h, w
+
+
+def _positive(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="oasis-train", description="Train, evaluate and export OASIS models.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    f = sub.add_parser("fit", help="train (single process, or one process per device under torchrun)")
+    f.add_argument("--dataset", required=True, help="ade20k, cityscapes, coco, camvid, facades, landscapes, folder")
+    f.add_argument("--data", required=True, type=Path, help="dataset root folder")
+    f.add_argument("--preset", default="lite", choices=sorted(PRESETS), help="hyper-parameters and widths")
+    f.add_argument("--size", type=_size, default=(256, 256), help="training size HxW (default 256x256)")
+    f.add_argument("--load-size", type=_size, help="resize to this size, then random-crop --size")
+    f.add_argument("--batch", type=_positive, default=8, help="images per process per step")
+    f.add_argument("--iters", type=_positive, required=True, help="total training steps")
+    f.add_argument("--run-dir", required=True, type=Path)
+    f.add_argument("--resume", action="store_true", help="continue the run folder's latest state")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    f.add_argument("--no-channels-last", action="store_true")
+    f.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    f.add_argument("--workers", type=int, default=1, help="data loader processes per training process")
+    f.add_argument("--lr-g", type=float)
+    f.add_argument("--lr-d", type=float)
+    f.add_argument("--lambda-labelmix", type=float)
+    f.add_argument("--ema-decay", type=float)
+    f.add_argument("--ch", type=int, help="generator width (paper: 64)")
+    f.add_argument("--spade-hidden", type=int, help="SPADE hidden width (paper: 128)")
+    f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
+    f.add_argument("--save-every", type=_positive, default=100)
+    f.add_argument("--sample-every", type=int, default=250)
+    f.add_argument("--log-every", type=_positive, default=10)
+    f.add_argument("--check-every", type=int, default=100, help="steps between cross-rank weight checks")
+
+    c = sub.add_parser("check", help="validate a dataset and print class statistics")
+    c.add_argument("--dataset", required=True)
+    c.add_argument("--data", required=True, type=Path)
+
+    e = sub.add_parser("export", help="write the EMA generator (+ discriminator) as a model file")
+    e.add_argument("run_dir", type=Path)
+    e.add_argument("-o", "--output", required=True, type=Path)
+    e.add_argument("--dtype", choices=["fp16", "fp32", "bf16"], default="fp16")
+    e.add_argument("--name", help="display name stored in the model file")
+    e.add_argument("--no-discriminator", action="store_true")
+
+    v = sub.add_parser("eval", help="D-as-segmenter mIoU, diversity (MS-SSIM), optional FID")
+    v.add_argument("run_dir", type=Path)
+    v.add_argument("--samples", type=int, default=8, help="noise draws per label map for diversity")
+    v.add_argument("--limit", type=int, help="use only the first N validation images")
+    v.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth for FID")
+
+    m = sub.add_parser("make-landscapes", help="render the procedural landscapes dataset")
+    m.add_argument("-o", "--output", required=True, type=Path)
+    m.add_argument("--count", type=_positive, default=2000)
+    m.add_argument("--size", type=_size, default=(256, 256))
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--val-fraction", type=float, default=0.1)
+    m.add_argument("--textures", type=Path, help="texture folder (default: ../shared/data/textures)")
+    return ap
+
+
+def dataset_factory(cfg: TrainConfig, space: LabelSpace):
+    from train.data import build_dataset
+
+    def make(split: str):
+        return build_dataset(cfg.dataset, cfg.data, split, cfg.size, label_space=space, load_size=cfg.load_size)
+
+    return make
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from train.data import default_label_space
+    from train.loop import env_threads, fit
+
+    env_threads()
+    cfg = make_config(
+        args.preset,
+        dataset=args.dataset,
+        data=str(args.data),
+        run_dir=str(args.run_dir),
+        size=args.size,
+        load_size=args.load_size,
+        batch=args.batch,
+        iters=args.iters,
+        seed=args.seed,
+        precision=args.precision,
+        channels_last=not args.no_channels_last,
+        device=args.device,
+        workers=args.workers,
+        lr_g=args.lr_g,
+        lr_d=args.lr_d,
+        lambda_labelmix=args.lambda_labelmix,
+        ema_decay=args.ema_decay,
+        ch=args.ch,
+        spade_hidden=args.spade_hidden,
+        reuse_fake=args.reuse_fake,
+        save_every=args.save_every,
+        sample_every=args.sample_every,
+        log_every=args.log_every,
+        check_every=args.check_every,
+    )
+    space = default_label_space(cfg.dataset, cfg.data)
+    info = du.init(cfg.device)
+    code = 0
+    try:
+        run = fit(cfg, info, dataset_factory(cfg, space), space, resume=args.resume)
+        if info.is_main:
+            print(f"finished at step {run.step}; state in {cfg.run_dir}")
+    finally:
+        du.finish(info, code)
+    return code
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from train.data import check_dataset, default_label_space, format_check_report
+
+    space = default_label_space(args.dataset, args.data)
+    stats = check_dataset(args.dataset, args.data, label_space=space)
+    print(format_check_report(stats, space))
+    return 1 if stats.get("errors") else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from train.export import export_run
+
+    dtype = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
+    out = export_run(
+        args.run_dir, args.output, dtype=dtype, name=args.name, with_discriminator=not args.no_discriminator
+    )
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from train.evaluate import evaluate_run
+
+    results = evaluate_run(
+        args.run_dir, samples=args.samples, limit=args.limit, inception_weights=args.inception_weights
+    )
+    for k, v in results.items():
+        print(f"{k:<28} {v}")
+    return 0
+
+
+def cmd_make_landscapes(args: argparse.Namespace) -> int:
+    from train.data.landscapes import write_dataset
+
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise ValueError("--val-fraction must be in [0, 1)")
+    write_dataset(
+        args.output,
+        args.count,
+        size=args.size,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        textures_root=args.textures,
+    )
+    print(f"wrote {args.count} scenes to {args.output}")
+    return 0
+
+
+COMMANDS = {
+    "fit": cmd_fit,
+    "check": cmd_check,
+    "export": cmd_export,
+    "eval": cmd_eval,
+    "make-landscapes": cmd_make_landscapes,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from oasis_core.checkpoint import CheckpointError
+    from train.data import DatasetError
+    from train.loop import TrainingError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (DatasetError, TrainingError, CheckpointError, ValueError, FileNotFoundError) as exc:
+        print(f"oasis-train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"oasis-train {args.command}: interrupted; resume with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

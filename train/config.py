@@ -1,0 +1,114 @@
+"""Training configuration: one frozen dataclass, per-dataset presets from the paper, lite presets for CPUs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+# Paper values (OASIS.md): learning rates, LabelMix weight, EMA decay. Lite presets shrink the widths for CPU
+# training and interactive CPU inference; "lite" = ch 16, SPADE hidden 32, discriminator widths / 4.
+PRESETS: dict[str, dict] = {
+    "ade20k": dict(lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999, ch=64, spade_hidden=128),
+    "coco": dict(lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999, ch=64, spade_hidden=128),
+    "cityscapes": dict(lr_g=4e-4, lr_d=4e-4, lambda_labelmix=5.0, ema_decay=0.999, ch=64, spade_hidden=128),
+    "lite": dict(
+        lr_g=2e-4,
+        lr_d=4e-4,
+        lambda_labelmix=10.0,
+        ema_decay=0.999,
+        ch=16,
+        spade_hidden=32,
+        d_channels=(3, 32, 32, 64, 64, 128, 128),
+        reuse_fake=True,
+    ),
+    "lite32": dict(
+        lr_g=2e-4,
+        lr_d=4e-4,
+        lambda_labelmix=10.0,
+        ema_decay=0.999,
+        ch=32,
+        spade_hidden=64,
+        d_channels=(3, 64, 64, 128, 128, 256, 256),
+        reuse_fake=True,
+    ),
+    "tiny": dict(
+        lr_g=2e-4,
+        lr_d=4e-4,
+        lambda_labelmix=10.0,
+        ema_decay=0.99,
+        ch=4,
+        spade_hidden=8,
+        z_dim=8,
+        d_channels=(3, 8, 8, 16, 16, 32, 32),
+        reuse_fake=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str
+    data: str
+    run_dir: str
+    preset: str = "lite"
+    size: tuple[int, int] = (256, 256)
+    load_size: tuple[int, int] | None = None
+    batch: int = 8
+    iters: int = 1000
+    seed: int = 0
+    # optimisation (paper: Adam betas (0, 0.999), no schedule, no weight decay)
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.999
+    lambda_labelmix: float = 10.0
+    ema_decay: float = 0.9999
+    # networks
+    ch: int = 64
+    spade_hidden: int = 128
+    z_dim: int = 64
+    norm: str = "batch"
+    d_channels: tuple[int, ...] = (3, 128, 128, 256, 256, 512, 512)
+    # speed
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    channels_last: bool = True
+    reuse_fake: bool = False  # D step reuses the G step's (detached) fake instead of generating again
+    device: str = "auto"
+    workers: int = 2
+    # bookkeeping
+    log_every: int = 10
+    sample_every: int = 250
+    save_every: int = 100
+    check_every: int = 100
+    bn_refresh_batches: int = 50
+    max_bad_steps: int = 20
+    notes: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["size"] = list(self.size)
+        d["load_size"] = list(self.load_size) if self.load_size else None
+        d["d_channels"] = list(self.d_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        d["size"] = tuple(d["size"])
+        if d.get("load_size"):
+            d["load_size"] = tuple(d["load_size"])
+        d["d_channels"] = tuple(d["d_channels"])
+        return cls(**d)
+
+    def replace(self, **kw) -> TrainConfig:
+        return dataclasses.replace(self, **kw)
+
+
+def make_config(preset: str, **overrides) -> TrainConfig:
+    """Preset values first, then explicit overrides (None means: keep the preset's value)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    values = dict(PRESETS[preset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(preset=preset, **values)

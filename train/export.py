@@ -1,0 +1,79 @@
+"""Run folder -> the project's model file: EMA generator (BN statistics re-estimated) + discriminator."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+import torch
+
+from oasis_core.checkpoint import save_checkpoint
+from oasis_core.labels import LabelSpace
+from train import distributed as du
+from train.config import TrainConfig
+from train.loop import STATE_FILE, Run, TrainingError, load_state
+
+# Licences of the data each bundled model learned from (shown in the model file and the model card).
+DATA_LICENCES = {
+    "camvid": "Trained on CamVid (Brostow et al., Cambridge), research use, CC BY-NC 4.0: non-commercial use only.",
+    "facades": "Trained on the CMP Facade Database (Tylecek & Sara 2013), research use; cite the authors.",
+    "landscapes": (
+        "Trained on procedural landscapes rendered by OASIS Studio from texture tiles of the Debian packages "
+        "extremetuxracer-data and scorched3d-data (GPL-2+); see resources/models/LICENSES."
+    ),
+}
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[Run, TrainConfig, LabelSpace]:
+    """Rebuild a Run (single process) from a run folder's config and latest state."""
+    from train.cli import dataset_factory
+
+    run_dir = Path(run_dir)
+    state_path = run_dir / STATE_FILE
+    if not state_path.exists():
+        raise TrainingError(f"{run_dir} holds no training state ({STATE_FILE}); is it a run folder?")
+    st = load_state(state_path)
+    cfg = TrainConfig.from_dict(json.loads(st["config"])).replace(device=device, run_dir=str(run_dir), workers=0)
+    space = LabelSpace.from_dict(json.loads(st["label_space"]))
+    info = du.init(device)
+    run = Run(cfg, info, dataset_factory(cfg, space), space)
+    run.load_state_dict(st)
+    return run, cfg, space
+
+
+def export_run(
+    run_dir: str | Path,
+    out: str | Path,
+    dtype: torch.dtype = torch.float16,
+    name: str | None = None,
+    with_discriminator: bool = True,
+) -> Path:
+    run, cfg, space = load_run(run_dir)
+    g = run.ema_for_eval()
+    metrics = {}
+    eval_path = Path(run_dir) / "eval.json"
+    if eval_path.exists():
+        metrics = json.loads(eval_path.read_text())
+    return save_checkpoint(
+        out,
+        g,
+        run.d_plain if with_discriminator else None,
+        label_space=space,
+        name=name or f"{cfg.dataset} ({cfg.preset})",
+        natural_size=cfg.size,
+        provenance={
+            "trained_by": "OASIS Studio train/",
+            "dataset": cfg.dataset,
+            "preset": cfg.preset,
+            "iterations": run.step,
+            "batch": cfg.batch,
+            "images_seen": run.step * cfg.batch,
+            "size": list(cfg.size),
+            "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": cfg.to_dict(),
+        },
+        metrics=metrics,
+        licence=DATA_LICENCES.get(cfg.dataset, "Trained on user data; see its licence."),
+        dtype=dtype,
+    )

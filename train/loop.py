@@ -1,0 +1,503 @@
+"""The OASIS training loop: G step, D step with LabelMix, EMA, logging, samples, atomic resumable state.
+
+Determinism: every random draw of a step (noise, LabelMix coins, data augmentation) derives from
+``(seed, step, rank)`` or ``(seed, epoch, index)``, and the data order from ``(seed, epoch)``; so a run killed at
+any moment and resumed from its last state reaches exactly the weights of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from oasis_core import losses
+from oasis_core.checkpoint import atomic_write_bytes
+from oasis_core.config import DiscriminatorConfig, GeneratorConfig
+from oasis_core.labels import LabelSpace
+from oasis_core.nn import Discriminator, Generator
+from train import distributed as du
+from train.config import TrainConfig
+
+STATE_FILE = "state.pt"
+STATE_VERSION = 1
+
+
+class TrainingError(RuntimeError):
+    """A run cannot go on (diverged, incompatible resume state, ...)."""
+
+
+# ------------------------------------------------------------------------------------------------ data order
+def _mix(*xs: int) -> int:
+    """A 63-bit seed from integers (splitmix-style), stable across platforms."""
+    h = 0x9E3779B97F4A7C15
+    for x in xs:
+        h ^= (int(x) + 0x9E3779B97F4A7C15 + (h << 6) + (h >> 2)) & 0xFFFFFFFFFFFFFFFF
+        h = (h * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return h & 0x7FFFFFFFFFFFFFFF
+
+
+class InfiniteShardedSampler(Sampler[int]):
+    """An endless stream of ``epoch * n + index`` codes: shuffled per epoch from (seed, epoch), sharded by rank.
+
+    Starting at ``start_sample`` (samples this rank already consumed) resumes the stream exactly.
+    """
+
+    def __init__(self, n: int, rank: int, world: int, seed: int, shuffle: bool = True, start_sample: int = 0):
+        self.n, self.rank, self.world, self.seed, self.shuffle = n, rank, world, seed, shuffle
+        self.per_rank = math.ceil(n / world)
+        self.start_sample = start_sample
+
+    def epoch_indices(self, epoch: int) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(_mix(self.seed, epoch))
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        order += order[: self.per_rank * self.world - self.n]  # pad so every rank gets the same count
+        return order[self.rank :: self.world]
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, offset = divmod(self.start_sample, self.per_rank)
+        while True:
+            idx = self.epoch_indices(epoch)
+            for i in idx[offset:]:
+                yield epoch * self.n + i
+            epoch, offset = epoch + 1, 0
+
+    def __len__(self) -> int:  # nominal; the stream is endless
+        return self.per_rank
+
+
+class SeededItems(Dataset):
+    """Runs the inner dataset's random augmentation under a seed derived from (seed, epoch, index)."""
+
+    def __init__(self, inner: Dataset, seed: int):
+        self.inner, self.seed = inner, seed
+        self.n = len(inner)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, code: int):
+        epoch, index = divmod(int(code), self.n)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_mix(self.seed, epoch, index))
+            item = self.inner[index]
+        return item["image"], item["label"]
+
+
+# ------------------------------------------------------------------------------------------------ models
+def model_configs(cfg: TrainConfig, space: LabelSpace) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+    h, w = cfg.size
+    gcfg = GeneratorConfig(
+        semantic_nc=space.num_channels,
+        ch=cfg.ch,
+        spade_hidden=cfg.spade_hidden,
+        z_dim=cfg.z_dim,
+        norm=cfg.norm,
+        aspect_ratio=w / h,
+    )
+    return gcfg, DiscriminatorConfig(semantic_nc=space.num_channels, channels=cfg.d_channels)
+
+
+def build_models(cfg: TrainConfig, space: LabelSpace) -> tuple[Generator, Discriminator]:
+    gcfg, dcfg = model_configs(cfg, space)
+    torch.manual_seed(_mix(cfg.seed, 0xA11CE))
+    g, d = Generator(gcfg), Discriminator(dcfg)
+    g.init_weights()
+    d.init_weights()
+    return g, d
+
+
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """EMA over every state entry (parameters, spectral-norm vectors, BN statistics); integer entries copied."""
+    with torch.no_grad():
+        src = model.state_dict()
+        for k, v in ema.state_dict().items():
+            s = src[k]
+            if v.is_floating_point():
+                v.lerp_(s.to(v.dtype), 1.0 - decay)
+            else:
+                v.copy_(s)
+
+
+def refresh_bn(generator: Generator, batches: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device) -> None:
+    """Re-estimate BN statistics of (a copy of) the EMA generator: cumulative averages over ``batches``.
+
+    Only the BN layers run in train mode, so spectral-norm vectors are not touched by power iterations.
+    """
+    bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns or not batches:
+        return
+    generator.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    with torch.no_grad():
+        for onehot, noise in batches:
+            generator(onehot.to(device), noise.to(device))
+    for m in bns:
+        m.momentum = 0.1
+    generator.eval()
+
+
+def unwrap(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, DDP) else m
+
+
+# ------------------------------------------------------------------------------------------------ precision
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise ValueError("fp16 training needs CUDA; on a CPU use bf16 or fp32")
+        return torch.float16
+    if precision != "auto":
+        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    from oasis_core.synthesizer import cpu_supports_bf16
+
+    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+
+
+# ------------------------------------------------------------------------------------------------ state files
+def save_state(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_state(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise TrainingError(f"{path} is not a readable training state ({str(exc).splitlines()[0][:200]})") from None
+
+
+# ------------------------------------------------------------------------------------------------ samples
+def colourize_channels(labels: torch.Tensor, space: LabelSpace) -> np.ndarray:
+    pal = np.asarray(space.colours, dtype=np.uint8)
+    return pal[labels.cpu().numpy()]
+
+
+def sample_grid(labels: torch.Tensor, images: torch.Tensor, space: LabelSpace) -> Image.Image:
+    """Rows of label map | generated image."""
+    rows = []
+    imgs = ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    for lab, img in zip(labels, imgs):
+        rows.append(np.concatenate([colourize_channels(lab, space), img], axis=1))
+    return Image.fromarray(np.concatenate(rows, axis=0))
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+class Run:
+    """Everything one training process holds; ``fit`` drives it."""
+
+    def __init__(self, cfg: TrainConfig, info: du.DistInfo, dataset_factory, space: LabelSpace):
+        self.cfg, self.info, self.space = cfg, info, space
+        self.run_dir = Path(cfg.run_dir)
+        self.device = info.device
+        self.amp_dtype = resolve_precision(cfg.precision, self.device)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+        g, d = build_models(cfg, space)
+        if info.enabled and self.device.type == "cuda" and cfg.norm in ("batch", "syncbatch"):
+            g = nn.SyncBatchNorm.convert_sync_batchnorm(g)
+        self.g_plain, self.d_plain = (
+            g.to(self.device, memory_format=self.memory_format),
+            d.to(self.device, memory_format=self.memory_format),
+        )
+        self.ema = copy.deepcopy(self.g_plain).eval()
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        if info.enabled:
+            ids = [info.local_rank] if self.device.type == "cuda" else None
+            self.g = DDP(self.g_plain, device_ids=ids, broadcast_buffers=True)
+            self.d = DDP(self.d_plain, device_ids=ids, broadcast_buffers=False)
+        else:
+            self.g, self.d = self.g_plain, self.d_plain
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.g_plain.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d_plain.parameters(), lr=cfg.lr_d, betas=betas)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.step = 0
+        self.bad_steps = 0
+        self.dataset_factory = dataset_factory
+        self.train_set = dataset_factory("train")
+
+    # -------------------------------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        return {
+            "version": STATE_VERSION,
+            "step": self.step,
+            "config": json.dumps(self.cfg.to_dict()),
+            "label_space": json.dumps(self.space.to_dict()),
+            "G": self.g_plain.state_dict(),
+            "D": self.d_plain.state_dict(),
+            "EMA": self.ema.state_dict(),
+            "opt_G": self.opt_g.state_dict(),
+            "opt_D": self.opt_d.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "bad_steps": self.bad_steps,
+        }
+
+    def load_state_dict(self, st: dict) -> None:
+        if st.get("version") != STATE_VERSION:
+            raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
+        old = json.loads(st["config"])
+        for key in ("ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm"):
+            if old.get(key) != self.cfg.to_dict().get(key):
+                raise TrainingError(
+                    f"cannot resume: the run was trained with {key}={old.get(key)!r}, now {self.cfg.to_dict()[key]!r}"
+                )
+        self.g_plain.load_state_dict(st["G"])
+        self.d_plain.load_state_dict(st["D"])
+        self.ema.load_state_dict(st["EMA"])
+        self.opt_g.load_state_dict(st["opt_G"])
+        self.opt_d.load_state_dict(st["opt_D"])
+        self.scaler.load_state_dict(st["scaler"])
+        torch.set_rng_state(st["torch_rng"])
+        self.step = int(st["step"])
+        self.bad_steps = int(st.get("bad_steps", 0))
+
+    # -------------------------------------------------------------------------------------- batches
+    def loader(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        cfg, info = self.cfg, self.info
+        sampler = InfiniteShardedSampler(
+            len(self.train_set), info.rank, info.world_size, cfg.seed, start_sample=self.step * cfg.batch
+        )
+        dl = DataLoader(
+            SeededItems(self.train_set, cfg.seed),
+            batch_size=cfg.batch,
+            sampler=sampler,
+            num_workers=cfg.workers,
+            persistent_workers=cfg.workers > 0,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if cfg.workers > 0 else None,
+        )
+        return iter(dl)
+
+    def onehot(self, labels: torch.Tensor) -> torch.Tensor:
+        oh = F.one_hot(labels, self.space.num_channels).permute(0, 3, 1, 2).float()
+        return oh.contiguous(memory_format=self.memory_format)
+
+    def noise(self, batch: int, height: int, width: int, step: int, salt: int = 0) -> torch.Tensor:
+        g = torch.Generator().manual_seed(_mix(self.cfg.seed, step, self.info.rank, salt))
+        z = torch.randn(batch, self.cfg.z_dim, generator=g)
+        z = z[:, :, None, None].expand(-1, -1, height, width)
+        return z.to(self.device).contiguous(memory_format=self.memory_format)
+
+    def class_weights(self, labels: torch.Tensor) -> torch.Tensor:
+        counts = losses.class_counts(labels, self.space.num_channels)
+        counts = du.all_reduce_sum(counts.to(self.device), self.info)  # over the global batch
+        return losses.class_weights(counts, self.space.dont_care)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype != torch.float32)
+
+    # -------------------------------------------------------------------------------------- one iteration
+    def train_step(self, image: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        cfg = self.cfg
+        image = image.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        labels = labels.to(self.device, non_blocking=True)
+        oh = self.onehot(labels)
+        b, _, h, w = oh.shape
+        weights = self.class_weights(labels)
+        z = self.noise(b, h, w, self.step)
+
+        # G step: D's parameters are frozen and D is called outside DDP (no gradient to reduce for it)
+        self.d_plain.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        with self.autocast():
+            fake = self.g(oh, z)
+            loss_g = losses.generator_loss(self.d_plain(fake), labels, weights)
+        self.d_plain.requires_grad_(True)
+        ok_g = du.all_agree(bool(torch.isfinite(loss_g)), self.info)
+        if ok_g:
+            self.scaler.scale(loss_g).backward()
+            self.scaler.step(self.opt_g)
+        # D step: fake (again, or the G step's detached one), real and LabelMix in one D forward (D has no norm
+        # layers, so batching them changes nothing)
+        self.opt_d.zero_grad(set_to_none=True)
+        with self.autocast():
+            if cfg.reuse_fake:
+                fake_d = fake.detach()
+            else:
+                with torch.no_grad():
+                    fake_d = self.g(oh, z)
+            fake_d = fake_d.to(image.dtype)
+            gen = torch.Generator(device="cpu").manual_seed(_mix(cfg.seed, self.step, self.info.rank, 0x1AB))
+            mask = losses.labelmix_mask(labels.cpu(), gen).to(self.device)
+            mixed = losses.labelmix(mask, image, fake_d)
+            out = self.d(torch.cat([fake_d, image, mixed]).contiguous(memory_format=self.memory_format))
+            out_fake, out_real, out_mixed = out.split(b)
+            loss_d, parts = losses.discriminator_loss(
+                out_fake, out_real, labels, weights, cfg.lambda_labelmix, out_mixed, mask
+            )
+        ok_d = du.all_agree(bool(torch.isfinite(loss_d)), self.info)
+        if ok_d:
+            self.scaler.scale(loss_d).backward()
+            self.scaler.step(self.opt_d)
+        self.scaler.update()
+        ema_update(self.ema, self.g_plain, cfg.ema_decay)
+
+        if ok_g and ok_d:
+            self.bad_steps = 0
+        else:
+            self.bad_steps += 1
+            if self.info.is_main:
+                warnings.warn(
+                    f"step {self.step}: non-finite loss (G {loss_g.detach().item()}, D {loss_d.detach().item()}); step skipped"
+                )
+            if self.bad_steps >= cfg.max_bad_steps:
+                raise TrainingError(
+                    f"{self.bad_steps} steps in a row produced non-finite losses at step {self.step}: the run "
+                    "diverged; lower the learning rates, use --precision fp32, or resume from an earlier state"
+                )
+        return {"g": loss_g.detach().item(), "d": loss_d.detach().item(), **{k: v.item() for k, v in parts.items()}}
+
+    # -------------------------------------------------------------------------------------- extras
+    def fixed_val_batch(self, count: int = 4) -> tuple[torch.Tensor, torch.Tensor] | None:
+        try:
+            val = self.dataset_factory("val")
+        except Exception:
+            val = self.train_set
+        if len(val) == 0:
+            return None
+        items = [val[i * len(val) // count] for i in range(min(count, len(val)))]
+        return torch.stack([it["label"] for it in items]), torch.stack([it["image"] for it in items])
+
+    def bn_batches(self, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Deterministic training batches for BN re-estimation (independent of the training stream)."""
+        out = []
+        n = len(self.train_set)
+        g = torch.Generator().manual_seed(_mix(self.cfg.seed, 0xB4))
+        for k in range(count):
+            idx = torch.randint(0, n, (self.cfg.batch,), generator=g).tolist()
+            labels = torch.stack([self.train_set[i]["label"] for i in idx])
+            oh = self.onehot(labels).cpu()
+            out.append((oh, self.noise(len(idx), *labels.shape[-2:], 10_000_000 + k).cpu()))
+        return out
+
+    def ema_for_eval(self, bn_batches: int | None = None) -> Generator:
+        g = copy.deepcopy(self.ema)
+        refresh_bn(g, self.bn_batches(self.cfg.bn_refresh_batches if bn_batches is None else bn_batches), self.device)
+        return g
+
+    def write_samples(self, fixed) -> None:
+        if fixed is None:
+            return
+        labels, _ = fixed
+        g = self.ema_for_eval(bn_batches=min(10, self.cfg.bn_refresh_batches))
+        with torch.no_grad(), self.autocast():
+            out = g(self.onehot(labels.to(self.device)), self.noise(len(labels), *labels.shape[-2:], 0, salt=0x5A))
+        grid = sample_grid(labels, out, self.space)
+        buf = io.BytesIO()
+        grid.save(buf, format="PNG")
+        atomic_write_bytes(self.run_dir / "samples" / f"step_{self.step:07d}.png", buf.getvalue())
+
+    def replicas_agree(self) -> bool:
+        tensors = [p for p in self.g_plain.parameters()] + [p for p in self.d_plain.parameters()]
+        tensors += [b for n, b in self.g_plain.named_buffers() if n.endswith(("_u", "_v"))]
+        return du.check_replicas(tensors, self.info)
+
+
+def log_line(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+
+
+def fit(cfg: TrainConfig, info: du.DistInfo, dataset_factory, space: LabelSpace, resume: bool = False) -> Run:
+    """Train until ``cfg.iters``; rank 0 writes the run folder. Returns the Run (for tests and export)."""
+    from tqdm import tqdm
+
+    run = Run(cfg, info, dataset_factory, space)
+    run_dir = run.run_dir
+    state_path = run_dir / STATE_FILE
+    if resume and state_path.exists():
+        run.load_state_dict(load_state(state_path))
+    elif resume and info.is_main:
+        print(f"no training state in {run_dir}: starting from step 0", file=sys.stderr)
+    elif state_path.exists():
+        raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+    if info.is_main:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
+        atomic_write_bytes(run_dir / "label_space.json", json.dumps(space.to_dict(), indent=2).encode())
+    du.barrier(info)
+    tb = None
+    if info.is_main:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            tb = SummaryWriter(str(run_dir / "tensorboard"))
+        except Exception:  # tensorboard is optional
+            tb = None
+        if info.device.type == "cpu" and info.enabled:
+            print("note: plain BatchNorm per process on CPU (SyncBatchNorm needs CUDA)", file=sys.stderr)
+    fixed = run.fixed_val_batch() if info.is_main else None
+    batches = run.loader()
+    bar = tqdm(total=cfg.iters, initial=run.step, disable=not info.is_main, dynamic_ncols=True, desc="train", unit="it")
+    t0, seen = time.perf_counter(), 0
+    try:
+        while run.step < cfg.iters:
+            image, labels = next(batches)
+            metrics = run.train_step(image, labels)
+            run.step += 1
+            seen += image.shape[0] * info.world_size
+            bar.update(1)
+            if run.step % cfg.log_every == 0 or run.step == cfg.iters:
+                dt = time.perf_counter() - t0
+                rec = {"step": run.step, **metrics, "images_per_s": seen / max(dt, 1e-9), "time": time.time()}
+                if info.is_main:
+                    bar.set_postfix(g=f"{metrics['g']:.3f}", d=f"{metrics['d']:.3f}", ips=f"{rec['images_per_s']:.1f}")
+                    log_line(run_dir / "metrics.jsonl", rec)
+                    if tb is not None:
+                        for k, v in metrics.items():
+                            tb.add_scalar(f"loss/{k}", v, run.step)
+            if cfg.check_every and run.step % cfg.check_every == 0 and not run.replicas_agree():
+                raise TrainingError(f"step {run.step}: ranks hold different weights (replicas diverged)")
+            if info.is_main and (run.step % cfg.save_every == 0 or run.step == cfg.iters):
+                save_state(state_path, run.state_dict())
+            if info.is_main and cfg.sample_every and (run.step % cfg.sample_every == 0 or run.step == cfg.iters):
+                run.write_samples(fixed)
+            if run.step % cfg.save_every == 0:
+                du.barrier(info)
+    finally:
+        bar.close()
+        if tb is not None:
+            tb.close()
+    if info.is_main:
+        atomic_write_bytes(run_dir / "DONE", f"{run.step}\n".encode())
+    return run
+
+
+def env_threads() -> None:
+    """One process per core under torchrun on CPU: keep intra-op threads from oversubscribing."""
+    if "OMP_NUM_THREADS" not in os.environ and du.launched_by_torchrun():
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
