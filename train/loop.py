@@ -369,9 +369,8 @@ class Run:
         else:
             self.bad_steps += 1
             if self.info.is_main:
-                warnings.warn(
-                    f"step {self.step}: non-finite loss (G {loss_g.detach().item()}, D {loss_d.detach().item()}); step skipped"
-                )
+                lg, ld = loss_g.detach().item(), loss_d.detach().item()
+                warnings.warn(f"step {self.step}: non-finite loss (G {lg}, D {ld}); step skipped", stacklevel=2)
             if self.bad_steps >= cfg.max_bad_steps:
                 raise TrainingError(
                     f"{self.bad_steps} steps in a row produced non-finite losses at step {self.step}: the run "
