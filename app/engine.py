@@ -1,0 +1,343 @@
+"""The adapter between the GUI and the model: the only app module that imports torch and oasis_core.
+
+One worker thread runs every model job (load, generate, variants, convert) in order. Requests carry increasing
+stamps; a newer generation request replaces an older one that has not started, and the window drops results older
+than the newest request it made, so painting never waits on the model and never shows a stale image.
+Results cross back to the GUI thread through queued signals.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from oasis_core.checkpoint import OFFICIAL_DATASETS, CheckpointError, convert_official
+from oasis_core.synthesizer import Synthesizer
+
+from app.document import NoiseRecipe
+from app.model_info import ClassInfo, ModelInfo
+
+
+def describe(syn: Synthesizer, path: str | os.PathLike = "") -> ModelInfo:
+    """The plain description of a loaded model that the rest of the app works with."""
+    ls = syn.label_space
+    classes = tuple(ClassInfo(int(v), str(n), (int(c[0]), int(c[1]), int(c[2]))) for v, n, c in ls.paintable())
+    aliases = tuple(
+        (int(v), int(ls.file_values[ch])) for v, ch in ls.aliases if ls.file_values[ch] >= 0 and v != ls.file_values[ch]
+    )
+    return ModelInfo(
+        name=syn.name,
+        model_hash=syn.model_hash,
+        classes=classes,
+        dont_care_value=ls.dont_care_value,
+        natural_size=tuple(int(s) for s in syn.natural_size),  # type: ignore[arg-type]
+        size_multiple=int(syn.size_multiple),
+        has_discriminator=bool(syn.has_discriminator),
+        path=str(Path(path).resolve()) if path else str(syn.model.path),
+        device=str(syn.device),
+        dtype=str(syn.dtype).replace("torch.", ""),
+        label_space_name=ls.name,
+        aliases=aliases,
+    )
+
+
+def available_devices() -> list[str]:
+    """Device choices for the picker: auto first, CUDA only where PyTorch sees a GPU."""
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    return devices
+
+
+def available_dtypes(device: str) -> list[str]:
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        return ["auto", "fp32", "bf16", "fp16"]
+    return ["auto", "fp32", "bf16"]
+
+
+def official_datasets() -> list[str]:
+    return list(OFFICIAL_DATASETS)
+
+
+def runtime_description() -> str:
+    return f"PyTorch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+
+
+# --------------------------------------------------------------------- jobs and results
+@dataclass
+class GenerationResult:
+    """Images for one request. ``recipes[i]`` made ``images[i]``; ``labels`` is the map they were made from."""
+
+    stamp: int
+    channel: str
+    labels: np.ndarray
+    recipes: list[NoiseRecipe]
+    images: list[np.ndarray]
+    ms: float
+    device: str
+    dtype: str
+    model_hash: str
+    tag: object = None
+
+
+@dataclass
+class _Job:
+    kind: str  # "load" | "generate" | "convert"
+    stamp: int
+    channel: str = ""
+    payload: dict = field(default_factory=dict)
+
+
+class _Worker(QThread):
+    """Runs jobs one at a time; emits plain Python objects back to the engine."""
+
+    done = Signal(object, object)  # job, result
+    failed = Signal(object, str)  # job, message
+    progress = Signal(object, int, int)  # job, done, total
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self._cond = threading.Condition()
+        self._jobs: list[_Job] = []
+        self._stop = False
+        self.cancel_before = 0  # jobs with a stamp <= this are abandoned (checked between variants)
+        self._noise_cache: tuple[tuple, np.ndarray] | None = None
+
+    def submit(self, job: _Job) -> None:
+        with self._cond:
+            if job.kind == "generate":
+                # a newer request of the same channel makes an older pending one pointless
+                self._jobs = [j for j in self._jobs if not (j.kind == "generate" and j.channel == job.channel)]
+            self._jobs.append(job)
+            self._cond.notify()
+
+    def drop_pending(self, kinds: tuple[str, ...] = ("generate",)) -> list[_Job]:
+        with self._cond:
+            dropped = [j for j in self._jobs if j.kind in kinds]
+            self._jobs = [j for j in self._jobs if j.kind not in kinds]
+            return dropped
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._jobs)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._jobs.clear()
+            self._cond.notify()
+
+    def run(self) -> None:  # noqa: D401 - QThread API
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                job = self._jobs.pop(0)
+            self.engine._set_running(job)
+            try:
+                result = getattr(self, f"_run_{job.kind}")(job)
+            except _Cancelled:
+                self.failed.emit(job, "cancelled")
+            except CheckpointError as exc:
+                self.failed.emit(job, str(exc))
+            except MemoryError:
+                self.failed.emit(job, "Out of memory: try a smaller canvas, fewer variants or the CPU device.")
+            except torch.cuda.OutOfMemoryError:
+                self.failed.emit(job, "The GPU ran out of memory: try a smaller canvas, fewer variants or the CPU.")
+            except (ValueError, OSError) as exc:
+                self.failed.emit(job, str(exc))
+            except Exception as exc:  # a bug: say so rather than kill the thread
+                traceback.print_exc()
+                self.failed.emit(job, f"Unexpected error ({type(exc).__name__}: {exc}).")
+            else:
+                self.done.emit(job, result)
+            finally:
+                self.engine._set_running(None)
+
+    # ----------------------------------------------------------------- job bodies
+    def _run_load(self, job: _Job) -> tuple[Synthesizer, ModelInfo, float]:
+        t0 = time.perf_counter()
+        p = job.payload
+        syn = Synthesizer.load(p["path"], device=p["device"], dtype=p["dtype"])
+        return syn, describe(syn, p["path"]), (time.perf_counter() - t0) * 1000
+
+    def _run_convert(self, job: _Job) -> str:
+        p = job.payload
+        out = convert_official(p["generator"], p.get("discriminator"), p["dataset"], p["out"])
+        return str(out)
+
+    def _noise(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
+        base_key = (syn.model_hash, recipe.height, recipe.width, recipe.style_seed)
+        if self._noise_cache is not None and self._noise_cache[0] == base_key:
+            z = self._noise_cache[1]
+        else:
+            z = syn.sample_noise(recipe.height, recipe.width, recipe.style_seed)
+            self._noise_cache = (base_key, z)
+        for r in recipe.regions:
+            z = syn.reroll(z, r.mask, r.seed, r.strength)
+        return z
+
+    def _run_generate(self, job: _Job) -> GenerationResult:
+        syn = self.engine.synthesizer
+        if syn is None:
+            raise ValueError("No model is loaded: open a model first.")
+        p = job.payload
+        labels: np.ndarray = p["labels"]
+        recipes: list[NoiseRecipe] = p["recipes"]
+        h, w = labels.shape
+        m = syn.size_multiple
+        ph, pw = -h % m, -w % m
+        lab = np.pad(labels, ((0, ph), (0, pw)), mode="edge") if (ph or pw) else labels
+        t0 = time.perf_counter()
+        images = []
+        for i, recipe in enumerate(recipes):
+            if job.stamp <= self.cancel_before:
+                raise _Cancelled
+            z = self._noise(syn, recipe)
+            if ph or pw:
+                z = np.pad(z, ((0, 0), (0, ph), (0, pw)), mode="edge")
+            img = syn.generate(lab, z)
+            images.append(np.ascontiguousarray(img[:h, :w]))
+            if len(recipes) > 1:
+                self.progress.emit(job, i + 1, len(recipes))
+        ms = (time.perf_counter() - t0) * 1000 / max(1, len(recipes))
+        return GenerationResult(
+            stamp=job.stamp,
+            channel=job.channel,
+            labels=labels,
+            recipes=recipes,
+            images=images,
+            ms=ms,
+            device=str(syn.device),
+            dtype=str(syn.dtype).replace("torch.", ""),
+            model_hash=syn.model_hash,
+            tag=p.get("tag"),
+        )
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class Engine(QObject):
+    """The GUI's handle on the model. Signals arrive in the GUI thread."""
+
+    model_loaded = Signal(object, float)  # ModelInfo, load ms
+    model_failed = Signal(str, str)  # path, message
+    generated = Signal(object)  # GenerationResult
+    generate_failed = Signal(int, str)  # stamp, message
+    converted = Signal(str)  # path of the new model file
+    convert_failed = Signal(str)
+    progress = Signal(int, int, int)  # stamp, done, total
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.synthesizer: Synthesizer | None = None
+        self.info: ModelInfo | None = None
+        self._stamp = 0
+        self._load_stamp = 0
+        self._running: _Job | None = None
+        self._running_lock = threading.Lock()
+        self._busy = False
+        self._worker = _Worker(self)
+        self._worker.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+        self._worker.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
+        self._worker.progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._worker.start()
+
+    # ----------------------------------------------------------------- requests
+    def next_stamp(self) -> int:
+        self._stamp += 1
+        return self._stamp
+
+    def load_model(self, path: str | os.PathLike, device: str = "auto", dtype: str = "auto") -> int:
+        stamp = self.next_stamp()
+        self._load_stamp = stamp
+        self._worker.submit(_Job("load", stamp, payload={"path": str(path), "device": device, "dtype": dtype}))
+        self._update_busy()
+        return stamp
+
+    def generate(
+        self, labels: np.ndarray, recipes: list[NoiseRecipe], channel: str = "main", tag: object = None
+    ) -> int:
+        """Queue a generation of one image per recipe from a copy of ``labels``; returns the request's stamp."""
+        stamp = self.next_stamp()
+        payload = {"labels": np.array(labels, copy=True), "recipes": list(recipes), "tag": tag}
+        self._worker.submit(_Job("generate", stamp, channel, payload))
+        self._update_busy()
+        return stamp
+
+    def convert_official(self, generator: str, discriminator: str | None, dataset: str, out: str) -> int:
+        stamp = self.next_stamp()
+        payload = {"generator": generator, "discriminator": discriminator, "dataset": dataset, "out": out}
+        self._worker.submit(_Job("convert", stamp, payload=payload))
+        self._update_busy()
+        return stamp
+
+    def cancel(self) -> None:
+        """Drop queued generations and abandon the running one (its result is discarded)."""
+        self._worker.drop_pending(("generate", "load", "convert"))
+        self._worker.cancel_before = self._stamp
+        self._update_busy()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def shutdown(self, wait_ms: int = 10000) -> None:
+        self._worker.stop()
+        self._worker.wait(wait_ms)
+
+    # ----------------------------------------------------------------- worker callbacks (GUI thread)
+    def _set_running(self, job: _Job | None) -> None:
+        with self._running_lock:
+            self._running = job
+
+    def _update_busy(self) -> None:
+        with self._running_lock:
+            busy = self._running is not None or self._worker.pending() > 0
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)
+
+    @Slot(object, object)
+    def _on_done(self, job: _Job, result: object) -> None:
+        cancelled = job.stamp <= self._worker.cancel_before
+        if job.kind == "load":
+            syn, info, ms = result  # type: ignore[misc]
+            if job.stamp == self._load_stamp and not cancelled:
+                self.synthesizer, self.info = syn, info
+                self.model_loaded.emit(info, ms)
+        elif job.kind == "convert":
+            if not cancelled:
+                self.converted.emit(result)
+        elif not cancelled:
+            self.generated.emit(result)
+        self._update_busy()
+
+    @Slot(object, str)
+    def _on_failed(self, job: _Job, message: str) -> None:
+        if job.kind == "load":
+            if job.stamp == self._load_stamp:
+                self.model_failed.emit(job.payload["path"], message)
+        elif job.kind == "convert":
+            self.convert_failed.emit(message)
+        elif job.stamp > self._worker.cancel_before:
+            self.generate_failed.emit(job.stamp, message)
+        self._update_busy()
+
+    @Slot(object, int, int)
+    def _on_progress(self, job: _Job, done: int, total: int) -> None:
+        self.progress.emit(job.stamp, done, total)

@@ -1,0 +1,130 @@
+"""Label map PNG files in and out, and image exports. No Qt.
+
+Reading: an indexed (palette) or grayscale PNG holds class ids directly and is checked against the model's classes;
+a colour PNG is mapped to the nearest class colour (with a warning saying how many pixels were not exact). Writing:
+an indexed PNG whose palette holds the class colours (ids up to 255), or a 16-bit grayscale PNG for larger ids,
+plus a ``labels.txt`` with one ``id name`` line per class.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from app.model_info import LabelMapError, ModelInfo
+
+MAX_SIDE = 16384
+
+
+class ImageFileError(ValueError):
+    """An image file cannot be read or written."""
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Any image file -> (H, W, 3) uint8 RGB."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            _check_size(im, path)
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageFileError(f"{path.name} cannot be read as an image ({exc}).") from exc
+
+
+def _check_size(im: Image.Image, path: Path) -> None:
+    w, h = im.size
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise ImageFileError(f"{path.name} is {w}x{h}; label maps can be at most {MAX_SIDE} pixels a side.")
+
+
+def read_label_map(path: str | os.PathLike, info: ModelInfo) -> tuple[np.ndarray, str | None]:
+    """Read a label map for ``info``'s classes: (values in the model's label dtype, warning or None)."""
+    path = Path(path)
+    try:
+        im = Image.open(path)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageFileError(f"{path.name} cannot be read as an image ({exc}).") from exc
+    with im:
+        _check_size(im, path)
+        try:
+            im.load()
+        except (OSError, ValueError) as exc:
+            raise ImageFileError(f"{path.name} is damaged ({exc}).") from exc
+        mode = im.mode
+        source = path.name
+        if mode in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
+            ids = np.asarray(im)
+            if mode == "1":
+                ids = ids.astype(np.uint8)
+            try:
+                return info.normalise(ids, source), None
+            except LabelMapError:
+                if mode != "P":
+                    raise
+                # an indexed PNG whose indices are not our ids may still use our colours
+                rgb = np.asarray(im.convert("RGB"))
+        elif mode in ("RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+            rgb = np.asarray(im.convert("RGB"))
+        else:
+            raise ImageFileError(f"{path.name} has pixel mode {mode}, which is not a label map format.")
+    values, exact = info.nearest_values(rgb)
+    warning = None
+    if exact < 1.0:
+        warning = (
+            f"{path.name} is a colour image: {100 * (1 - exact):.1f}% of its pixels were not exactly a class "
+            "colour and were mapped to the nearest class."
+        )
+    else:
+        warning = f"{path.name} is a colour image; its colours were mapped to the model's classes."
+    return values, warning
+
+
+def write_label_map(path: str | os.PathLike, labels: np.ndarray, info: ModelInfo) -> Path:
+    """Save an indexed PNG with the class palette (or 16-bit ids) and ``labels.txt`` beside it. Returns the txt."""
+    path = Path(path)
+    if labels.max(initial=0) < 256:
+        im = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)))
+        im.putpalette(info.palette().reshape(-1).tolist())  # turns the L image into a P image with our colours
+        if im.mode != "P":
+            im = im.convert("P")
+    else:
+        im = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint16)))
+    _atomic_save(im, path, "PNG")
+    txt = path.with_name("labels.txt")
+    txt.write_text(info.labels_txt(), encoding="utf-8")
+    return txt
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> None:
+    """PNG or JPEG by suffix (other suffixes: PNG added)."""
+    path = Path(path)
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageFileError(f"{path.name}: export as .png or .jpg.")
+    im = Image.fromarray(np.ascontiguousarray(image[..., :3]))
+    _atomic_save(im, path, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+
+
+def side_by_side(*images: np.ndarray, gap: int = 8, background: int = 24) -> np.ndarray:
+    """Images of equal height next to each other with a gap: the exported comparison sheet."""
+    h = max(im.shape[0] for im in images)
+    w = sum(im.shape[1] for im in images) + gap * (len(images) + 1)
+    sheet = np.full((h + 2 * gap, w, 3), background, dtype=np.uint8)
+    x = gap
+    for im in images:
+        sheet[gap : gap + im.shape[0], x : x + im.shape[1]] = im[..., :3]
+        x += im.shape[1] + gap
+    return sheet
+
+
+def _atomic_save(im: Image.Image, path: Path, fmt: str, **kw) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        im.save(tmp, format=fmt, **kw)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ImageFileError(f"{path.name} cannot be written ({exc.strerror or exc}).") from exc

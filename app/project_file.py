@@ -1,0 +1,336 @@
+"""``.oasis`` project files: one zip with the label map, seeds, reroll regions, model identity and history. No Qt.
+
+Layout (format ``oasis-studio-project`` version 1)::
+
+    scene.json              format, version, size, seeds, regions, model identity, history (JSON)
+    labels.png              the label map (8-bit or 16-bit grayscale ids, exact)
+    masks/<digest>.png      reroll region masks (1-bit), shared by the regions and history entries that use them
+    history/<digest>.png    label maps of history entries (only those that differ from labels.png)
+    history/thumb_<i>.png   thumbnails of history entries
+    image.png               the image of the current history entry (for display before the model regenerates it)
+    thumbnail.png           a small picture of the project
+
+Saving writes a temporary file next to the target and renames it over the target, so a crash never leaves a half
+written project. Loading reads only JSON and PNG (never pickle) and checks every field and size; any problem raises
+``ProjectError`` with one sentence naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.document import MAX_SEED, HistoryEntry, RerollRegion, Scene, labels_digest
+
+FORMAT = "oasis-studio-project"
+VERSION = 1
+SUFFIX = ".oasis"
+MAX_SIDE = 16384
+MAX_MEMBER_BYTES = 512 * 1024 * 1024
+THUMB = 256
+
+
+class ProjectError(ValueError):
+    """A project file cannot be read: damaged, foreign or from a newer version."""
+
+
+@dataclass
+class Project:
+    """What a project file holds besides the scene itself."""
+
+    scene: Scene
+    model_hash: str = ""
+    model_name: str = ""
+    image: np.ndarray | None = None  # the current history entry's image as saved
+    saved_at: float = 0.0
+    app_version: str = ""
+
+
+def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
+    """A small copy (longest side ``side``) of an RGB image."""
+    im = Image.fromarray(np.ascontiguousarray(image[..., :3]))
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return np.asarray(im)
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    a = np.ascontiguousarray(array)
+    if a.dtype == bool:
+        im = Image.fromarray(a.astype(np.uint8) * 255).convert("1")
+    else:
+        im = Image.fromarray(a)  # uint8 -> L, uint16 -> I;16, (H, W, 3) uint8 -> RGB
+    im.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def save_project(
+    path: str | os.PathLike,
+    scene: Scene,
+    model_hash: str = "",
+    model_name: str = "",
+    image: np.ndarray | None = None,
+    app_version: str = "",
+) -> None:
+    """Write the project atomically. ``image``: the picture shown for the current history entry (optional)."""
+    path = Path(path)
+    masks: dict[str, RerollRegion] = {}
+
+    def region_ref(r: RerollRegion) -> dict:
+        d = r.digest
+        masks.setdefault(d, r)
+        return {"mask": f"masks/{d}.png", "seed": r.seed, "strength": r.strength}
+
+    main_digest = labels_digest(scene.labels)
+    history_labels: dict[str, np.ndarray] = {}
+    history = []
+    thumbs: list[tuple[str, np.ndarray]] = []
+    for i, e in enumerate(scene.history):
+        d = e.labels_digest
+        if d == main_digest:
+            ref = "labels.png"
+        else:
+            ref = f"history/{d}.png"
+            history_labels.setdefault(ref, e.labels)
+        item = {
+            "labels": ref,
+            "style_seed": e.style_seed,
+            "regions": [region_ref(r) for r in e.regions],
+            "timestamp": e.timestamp,
+            "ms": round(float(e.ms), 3),
+            "device": e.device,
+            "dtype": e.dtype,
+            "model_hash": e.model_hash,
+            "kind": e.kind,
+        }
+        if e.thumbnail is not None:
+            item["thumbnail"] = f"history/thumb_{i}.png"
+            thumbs.append((item["thumbnail"], e.thumbnail))
+        history.append(item)
+
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "app_version": app_version,
+        "saved_at": time.time(),
+        "size": [scene.height, scene.width],
+        "label_dtype": str(scene.labels.dtype),
+        "style_seed": scene.style_seed,
+        "seed_locked": scene.seed_locked,
+        "regions": [region_ref(r) for r in scene.regions],
+        "model": {"hash": model_hash, "name": model_name},
+        "history": history,
+        "history_index": scene.history_index,
+        "image": "image.png" if image is not None else None,
+    }
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+                z.writestr("scene.json", json.dumps(doc, indent=1))
+                # PNG is already compressed: store it
+                z.writestr("labels.png", _png(scene.labels), compress_type=zipfile.ZIP_STORED)
+                for d, r in masks.items():
+                    z.writestr(f"masks/{d}.png", _png(r.mask), compress_type=zipfile.ZIP_STORED)
+                for ref, lab in history_labels.items():
+                    z.writestr(ref, _png(lab), compress_type=zipfile.ZIP_STORED)
+                for ref, th in thumbs:
+                    z.writestr(ref, _png(th), compress_type=zipfile.ZIP_STORED)
+                if image is not None:
+                    z.writestr("image.png", _png(image), compress_type=zipfile.ZIP_STORED)
+                    z.writestr("thumbnail.png", _png(thumbnail(image)), compress_type=zipfile.ZIP_STORED)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------- loading
+class _Reader:
+    def __init__(self, z: zipfile.ZipFile, name: str) -> None:
+        self.z = z
+        self.name = name
+        self.members = {i.filename: i for i in z.infolist()}
+
+    def fail(self, what: str) -> ProjectError:
+        return ProjectError(f"{self.name} is not a usable OASIS Studio project: {what}.")
+
+    def read(self, member: str) -> bytes:
+        info = self.members.get(member)
+        if info is None:
+            raise self.fail(f"it has no {member!r}")
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise self.fail(f"{member!r} is unreasonably large ({info.file_size} bytes)")
+        try:
+            return self.z.read(member)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # CRC errors, truncation
+            raise self.fail(f"{member!r} is damaged ({exc})") from exc
+        except Exception as exc:  # zlib.error and friends
+            raise self.fail(f"{member!r} is damaged ({exc})") from exc
+
+    def image(self, member: str, size: tuple[int, int] | None, kinds: tuple[str, ...]) -> np.ndarray:
+        data = self.read(member)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                if im.format != "PNG":
+                    raise self.fail(f"{member!r} is not a PNG image")
+                w, h = im.size
+                if w > MAX_SIDE or h > MAX_SIDE:
+                    raise self.fail(f"{member!r} is {w}x{h}, larger than {MAX_SIDE} pixels a side")
+                if size is not None and (h, w) != size:
+                    raise self.fail(f"{member!r} is {w}x{h} but the scene is {size[1]}x{size[0]}")
+                if im.mode not in kinds:
+                    raise self.fail(f"{member!r} has pixel mode {im.mode}, expected one of {', '.join(kinds)}")
+                im.load()
+                a = np.asarray(im)
+        except ProjectError:
+            raise
+        except Exception as exc:  # PIL raises many kinds on damaged data
+            raise self.fail(f"{member!r} cannot be decoded ({exc})") from exc
+        return a
+
+
+def _get(d: dict, key: str, kind: type | tuple, fail, where: str = "scene.json"):
+    if not isinstance(d, dict) or key not in d:
+        raise fail(f"{where} has no {key!r}")
+    v = d[key]
+    if kind is float and isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)
+    if not isinstance(v, kind) or (isinstance(v, bool) and kind is not bool):
+        raise fail(f"{where} field {key!r} has the wrong type ({type(v).__name__})")
+    return v
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    """Read a project; raises ``ProjectError`` (one sentence) for anything damaged, foreign or newer."""
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise ProjectError(f"{name} does not exist or is not a file.")
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ProjectError(f"{name} is not an OASIS Studio project (it is not a zip file: {exc}).") from exc
+    with z:
+        r = _Reader(z, name)
+        raw = r.read("scene.json")
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise r.fail(f"scene.json is not valid JSON ({exc})") from exc
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise r.fail("scene.json does not declare the format 'oasis-studio-project' (a foreign zip file?)")
+        version = _get(doc, "version", int, r.fail)
+        if version > VERSION:
+            raise ProjectError(
+                f"{name} was written by a newer OASIS Studio (project version {version}; this one reads up to "
+                f"{VERSION}). Update the app to open it."
+            )
+        if version < 1:
+            raise r.fail(f"project version {version} is not valid")
+        size = _get(doc, "size", list, r.fail)
+        if len(size) != 2 or not all(isinstance(s, int) and 0 < s <= MAX_SIDE for s in size):
+            raise r.fail(f"scene size {size} is not a valid height and width")
+        shape = (size[0], size[1])
+        dtype = _get(doc, "label_dtype", str, r.fail)
+        if dtype not in ("uint8", "uint16"):
+            raise r.fail(f"label dtype {dtype!r} is not uint8 or uint16")
+        modes = ("L", "P") if dtype == "uint8" else ("I;16", "I", "I;16B")
+
+        def labels_png(member: str) -> np.ndarray:
+            a = r.image(member, shape, modes)
+            if dtype == "uint16" and (a.min() < 0 or a.max() > 65535):
+                raise r.fail(f"{member!r} holds values outside 0..65535")
+            return a.astype(dtype)
+
+        labels = labels_png("labels.png")
+        seed = _get(doc, "style_seed", int, r.fail)
+        if not 0 <= seed <= MAX_SEED:
+            raise r.fail(f"style seed {seed} is outside 0..{MAX_SEED}")
+        locked = _get(doc, "seed_locked", bool, r.fail)
+
+        mask_cache: dict[str, RerollRegion] = {}
+
+        def region(d: dict, where: str) -> RerollRegion:
+            ref = _get(d, "mask", str, r.fail, where)
+            s = _get(d, "seed", int, r.fail, where)
+            strength = _get(d, "strength", float, r.fail, where)
+            if not 0.0 <= strength <= 1.0 or not 0 <= s <= MAX_SEED:
+                raise r.fail(f"{where} has a seed or strength out of range")
+            key = ref
+            if key not in mask_cache:
+                m = r.image(ref, shape, ("1", "L")) > 0
+                mask_cache[key] = RerollRegion.make(m, 0, 1.0)
+            base = mask_cache[key]
+            return RerollRegion(base.mask, s, strength)
+
+        regions = tuple(region(d, f"region {i}") for i, d in enumerate(_get(doc, "regions", list, r.fail)))
+        scene = Scene(labels, style_seed=seed, seed_locked=locked)
+        scene.regions = regions
+
+        hist_labels: dict[str, np.ndarray] = {"labels.png": scene.labels.copy()}
+        for i, h in enumerate(_get(doc, "history", list, r.fail)):
+            where = f"history entry {i}"
+            ref = _get(h, "labels", str, r.fail, where)
+            if ref not in hist_labels:
+                hist_labels[ref] = labels_png(ref)
+            thumb = None
+            if h.get("thumbnail") is not None:
+                t = _get(h, "thumbnail", str, r.fail, where)
+                thumb = r.image(t, None, ("RGB",))
+            hseed = _get(h, "style_seed", int, r.fail, where)
+            if not 0 <= hseed <= MAX_SEED:
+                raise r.fail(f"{where} has a style seed out of range")
+            entry = HistoryEntry(
+                labels=hist_labels[ref],
+                style_seed=hseed,
+                regions=tuple(
+                    region(d, f"{where} region {k}") for k, d in enumerate(_get(h, "regions", list, r.fail, where))
+                ),
+                timestamp=_get(h, "timestamp", float, r.fail, where),
+                ms=_get(h, "ms", float, r.fail, where),
+                device=str(h.get("device", "")),
+                dtype=str(h.get("dtype", "")),
+                model_hash=str(h.get("model_hash", "")),
+                kind=str(h.get("kind", "generate")),
+                thumbnail=thumb,
+            )
+            scene.history.append(entry)
+            entry.labels.flags.writeable = False
+        index = _get(doc, "history_index", int, r.fail)
+        if not -1 <= index < len(scene.history):
+            raise r.fail(f"history index {index} does not point at one of the {len(scene.history)} entries")
+        scene.history_index = index
+
+        image = None
+        if doc.get("image") is not None:
+            image = r.image(_get(doc, "image", str, r.fail), shape, ("RGB",))
+            if 0 <= index:
+                scene.history[index].image = image
+        model = doc.get("model") or {}
+        if not isinstance(model, dict):
+            raise r.fail("the model identity is not an object")
+        scene.mark_saved()
+        return Project(
+            scene=scene,
+            model_hash=str(model.get("hash", "")),
+            model_name=str(model.get("name", "")),
+            image=image,
+            saved_at=float(doc.get("saved_at", 0.0)) if isinstance(doc.get("saved_at"), (int, float)) else 0.0,
+            app_version=str(doc.get("app_version", "")),
+        )

@@ -1,0 +1,81 @@
+"""Where the app's bundled files are (source tree or a PyInstaller bundle), and file identities. No Qt, no torch."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+APP_NAME = "OASIS Studio"
+ORG_NAME = "OASIS Studio"
+DEFAULT_MODEL_STEM = "landscapes"
+MODEL_SUFFIX = ".safetensors"
+OFFICIAL_SUFFIXES = (".pth", ".pt")
+
+
+def app_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("oasis-studio")
+        except PackageNotFoundError:
+            return "0.1.0"
+    except ImportError:  # pragma: no cover
+        return "0.1.0"
+
+
+def resource_root() -> Path:
+    """The folder holding ``resources/``: the PyInstaller bundle when frozen, else the repository root."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen)
+    env = os.environ.get("OASIS_STUDIO_RESOURCES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent
+
+
+def resource_path(*parts: str) -> Path:
+    return resource_root().joinpath("resources", *parts)
+
+
+def bundled_models() -> list[Path]:
+    """The model files shipped in ``resources/models``: the default (landscapes) first, then by name."""
+    folder = resource_path("models")
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.glob(f"*{MODEL_SUFFIX}") if p.is_file())
+    files.sort(key=lambda p: (DEFAULT_MODEL_STEM not in p.stem.lower(), p.stem.lower()))
+    return files
+
+
+def default_model() -> Path | None:
+    models = bundled_models()
+    return models[0] if models else None
+
+
+def is_official_checkpoint(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in OFFICIAL_SUFFIXES
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def find_model_by_hash(model_hash: str, candidates: list[Path]) -> Path | None:
+    """The first candidate file whose sha256 is ``model_hash`` (to reopen a project with its own model)."""
+    if not model_hash:
+        return None
+    for p in candidates:
+        try:
+            if p.is_file() and file_sha256(p) == model_hash:
+                return p
+        except OSError:
+            continue
+    return None
