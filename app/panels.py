@@ -1,0 +1,307 @@
+"""Side panels: generation (live/manual, seed and lock), reroll, variants grid and generation history."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.canvas import numpy_to_qimage
+from app.document import MAX_SEED, HistoryEntry
+from app.icons import icon
+
+
+def thumb_icon(image: np.ndarray, side: int = 96) -> QIcon:
+    qimg = numpy_to_qimage(image)
+    pm = QPixmap.fromImage(qimg).scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+    return QIcon(pm)
+
+
+class GeneratePanel(QGroupBox):
+    """Live/manual generation, the style seed with its lock, busy state and timing."""
+
+    generate_clicked = Signal()
+    cancel_clicked = Signal()
+    live_toggled = Signal(bool)
+    seed_edited = Signal(int)
+    lock_toggled = Signal(bool)
+    new_style_clicked = Signal()
+
+    def __init__(self, dark: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__("Generate", parent)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(8)
+
+        row = QHBoxLayout()
+        self.generate_button = QPushButton(icon("generate", dark), "  Generate")
+        self.generate_button.setToolTip("Generate the image now (Ctrl+Return)")
+        self.generate_button.setMinimumHeight(34)
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.clicked.connect(self.generate_clicked)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setIcon(icon("cancel", dark))
+        self.cancel_button.setToolTip("Cancel the running generation (Esc)")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+        row.addWidget(self.generate_button, 1)
+        row.addWidget(self.cancel_button)
+        lay.addLayout(row)
+
+        self.live = QCheckBox("Live: regenerate after each stroke")
+        self.live.setChecked(True)
+        self.live.toggled.connect(self.live_toggled)
+        lay.addWidget(self.live)
+
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(QLabel("Style seed"))
+        self.seed = QSpinBox()
+        self.seed.setRange(0, MAX_SEED)
+        self.seed.setKeyboardTracking(False)
+        self.seed.setToolTip("The global noise seed: the same labels and seed give the same image")
+        self.seed.valueChanged.connect(self._seed_changed)
+        seed_row.addWidget(self.seed, 1)
+        self.lock = QToolButton()
+        self.lock.setCheckable(True)
+        self.lock.setChecked(True)
+        self.lock.setToolTip(
+            "Locked: edits change the layout, not the style.\nUnlocked: every stroke draws a new style seed."
+        )
+        self.lock.toggled.connect(self._lock_changed)
+        self._dark = dark
+        self._lock_changed(True, emit=False)
+        seed_row.addWidget(self.lock)
+        self.dice = QToolButton()
+        self.dice.setIcon(icon("dice", dark))
+        self.dice.setToolTip("New style: draw a random seed (N)")
+        self.dice.clicked.connect(self.new_style_clicked)
+        seed_row.addWidget(self.dice)
+        lay.addLayout(seed_row)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(6)
+        lay.addWidget(self.progress)
+        self.timing = QLabel("No image yet")
+        self.timing.setStyleSheet("color: palette(mid);")
+        lay.addWidget(self.timing)
+        self._updating = False
+
+    def _seed_changed(self, v: int) -> None:
+        if not self._updating:
+            self.seed_edited.emit(int(v))
+
+    def _lock_changed(self, locked: bool, emit: bool = True) -> None:
+        self.lock.setIcon(icon("lock" if locked else "unlock", self._dark))
+        if emit and not self._updating:
+            self.lock_toggled.emit(bool(locked))
+
+    def show_state(self, seed: int, locked: bool) -> None:
+        self._updating = True
+        try:
+            self.seed.setValue(seed)
+            self.lock.setChecked(locked)
+            self.lock.setIcon(icon("lock" if locked else "unlock", self._dark))
+        finally:
+            self._updating = False
+
+    def set_busy(self, busy: bool, done: int = 0, total: int = 0) -> None:
+        self.cancel_button.setEnabled(busy)
+        if busy and total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+        elif busy:
+            self.progress.setRange(0, 0)  # indeterminate
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+
+
+class RerollPanel(QGroupBox):
+    """Resample the noise inside the selection with a strength, or clear rerolls."""
+
+    reroll_clicked = Signal()
+    clear_selection_clicked = Signal()
+    reset_clicked = Signal()
+
+    def __init__(self, dark: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__("Reroll a region", parent)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(8)
+        hint = QLabel("Select with the lasso (L) or selection brush (M), then reroll: the rest keeps its noise.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(mid);")
+        lay.addWidget(hint)
+        form = QFormLayout()
+        srow = QHBoxLayout()
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, 100)
+        self.strength.setValue(100)
+        self.strength.setToolTip("Subtle variation (left) to a completely new draw (right)")
+        self.strength_label = QLabel("100%")
+        self.strength_label.setMinimumWidth(38)
+        self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"{v}%"))
+        srow.addWidget(self.strength, 1)
+        srow.addWidget(self.strength_label)
+        form.addRow("Strength", srow)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.reroll_button = QPushButton(icon("reroll", dark), " Reroll selection")
+        self.reroll_button.setToolTip("Resample the noise inside the selection (R)")
+        self.reroll_button.clicked.connect(self.reroll_clicked)
+        row.addWidget(self.reroll_button, 1)
+        lay.addLayout(row)
+        row2 = QHBoxLayout()
+        self.clear_button = QPushButton("Deselect")
+        self.clear_button.setToolTip("Clear the selection (Ctrl+D)")
+        self.clear_button.clicked.connect(self.clear_selection_clicked)
+        self.reset_button = QPushButton("Reset rerolls")
+        self.reset_button.setToolTip("Remove every rerolled region: the whole image uses the style seed again")
+        self.reset_button.clicked.connect(self.reset_clicked)
+        row2.addWidget(self.clear_button)
+        row2.addWidget(self.reset_button)
+        lay.addLayout(row2)
+        self.regions_label = QLabel("No rerolled regions")
+        self.regions_label.setStyleSheet("color: palette(mid);")
+        lay.addWidget(self.regions_label)
+
+    @property
+    def strength_value(self) -> float:
+        return self.strength.value() / 100.0
+
+    def show_state(self, has_selection: bool, regions: int) -> None:
+        self.reroll_button.setEnabled(has_selection)
+        self.clear_button.setEnabled(has_selection)
+        self.reset_button.setEnabled(regions > 0)
+        self.regions_label.setText(
+            "No rerolled regions" if regions == 0 else f"{regions} rerolled region{'s' if regions > 1 else ''}"
+        )
+
+
+class VariantsPanel(QGroupBox):
+    """Generate N variants (new style seeds, or new noise only inside the selection) and keep one."""
+
+    generate_clicked = Signal(int, bool)  # count, selection only
+    variant_chosen = Signal(int)
+
+    def __init__(self, dark: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__("Variants", parent)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(8)
+        row = QHBoxLayout()
+        self.count = QSpinBox()
+        self.count.setRange(2, 16)
+        self.count.setValue(4)
+        self.count.setToolTip("How many variants")
+        self.scope = QComboBox()
+        self.scope.addItems(["Whole image", "Selection only"])
+        self.scope.setToolTip("New style seeds for the whole image, or new noise only inside the selection")
+        self.button = QPushButton(icon("generate", dark), " Variants")
+        self.button.setToolTip("Generate a grid of variants (V)")
+        self.button.clicked.connect(lambda: self.generate_clicked.emit(self.count.value(), self.selection_only))
+        row.addWidget(self.count)
+        row.addWidget(self.scope, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.button)
+        self.grid = QListWidget()
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setIconSize(QSize(92, 92))
+        self.grid.setGridSize(QSize(100, 112))
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setMinimumHeight(124)
+        self.grid.setToolTip("Click a variant to keep it")
+        self.grid.itemClicked.connect(lambda it: self.variant_chosen.emit(int(it.data(Qt.ItemDataRole.UserRole))))
+        lay.addWidget(self.grid, 1)
+
+    @property
+    def selection_only(self) -> bool:
+        return self.scope.currentIndex() == 1
+
+    def show_variants(self, images: list[np.ndarray], seeds: list[int]) -> None:
+        self.grid.clear()
+        for i, (img, seed) in enumerate(zip(images, seeds)):
+            it = QListWidgetItem(thumb_icon(img, 92), f"seed {seed}")
+            it.setData(Qt.ItemDataRole.UserRole, i)
+            it.setToolTip(f"Variant {i + 1}: seed {seed}. Click to keep it.")
+            self.grid.addItem(it)
+
+    def clear(self) -> None:
+        self.grid.clear()
+
+
+class HistoryPanel(QWidget):
+    """Every generated image with its seeds; step back and forth."""
+
+    entry_chosen = Signal(int)
+
+    def __init__(self, dark: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(6)
+        nav = QGridLayout()
+        self.back = QPushButton(icon("undo", dark), " Older")
+        self.back.setToolTip("Step back in the generation history (Alt+Left)")
+        self.forward = QPushButton(icon("redo", dark), " Newer")
+        self.forward.setToolTip("Step forward in the generation history (Alt+Right)")
+        self.back.clicked.connect(lambda: self._step(-1))
+        self.forward.clicked.connect(lambda: self._step(+1))
+        nav.addWidget(self.back, 0, 0)
+        nav.addWidget(self.forward, 0, 1)
+        lay.addLayout(nav)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(48, 48))
+        self.list.setUniformItemSizes(True)
+        self.list.itemClicked.connect(lambda it: self.entry_chosen.emit(int(it.data(Qt.ItemDataRole.UserRole))))
+        lay.addWidget(self.list, 1)
+        self._current = -1
+        self._count = 0
+
+    def _step(self, d: int) -> None:
+        i = self._current + d
+        if 0 <= i < self._count:
+            self.entry_chosen.emit(i)
+
+    def show_history(self, entries: list[HistoryEntry], current: int) -> None:
+        """Newest first. Rebuilt fully: the list is short and thumbnails are cached as icons."""
+        self.list.clear()
+        self._count = len(entries)
+        self._current = current
+        for i in range(len(entries) - 1, -1, -1):
+            e = entries[i]
+            t = time.strftime("%H:%M:%S", time.localtime(e.timestamp))
+            regions = f" · {len(e.regions)} reroll{'s' if len(e.regions) != 1 else ''}" if e.regions else ""
+            text = f"#{i + 1}  seed {e.style_seed}{regions}\n{t} · {e.ms:.0f} ms · {e.kind}"
+            icon_ = thumb_icon(e.thumbnail, 48) if e.thumbnail is not None else QIcon()
+            it = QListWidgetItem(icon_, text)
+            it.setData(Qt.ItemDataRole.UserRole, i)
+            self.list.addItem(it)
+            if i == current:
+                self.list.setCurrentItem(it)
+        self.back.setEnabled(current > 0)
+        self.forward.setEnabled(0 <= current < len(entries) - 1)
