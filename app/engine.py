@@ -185,7 +185,7 @@ class _Worker(QThread):
             z = syn.sample_noise(recipe.height, recipe.width, recipe.style_seed)
             self._noise_cache = (base_key, z)
         for r in recipe.regions:
-            z = syn.reroll(z, r.mask, r.seed, r.strength)
+            z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength)  # torch wants writable arrays
         return z
 
     def _run_generate(self, job: _Job) -> GenerationResult:

@@ -1300,9 +1300,8 @@ class MainWindow(QMainWindow):
             self.device_label.setText(f"{info.name} · {info.device} · {info.dtype}")
             self.device_label.setToolTip(f"{info.path}\nsha256 {info.model_hash}")
         name = self.project_path.name if self.project_path else "Untitled"
-        dirty = "*" if scene is not None and scene.dirty else ""
-        self.setWindowTitle(f"{name}{dirty} — {resources.APP_NAME}")
-        self.setWindowModified(bool(dirty))
+        self.setWindowTitle(f"{name}[*] — {resources.APP_NAME}")
+        self.setWindowModified(bool(scene is not None and scene.dirty))
         self._update_zoom_label()
 
     def apply_theme(self, dark: bool) -> None:
