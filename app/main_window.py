@@ -218,7 +218,9 @@ class MainWindow(QMainWindow):
         self.generate_dock = self._dock("Image", scroll, Qt.DockWidgetArea.RightDockWidgetArea, "generateDock")
         self.generate_dock.setMinimumWidth(340)
         self.history_panel = HistoryPanel(self.dark)
-        self.history_dock = self._dock("History", self.history_panel, Qt.DockWidgetArea.RightDockWidgetArea, "historyDock")
+        self.history_dock = self._dock(
+            "History", self.history_panel, Qt.DockWidgetArea.RightDockWidgetArea, "historyDock"
+        )
 
     def _dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:
         d = QDockWidget(title, self)
@@ -302,9 +304,15 @@ class MainWindow(QMainWindow):
         self.act_cancel = A("&Cancel generation", self.cancel_generation, "Esc")
         self.act_reroll = A("&Reroll selection", self.reroll_selection, "Ctrl+R")
         self.act_new_style = A("&New style seed", self.new_style, "N")
-        self.act_lock = A("&Lock style seed", lambda: self.set_seed_locked(not self.scene.seed_locked) if self.scene else None, "Ctrl+L")
+        self.act_lock = A(
+            "&Lock style seed",
+            lambda: self.set_seed_locked(not self.scene.seed_locked) if self.scene else None,
+            "Ctrl+L",
+        )
         self.act_variants = A(
-            "&Variants", lambda: self.generate_variants(self.variants_panel.count.value(), self.variants_panel.selection_only), "V"
+            "&Variants",
+            lambda: self.generate_variants(self.variants_panel.count.value(), self.variants_panel.selection_only),
+            "V",
         )
         self.act_live = A("&Live generation", lambda on: self.set_live(on))
         self.act_live.setCheckable(True)
@@ -969,7 +977,11 @@ class MainWindow(QMainWindow):
     def set_tool(self, name: str) -> None:
         self.canvas.tool = name
         self.tool_actions[name].setChecked(True)
-        cursor = Qt.CursorShape.CrossCursor if name not in ("brush", "eraser", "select_brush") else Qt.CursorShape.BlankCursor
+        cursor = (
+            Qt.CursorShape.CrossCursor
+            if name not in ("brush", "eraser", "select_brush")
+            else Qt.CursorShape.BlankCursor
+        )
         self.canvas.setCursor(cursor)
         self.statusBar().showMessage(TOOL_INFO[name][0] + ": " + TOOL_INFO[name][2], 4000)
         self.canvas.update()

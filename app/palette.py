@@ -53,6 +53,7 @@ class Palette(QWidget):
         self.recent_row = QHBoxLayout()
         self.recent_row.setSpacing(3)
         self.recent_row.addStretch(1)
+        self._recent_buttons: list[QToolButton] = []
         lay.addLayout(self.recent_row)
 
         lay.addWidget(_caption("Classes"))
@@ -117,7 +118,9 @@ class Palette(QWidget):
 
     def visible_values(self) -> list[int]:
         return [
-            int(self.list.item(i).data(VALUE_ROLE)) for i in range(self.list.count()) if not self.list.item(i).isHidden()
+            int(self.list.item(i).data(VALUE_ROLE))
+            for i in range(self.list.count())
+            if not self.list.item(i).isHidden()
         ]
 
     def _filter(self, text: str) -> None:
@@ -142,24 +145,26 @@ class Palette(QWidget):
         return super().eventFilter(obj, event)
 
     def _rebuild_recent(self) -> None:
-        while self.recent_row.count() > 1:
-            item = self.recent_row.takeAt(0)
-            w = item.widget()
-            if w is not None:
-                w.deleteLater()
-        if self.info is None:
-            return
-        for v in self.recent:
-            c = self.info.class_of(v)
-            if c is None:
-                continue
-            b = QToolButton()
-            b.setIcon(swatch(c.rgb, 22))
-            b.setIconSize(QSize(22, 22))
-            b.setToolTip(c.name)
-            b.setAutoRaise(True)
-            b.clicked.connect(lambda _=False, v=v: self.choose(v))
-            self.recent_row.insertWidget(self.recent_row.count() - 1, b)
+        # a fixed row of buttons, refilled: creating and deleting widgets per choice would leave
+        # deferred-deleted buttons around until the event loop returns
+        if not self._recent_buttons:
+            for i in range(RECENT):
+                b = QToolButton()
+                b.setIconSize(QSize(22, 22))
+                b.setAutoRaise(True)
+                b.clicked.connect(lambda _=False, i=i: self._recent_clicked(i))
+                self.recent_row.insertWidget(i, b)
+                self._recent_buttons.append(b)
+        for i, b in enumerate(self._recent_buttons):
+            c = self.info.class_of(self.recent[i]) if self.info is not None and i < len(self.recent) else None
+            b.setVisible(c is not None)
+            if c is not None:
+                b.setIcon(swatch(c.rgb, 22))
+                b.setToolTip(c.name)
+
+    def _recent_clicked(self, i: int) -> None:
+        if i < len(self.recent):
+            self.choose(self.recent[i])
 
 
 def _caption(text: str) -> QLabel:

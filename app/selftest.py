@@ -151,7 +151,9 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     canvas.drag([(w * 0.5, h * 0.99)])
     timings["painting"] = round(time.perf_counter() - t, 4)
     values = set(np.unique(scene.labels).tolist())
-    checks.check("scripted painting changed the label map", not np.array_equal(before, scene.labels), f"classes {values}")
+    checks.check(
+        "scripted painting changed the label map", not np.array_equal(before, scene.labels), f"classes {values}"
+    )
     checks.check("painted classes present", cls("water", 5) in values and cls("mountain", 2) in values)
     after_paint = scene.labels.copy()
     win.undo()
@@ -203,7 +205,9 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     win.new_canvas(*info.natural_size)
     win.wait_idle(600)
     reopened = win.open_project(project)
-    checks.check("project reopened", reopened and win.scene is not None and np.array_equal(win.scene.labels, after_paint))
+    checks.check(
+        "project reopened", reopened and win.scene is not None and np.array_equal(win.scene.labels, after_paint)
+    )
     timings["open_project"] = round(time.perf_counter() - t, 4)
     n = len(shown)
     win.generate_now()

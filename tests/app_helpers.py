@@ -35,11 +35,60 @@ def make_tiny_model(
     if with_discriminator:
         d = Discriminator(DiscriminatorConfig(semantic_nc=ls.num_channels, channels=(3, 8, 8, 8, 8, 8, 8)))
         d.init_weights(gain=1.0)
-    return save_checkpoint(
-        path, g, d, label_space=ls, name=name or f"tiny {space}", natural_size=natural_size
-    )
+    return save_checkpoint(path, g, d, label_space=ls, name=name or f"tiny {space}", natural_size=natural_size)
 
 
 def image_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mean absolute difference per pixel over the colour channels."""
     return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=-1)
+
+
+def wait_for(predicate, timeout_s: float = 30.0) -> bool:
+    """Process Qt events until ``predicate()`` is true (False on timeout)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.002)
+    return True
+
+
+def open_window(qtbot, tmp_path: Path, model: Path, size: tuple[int, int] | None = None):
+    """A real MainWindow on a tiny model, settings in tmp_path, questions answered by ``window.answers``."""
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, dark=True, restore_layout=False)
+    win.questions = []
+    win.answers = []
+
+    def answer(title, text, buttons):
+        win.questions.append((title, text, buttons))
+        return win.answers.pop(0) if win.answers else buttons[-1]
+
+    win.ask_handler = answer
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    win.load_model(model, device="cpu", dtype="fp32")
+    assert wait_for(lambda: win.info is not None, 60), [m.text for m in win.messages]
+    assert wait_for(lambda: win.canvas.image is not None, 60)
+    if size is not None:
+        win.new_canvas(*size)
+        assert win.wait_idle(60)
+    assert win.wait_idle(60)
+    return win
+
+
+def close_window(win) -> None:
+    if win.scene is not None:
+        win.scene.mark_saved()
+    win.close()
+    win.shutdown()

@@ -1,0 +1,247 @@
+"""Project files (.oasis) and label map files, without Qt."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import label_io, tools
+from app.document import HistoryEntry, RerollRegion, Scene
+from app.model_info import ClassInfo, LabelMapError, ModelInfo
+from app.project_file import ProjectError, load_project, save_project
+
+
+def info(n: int = 6, big: bool = False) -> ModelInfo:
+    classes = [ClassInfo(i, f"class{i}", (40 * i % 256, 255 - 30 * i, 90)) for i in range(n)]
+    if big:
+        classes.append(ClassInfo(300, "far", (1, 2, 3)))
+    return ModelInfo("test", "ab" * 32, tuple(classes), dont_care_value=0, aliases=((255, 0),))
+
+
+def painted_scene() -> Scene:
+    s = Scene.blank(64, 96, 1)
+    tools.paint_stroke(s, [(10, 10), (80, 40)], 9, 2)
+    tools.fill_rect(s, (50, 50), (90, 60), 3)
+    s.set_style_seed(1234)
+    s.add_history(
+        HistoryEntry(s.labels.copy(), s.style_seed, s.regions, ms=12.5, thumbnail=np.ones((8, 12, 3), np.uint8))
+    )
+    s.add_region(RerollRegion.make(tools.select_rect(s.shape, (0, 0), (30, 20)), 77, 0.6))
+    s.add_region(RerollRegion.make(tools.select_rect(s.shape, (40, 30), (60, 50)), 78, 1.0))
+    tools.fill_rect(s, (0, 0), (5, 5), 4)
+    s.add_history(HistoryEntry(s.labels.copy(), s.style_seed, s.regions, ms=8.0, kind="variant"))
+    return s
+
+
+# --------------------------------------------------------------------- project round trip
+def test_project_round_trip_keeps_everything_that_makes_the_image(tmp_path):
+    s = painted_scene()
+    image = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    path = tmp_path / "p.oasis"
+    save_project(path, s, model_hash="ab" * 32, model_name="tiny", image=image, app_version="9")
+    p = load_project(path)
+    t = p.scene
+    assert np.array_equal(t.labels, s.labels) and t.labels.dtype == np.uint8
+    assert t.style_seed == 1234 and t.seed_locked
+    assert [(r.seed, r.strength) for r in t.regions] == [(77, 0.6), (78, 1.0)]
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(t.regions, s.regions))
+    assert t.noise_recipe().key() == s.noise_recipe().key()
+    assert len(t.history) == 2 and t.history_index == 1
+    assert [h.recipe().key() for h in t.history] == [h.recipe().key() for h in s.history]
+    assert all(np.array_equal(a.labels, b.labels) for a, b in zip(t.history, s.history))
+    assert t.history[0].thumbnail.shape == (8, 12, 3) and t.history[1].kind == "variant"
+    assert np.array_equal(p.image, image) and t.history[1].image is not None
+    assert (p.model_hash, p.model_name, p.app_version) == ("ab" * 32, "tiny", "9")
+    assert not t.dirty
+
+
+def test_project_with_16_bit_labels(tmp_path):
+    labels = np.zeros((32, 32), np.uint16)
+    labels[5:10] = 300
+    s = Scene(labels)
+    save_project(tmp_path / "b.oasis", s)
+    t = load_project(tmp_path / "b.oasis").scene
+    assert t.labels.dtype == np.uint16 and np.array_equal(t.labels, labels)
+
+
+def test_saving_is_atomic(tmp_path):
+    path = tmp_path / "p.oasis"
+    save_project(path, painted_scene())
+    good = path.read_bytes()
+    with pytest.raises(Exception):  # noqa: B017 - an image PIL cannot encode makes the save fail midway
+        save_project(path, painted_scene(), image=np.zeros((64, 96, 3), dtype=np.float64))
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.oasis"]  # no temporary file left behind
+
+
+def _rewrite(src, dst, change=None, drop=(), add=None):
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            if item.filename in drop:
+                continue
+            data = zin.read(item.filename)
+            if change and item.filename in change:
+                data = change[item.filename](data)
+            zout.writestr(item.filename, data)
+        for k, v in (add or {}).items():
+            zout.writestr(k, v)
+    return dst
+
+
+def _json_edit(fn):
+    def edit(data: bytes) -> bytes:
+        d = json.loads(data)
+        fn(d)
+        return json.dumps(d).encode()
+
+    return edit
+
+
+def _png_bytes(a):
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def good_project(tmp_path):
+    path = tmp_path / "good.oasis"
+    save_project(path, painted_scene(), image=np.zeros((64, 96, 3), np.uint8))
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda g, d: d.write_bytes(b"hello, not a zip"), "not a zip"),
+        (lambda g, d: d.write_bytes(g.read_bytes()[: len(g.read_bytes()) // 2]), "not a zip"),
+        (lambda g, d: _rewrite(g, d, drop=("scene.json",)), "no 'scene.json'"),
+        (lambda g, d: _rewrite(g, d, drop=("labels.png",)), "no 'labels.png'"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": lambda b: b"{not json"}), "not valid JSON"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": lambda b: pickle.dumps({"format": 1})}), "JSON"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": _json_edit(lambda j: j.update(format="x"))}), "foreign"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": _json_edit(lambda j: j.update(version=99))}), "newer"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": _json_edit(lambda j: j.update(size=[10, 10]))}), "is 96x64"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": _json_edit(lambda j: j.update(style_seed=-4))}), "seed"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": _json_edit(lambda j: j.update(style_seed="x"))}), "type"),
+        (lambda g, d: _rewrite(g, d, change={"scene.json": _json_edit(lambda j: j.update(history_index=7))}), "index"),
+        (
+            lambda g, d: _rewrite(
+                g, d, change={"scene.json": _json_edit(lambda j: j["regions"][0].update(strength=3))}
+            ),
+            "range",
+        ),
+        (lambda g, d: _rewrite(g, d, change={"labels.png": lambda b: b[:40]}), "cannot be decoded"),
+        (
+            lambda g, d: _rewrite(g, d, change={"labels.png": lambda b: _png_bytes(np.zeros((8, 8), np.uint8))}),
+            "is 8x8",
+        ),
+        (
+            lambda g, d: _rewrite(g, d, change={"labels.png": lambda b: _png_bytes(np.zeros((64, 96, 3), np.uint8))}),
+            "mode",
+        ),
+        (lambda g, d: d.write_bytes(b""), "not a zip"),
+    ],
+)
+def test_damaged_or_foreign_projects_raise_one_clear_error(good_project, tmp_path, damage, words):
+    bad = tmp_path / "bad.oasis"
+    damage(good_project, bad)
+    with pytest.raises(ProjectError) as err:
+        load_project(bad)
+    msg = str(err.value)
+    assert "bad.oasis" in msg and words in msg
+    assert "\n" not in msg
+
+
+def test_missing_mask_file_is_reported(good_project, tmp_path):
+    with zipfile.ZipFile(good_project) as z:
+        mask = next(n for n in z.namelist() if n.startswith("masks/"))
+    bad = _rewrite(good_project, tmp_path / "m.oasis", drop=(mask,))
+    with pytest.raises(ProjectError, match="masks/"):
+        load_project(bad)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(ProjectError, match="does not exist"):
+        load_project(tmp_path / "nope.oasis")
+
+
+# --------------------------------------------------------------------- label maps
+def test_indexed_export_has_the_class_palette_and_ids(tmp_path):
+    i = info()
+    labels = np.array([[0, 1, 2], [3, 4, 5]], dtype=np.uint8)
+    label_io.write_label_map(tmp_path / "l.png", labels, i)
+    im = Image.open(tmp_path / "l.png")
+    assert im.mode == "P"
+    assert np.array_equal(np.asarray(im), labels)
+    pal = np.array(im.getpalette()[: 3 * 6]).reshape(6, 3)
+    assert [tuple(p) for p in pal] == [c.rgb for c in i.classes]
+    assert (tmp_path / "labels.txt").read_text().splitlines() == [f"{k} class{k}" for k in range(6)]
+    back, warning = label_io.read_label_map(tmp_path / "l.png", i)
+    assert warning is None and np.array_equal(back, labels)
+
+
+def test_grayscale_ids_are_read_and_aliases_mapped(tmp_path):
+    a = np.array([[1, 2], [255, 5]], dtype=np.uint8)
+    Image.fromarray(a).save(tmp_path / "g.png")
+    v, w = label_io.read_label_map(tmp_path / "g.png", info())
+    assert w is None and v.tolist() == [[1, 2], [0, 5]]
+
+
+def test_unknown_ids_name_the_file_and_the_values(tmp_path):
+    a = np.array([[1, 9], [17, 5]], dtype=np.uint8)
+    Image.fromarray(a).save(tmp_path / "g.png")
+    with pytest.raises(LabelMapError) as err:
+        label_io.read_label_map(tmp_path / "g.png", info())
+    assert "g.png" in str(err.value) and "9, 17" in str(err.value) and "0..5" in str(err.value)
+
+
+def test_colour_png_is_mapped_to_the_nearest_class_with_a_warning(tmp_path):
+    i = info()
+    labels = np.random.default_rng(1).integers(0, 6, (20, 30))
+    rgb = i.colour_lut[labels].astype(np.int16)
+    rgb[0, :10] += 7  # a few pixels slightly off (JPEG-like)
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(tmp_path / "c.png")
+    v, warning = label_io.read_label_map(tmp_path / "c.png", i)
+    assert np.array_equal(v, labels)
+    assert warning and "colour image" in warning and "%" in warning
+
+
+def test_large_ids_are_written_as_16_bit(tmp_path):
+    i = info(big=True)
+    labels = np.array([[0, 300], [2, 300]], dtype=np.uint16)
+    label_io.write_label_map(tmp_path / "l.png", labels, i)
+    v, w = label_io.read_label_map(tmp_path / "l.png", i)
+    assert v.dtype == np.uint16 and np.array_equal(v, labels)
+
+
+def test_not_an_image_gives_a_clear_error(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"nope")
+    with pytest.raises(label_io.ImageFileError, match="x.png"):
+        label_io.read_label_map(tmp_path / "x.png", info())
+
+
+def test_image_export_formats(tmp_path):
+    img = np.random.default_rng(2).integers(0, 255, (16, 24, 3), dtype=np.uint8)
+    label_io.write_image(tmp_path / "a.png", img)
+    label_io.write_image(tmp_path / "a.jpg", img)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), img)
+    assert Image.open(tmp_path / "a.jpg").format == "JPEG"
+    with pytest.raises(label_io.ImageFileError):
+        label_io.write_image(tmp_path / "a.gifx", img)
+    sheet = label_io.side_by_side(img, img, gap=4)
+    assert sheet.shape == (16 + 8, 24 * 2 + 12, 3)
+
+
+def test_model_info_helpers():
+    i = info()
+    assert i.eraser_value() == 0 and i.default_fill_value() == 1
+    assert i.snap_size(70, 100) == (64, 96)
+    assert i.value_of("CLASS3") == 3 and i.value_of("x") is None
+    assert i.normalise(np.array([[255, 3]])).tolist() == [[0, 3]]
