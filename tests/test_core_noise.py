@@ -1,0 +1,117 @@
+"""Noise fields: seeded sampling, replication, blending with a strength, masked and per-class resampling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from oasis_core import noise as noise_ops
+
+
+def test_seeded_sampling_is_deterministic_and_seed_dependent() -> None:
+    a = noise_ops.sample_vector(64, 123)
+    assert a.shape == (64,) and a.dtype == torch.float32
+    assert torch.equal(a, noise_ops.sample_vector(64, 123))
+    assert not torch.equal(a, noise_ops.sample_vector(64, 124))
+    # an explicit generator continues its own stream; the global RNG plays no part
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(123)
+    first, second = noise_ops.sample_vector(64, g), noise_ops.sample_vector(64, g)
+    assert torch.equal(first, a) and not torch.equal(second, a)
+    torch.manual_seed(999)
+    assert torch.equal(noise_ops.sample_vector(64, 123), a)
+
+
+def test_large_and_negative_seeds_are_accepted() -> None:
+    assert not torch.equal(noise_ops.sample_vector(8, 2**40), noise_ops.sample_vector(8, 2**40 + 1))
+    assert torch.equal(noise_ops.sample_vector(8, -1), noise_ops.sample_vector(8, -1))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        noise_ops.sample_vector(8, 1.5)  # type: ignore[arg-type]
+
+
+def test_batch_vectors_and_replication() -> None:
+    zs = noise_ops.sample_vectors(3, 16, 7)
+    assert zs.shape == (3, 16) and not torch.equal(zs[0], zs[1])
+    field = noise_ops.replicate(zs, 4, 5)
+    assert field.shape == (3, 16, 4, 5) and field.is_contiguous()
+    assert torch.equal(field[:, :, 2, 3], zs)
+    single = noise_ops.sample_field(16, 4, 5, 7)
+    assert single.shape == (16, 4, 5)
+    assert torch.equal(single, noise_ops.replicate(noise_ops.sample_vector(16, 7), 4, 5))
+    assert (single == single[:, :1, :1]).all()  # one vector everywhere, as in the paper
+
+
+def test_blend_formula_and_its_end_points() -> None:
+    old = noise_ops.sample_vector(1000, 1)
+    new = noise_ops.sample_vector(1000, 2)
+    assert torch.equal(noise_ops.blend(old, new, 0.0), old)
+    assert torch.equal(noise_ops.blend(old, new, 1.0), new)
+    s = 0.3
+    want = math.cos(s * math.pi / 2) * old + math.sin(s * math.pi / 2) * new
+    torch.testing.assert_close(noise_ops.blend(old, new, s), want)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"strength must be in \[0, 1\]"):
+            noise_ops.blend(old, new, bad)
+
+
+@pytest.mark.parametrize("strength", [0.25, 0.5, 0.75])
+def test_blend_keeps_unit_variance(strength: float) -> None:
+    old = torch.randn(200_000, generator=torch.Generator().manual_seed(1))
+    new = torch.randn(200_000, generator=torch.Generator().manual_seed(2))
+    mixed = noise_ops.blend(old, new, strength)
+    assert abs(mixed.var().item() - 1.0) < 0.02
+    # a plain linear mix would lose variance in the middle: (1-s)^2 + s^2 = 0.5 at s = 0.5
+    assert abs(((1 - strength) * old + strength * new).var().item() - 1.0) > 0.1
+
+
+def test_resample_in_mask_touches_only_the_mask() -> None:
+    noise = noise_ops.sample_field(8, 16, 16, 1)
+    new = noise_ops.sample_field(8, 16, 16, 2)
+    mask = torch.zeros(16, 16, dtype=torch.bool)
+    mask[4:9, 2:12] = True
+    out = noise_ops.resample_in_mask(noise, mask, new, 1.0)
+    assert torch.equal(out[:, ~mask], noise[:, ~mask])
+    assert torch.equal(out[:, mask], new[:, mask])
+    half = noise_ops.resample_in_mask(noise, mask, new, 0.5)
+    assert torch.equal(half[:, ~mask], noise[:, ~mask])
+    torch.testing.assert_close(half[:, mask], noise_ops.blend(noise, new, 0.5)[:, mask])
+    with pytest.raises(ValueError, match="does not match the noise size"):
+        noise_ops.resample_in_mask(noise, mask[:8], new)
+    with pytest.raises(ValueError, match="noise shapes differ"):
+        noise_ops.resample_in_mask(noise, mask, new[:4])
+
+
+def test_reroll_is_seeded_and_leaves_the_outside_bit_identical() -> None:
+    noise = noise_ops.sample_field(16, 32, 32, 1)
+    mask = torch.zeros(32, 32, dtype=torch.bool)
+    mask[10:20, 5:25] = True
+    a = noise_ops.reroll(noise, mask, seed=5)
+    assert torch.equal(a, noise_ops.reroll(noise, mask, seed=5))
+    assert not torch.equal(a, noise_ops.reroll(noise, mask, seed=6))
+    assert torch.equal(a[:, ~mask], noise[:, ~mask])
+    assert torch.equal(a[:, mask], noise_ops.sample_vector(16, 5)[:, None].expand(16, int(mask.sum())))
+    # a batch of fields: the same new vector in every variant, the outside unchanged
+    batch = noise_ops.replicate(noise_ops.sample_vectors(2, 16, 9), 32, 32)
+    b = noise_ops.reroll(batch, mask, seed=5)
+    assert torch.equal(b[:, :, ~mask], batch[:, :, ~mask])
+    assert torch.equal(b[0][:, mask], a[:, mask]) and torch.equal(b[1][:, mask], a[:, mask])
+    # strength 0 changes nothing anywhere
+    assert torch.equal(noise_ops.reroll(noise, mask, seed=5, strength=0.0), noise)
+
+
+def test_reroll_per_class_gives_each_class_its_own_vector() -> None:
+    channels = torch.zeros(24, 24, dtype=torch.long)
+    channels[:, 8:16] = 1
+    channels[:, 16:] = 2
+    noise = noise_ops.sample_field(8, 24, 24, 0)
+    out = noise_ops.reroll_per_class(noise, channels, [1, 2], seed=3)
+    assert torch.equal(out[:, channels == 0], noise[:, channels == 0])
+    v1, v2 = out[:, 0, 8], out[:, 0, 16]
+    assert (out[:, channels == 1] == v1[:, None]).all()
+    assert (out[:, channels == 2] == v2[:, None]).all()
+    assert not torch.equal(v1, v2) and not torch.equal(v1, noise[:, 0, 8])
+    assert torch.equal(out, noise_ops.reroll_per_class(noise, channels, [1, 2], seed=3))
+    # a class absent from the map changes nothing
+    assert torch.equal(noise_ops.reroll_per_class(noise, channels, [7], seed=3), noise)
