@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--limit", type=int, help="use only the first N validation images")
     v.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth for FID")
 
+    s = sub.add_parser("fit-segmenter", help="train a small segmenter on real data (label-consistency judge)")
+    s.add_argument("run_dir", type=Path)
+    s.add_argument("--iters", type=_positive, default=2000)
+    s.add_argument("--batch", type=_positive, default=8)
+
     m = sub.add_parser("make-landscapes", help="render the procedural landscapes dataset")
     m.add_argument("-o", "--output", required=True, type=Path)
     m.add_argument("--count", type=_positive, default=2000)
@@ -171,6 +176,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_segmenter(args: argparse.Namespace) -> int:
+    from train.evaluate import fit_segmenter
+
+    fit_segmenter(args.run_dir, iters=args.iters, batch=args.batch)
+    print(f"wrote {args.run_dir / 'segmenter.safetensors'}; `oasis-train eval` now reports label consistency")
+    return 0
+
+
 def cmd_make_landscapes(args: argparse.Namespace) -> int:
     from train.data.landscapes import write_dataset
 
@@ -193,6 +206,7 @@ COMMANDS = {
     "check": cmd_check,
     "export": cmd_export,
     "eval": cmd_eval,
+    "fit-segmenter": cmd_fit_segmenter,
     "make-landscapes": cmd_make_landscapes,
 }
 

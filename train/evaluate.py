@@ -1,0 +1,254 @@
+"""Evaluation of a run: D as segmenter (mIoU, pixel accuracy), diversity (MS-SSIM), label consistency, FID.
+
+Results are merged into ``<run>/eval.json`` (what ``export`` copies into the model file's metrics).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from oasis_core.checkpoint import atomic_write_bytes
+from oasis_core.labels import LabelSpace
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+def confusion(pred: torch.Tensor, target: torch.Tensor, n: int, ignore: int | None) -> torch.Tensor:
+    keep = torch.ones_like(target, dtype=torch.bool) if ignore is None else target != ignore
+    idx = target[keep] * n + pred[keep]
+    return torch.bincount(idx.reshape(-1), minlength=n * n).reshape(n, n).double()
+
+
+def scores(conf: torch.Tensor, ignore: int | None) -> dict[str, float]:
+    """Pixel accuracy and mIoU (over classes present in the target or the prediction) from a confusion matrix."""
+    conf = conf.clone()
+    if ignore is not None:
+        conf[ignore, :] = 0
+        conf[:, ignore] = 0
+    tp = conf.diag()
+    union = conf.sum(0) + conf.sum(1) - tp
+    valid = conf.sum(1) > 0  # classes that occur in the ground truth
+    iou = tp[valid] / union[valid].clamp(min=1)
+    total = conf.sum().clamp(min=1)
+    return {"pixel_accuracy": float(tp.sum() / total), "miou": float(iou.mean()) if valid.any() else 0.0}
+
+
+def real_logit_channels(space: LabelSpace) -> list[int]:
+    """D output channels of the real classes (fake channel, don't care and unused channels excluded)."""
+    return [c + 1 for c, v in enumerate(space.file_values) if v >= 0 and c != space.dont_care]
+
+
+def predict_channels(logits: torch.Tensor, space: LabelSpace) -> torch.Tensor:
+    keep = torch.tensor(real_logit_channels(space), device=logits.device)
+    return keep[logits[:, keep].argmax(1)] - 1
+
+
+def ms_ssim_pairwise(images: torch.Tensor) -> float:
+    """Mean pairwise MS-SSIM of (S, 3, H, W) images in [-1, 1] (lower = more diverse)."""
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
+
+    x = (images.float().clamp(-1, 1) + 1) / 2
+    side = min(x.shape[-2:])
+    # five scales need >= 176 px with an 11-px kernel; use fewer scales for smaller images
+    betas = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+    scales = 5
+    while scales > 1 and side / 2 ** (scales - 1) <= 11:
+        scales -= 1
+    b = torch.tensor(betas[:scales])
+    b = tuple((b / b.sum()).tolist())
+    pairs = list(itertools.combinations(range(len(x)), 2))
+    a = torch.stack([x[i] for i, _ in pairs])
+    c = torch.stack([x[j] for _, j in pairs])
+    return float(ms_ssim(a, c, data_range=1.0, betas=b, reduction="elementwise_mean"))
+
+
+# ------------------------------------------------------------------------------------------------ segmenter
+class SmallSegmenter(nn.Module):
+    """A compact U-Net used only to measure label consistency (an independent judge of generated images)."""
+
+    def __init__(self, classes: int, width: int = 32):
+        super().__init__()
+
+        def block(i: int, o: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
+                nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
+            )  # fmt: skip
+
+        w = width
+        self.e1, self.e2, self.e3, self.e4 = block(3, w), block(w, 2 * w), block(2 * w, 4 * w), block(4 * w, 8 * w)
+        self.d3, self.d2, self.d1 = block(12 * w, 4 * w), block(6 * w, 2 * w), block(3 * w, w)
+        self.out = nn.Conv2d(w, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.e1(x)
+        e2 = self.e2(F.max_pool2d(e1, 2))
+        e3 = self.e3(F.max_pool2d(e2, 2))
+        e4 = self.e4(F.max_pool2d(e3, 2))
+        up = lambda t: F.interpolate(t, scale_factor=2.0, mode="nearest")  # noqa: E731
+        d3 = self.d3(torch.cat([up(e4), e3], 1))
+        d2 = self.d2(torch.cat([up(d3), e2], 1))
+        d1 = self.d1(torch.cat([up(d2), e1], 1))
+        return self.out(d1)
+
+
+def fit_segmenter(run_dir: str | Path, iters: int = 2000, batch: int = 8, lr: float = 1e-3, progress: bool = True):
+    """Train SmallSegmenter on the run's real training split; saved as ``<run>/segmenter.safetensors``."""
+    from safetensors.torch import save
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    from train.export import load_run
+    from train.loop import InfiniteShardedSampler, SeededItems
+
+    run, cfg, space = load_run(run_dir)
+    device = run.device
+    model = SmallSegmenter(space.num_channels).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    dl = DataLoader(
+        SeededItems(run.train_set, cfg.seed + 17),
+        batch_size=batch,
+        sampler=InfiniteShardedSampler(len(run.train_set), 0, 1, cfg.seed + 17),
+        num_workers=1,
+    )
+    it = iter(dl)
+    ignore = space.dont_care if space.dont_care is not None else -100
+    model.train()
+    bar = tqdm(range(iters), disable=not progress, desc="segmenter")
+    for _ in bar:
+        image, labels = next(it)
+        with torch.autocast(device.type, dtype=run.amp_dtype, enabled=run.amp_dtype != torch.float32):
+            logits = model(image.to(device).contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(logits.float(), labels.to(device), ignore_index=ignore)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(Path(run_dir) / "segmenter.safetensors", save(state))
+    return model.eval()
+
+
+def load_segmenter(run_dir: Path, classes: int, device: torch.device) -> SmallSegmenter | None:
+    from safetensors.torch import load_file
+
+    path = run_dir / "segmenter.safetensors"
+    if not path.exists():
+        return None
+    model = SmallSegmenter(classes)
+    model.load_state_dict(load_file(str(path)))
+    return model.to(device).eval()
+
+
+# ------------------------------------------------------------------------------------------------ FID (optional)
+def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy import linalg
+
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def inception_features(weights: Path):
+    """pytorch-fid's InceptionV3 pool features, built from a user-supplied weights file (never downloaded)."""
+    try:
+        from pytorch_fid import inception as pf
+    except Exception as exc:  # torchvision missing or broken beside this torch build
+        raise RuntimeError(
+            "FID needs the optional 'vision' extra (pip install -e '.[vision]'): torchvision + pytorch-fid "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    if not weights.is_file():
+        raise RuntimeError(f"{weights}: no such file (the FID Inception weights pt_inception-2015-12-05-6726825d.pth)")
+    original = pf.load_state_dict_from_url
+    pf.load_state_dict_from_url = lambda *a, **k: torch.load(weights, map_location="cpu", weights_only=True)
+    try:
+        model = pf.InceptionV3([pf.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], use_fid_inception=True)
+    finally:
+        pf.load_state_dict_from_url = original
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------ the whole eval
+def evaluate_run(
+    run_dir: str | Path,
+    samples: int = 8,
+    limit: int | None = None,
+    inception_weights: Path | None = None,
+    progress: bool = True,
+) -> dict:
+    from tqdm import tqdm
+
+    from train.export import load_run
+
+    run_dir = Path(run_dir)
+    run, cfg, space = load_run(run_dir)
+    device = run.device
+    val = run.dataset_factory("val")
+    n = len(val) if limit is None else min(limit, len(val))
+    g = run.ema_for_eval()
+    d = run.d_plain.eval()
+    seg = load_segmenter(run_dir, space.num_channels, device)
+    nc = space.num_channels
+    conf_d = torch.zeros(nc, nc, dtype=torch.float64)
+    conf_seg_real = torch.zeros_like(conf_d)
+    conf_seg_fake = torch.zeros_like(conf_d)
+    diversity = []
+    feats_real, feats_fake = [], []
+    fid_model = inception_features(inception_weights) if inception_weights else None
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in tqdm(range(n), disable=not progress, desc="eval"):
+            item = val[i]
+            image = item["image"][None].to(device)
+            labels = item["label"][None].to(device)
+            with run.autocast():
+                logits = d(image.contiguous(memory_format=run.memory_format)).float()
+            conf_d += confusion(predict_channels(logits, space), labels, nc, space.dont_care).cpu()
+            oh = run.onehot(labels)
+            z = run.noise(samples, *labels.shape[-2:], step=i, salt=0xE7A1)
+            with run.autocast():
+                fakes = g(oh.expand(samples, -1, -1, -1), z).float()
+            if samples >= 2:
+                diversity.append(ms_ssim_pairwise(fakes.cpu()))
+            if seg is not None:
+                conf_seg_real += confusion(seg(image).argmax(1), labels, nc, space.dont_care).cpu()
+                conf_seg_fake += confusion(seg(fakes[:1]).argmax(1), labels, nc, space.dont_care).cpu()
+            if fid_model is not None:
+                to01 = lambda t: ((t.float().clamp(-1, 1) + 1) / 2).cpu()  # noqa: E731
+                feats_real.append(fid_model(to01(image))[0].flatten(1).numpy())
+                feats_fake.append(fid_model(to01(fakes[:1]))[0].flatten(1).numpy())
+    res = {"step": run.step, "val_images": n}
+    res.update({f"d_seg_{k}": v for k, v in scores(conf_d, space.dont_care).items()})
+    if diversity:
+        res["ms_ssim_diversity"] = float(np.mean(diversity))
+        res["ms_ssim_draws"] = samples
+    if seg is not None:
+        real = scores(conf_seg_real, space.dont_care)
+        fake = scores(conf_seg_fake, space.dont_care)
+        res["segmenter_miou_real"] = real["miou"]
+        res["segmenter_miou_generated"] = fake["miou"]
+        res["label_consistency"] = fake["miou"] / max(real["miou"], 1e-9)
+    if fid_model is not None:
+        res["fid"] = fid_from_features(np.concatenate(feats_real), np.concatenate(feats_fake))
+    elif inception_weights is None:
+        res["fid"] = None
+        res["fid_note"] = (
+            "skipped: pass --inception-weights pt_inception-2015-12-05-6726825d.pth (the standard pytorch-fid "
+            "weights) and install the 'vision' extra"
+        )
+    res["eval_seconds"] = round(time.perf_counter() - t0, 1)
+    path = run_dir / "eval.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.update(res)
+    atomic_write_bytes(path, json.dumps(old, indent=2).encode())
+    return res
