@@ -19,11 +19,10 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from oasis_core.checkpoint import OFFICIAL_DATASETS, CheckpointError, convert_official
-from oasis_core.synthesizer import Synthesizer
-
 from app.document import NoiseRecipe
 from app.model_info import ClassInfo, ModelInfo
+from oasis_core.checkpoint import OFFICIAL_DATASETS, CheckpointError, convert_official
+from oasis_core.synthesizer import Synthesizer
 
 
 def describe(syn: Synthesizer, path: str | os.PathLike = "") -> ModelInfo:

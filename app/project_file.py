@@ -320,7 +320,7 @@ def load_project(path: str | os.PathLike) -> Project:
         image = None
         if doc.get("image") is not None:
             image = r.image(_get(doc, "image", str, r.fail), shape, ("RGB",))
-            if 0 <= index:
+            if index >= 0:
                 scene.history[index].image = image
         model = doc.get("model") or {}
         if not isinstance(model, dict):

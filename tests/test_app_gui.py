@@ -1,0 +1,349 @@
+"""The real main window driven with mouse and key events (pytest-qt, offscreen), on tiny random-weight models."""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from app_helpers import close_window, image_diff, make_tiny_model, open_window, wait_for  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny.safetensors")
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, tiny_model):
+    w = open_window(qtbot, tmp_path, tiny_model, size=(128, 128))
+    yield w
+    close_window(w)
+
+
+def pt(win, x, y, pane=0) -> QPoint:
+    p = win.canvas.to_widget(x, y, pane)
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def mouse_drag(qtbot, win, points, pane=0, modifier=Qt.KeyboardModifier.NoModifier):
+    c = win.canvas
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, modifier, pt(win, *points[0], pane))
+    for p in points[1:]:
+        qtbot.mouseMove(c, pt(win, *p, pane))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, modifier, pt(win, *points[-1], pane))
+
+
+def test_a_stroke_paints_the_chosen_class_and_undo_restores_it(qtbot, win):
+    before = win.scene.labels.copy()
+    water = win.info.value_of("water")
+    win.palette.choose(water)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_B)
+    win.set_brush_size(10)
+    mouse_drag(qtbot, win, [(20, 60), (50, 62), (90, 64)])
+    painted = win.scene.labels == water
+    assert painted[60:66, 25:85].all(), "the stroke covers the dragged line"
+    assert painted.sum() < 128 * 20
+    assert win.scene.can_undo
+    win.activateWindow()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(win.scene.labels, before)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert (win.scene.labels == water).sum() == painted.sum()
+
+
+def test_painting_in_the_image_pane_edits_the_same_labels(qtbot, win):
+    sky = win.info.value_of("rock")
+    win.palette.choose(sky)
+    win.set_tool("rect")
+    mouse_drag(qtbot, win, [(10, 10), (30, 20)], pane=1)
+    assert (win.scene.labels[10:21, 10:31] == sky).all()
+
+
+def test_number_keys_and_search_choose_classes(qtbot, win):
+    qtbot.keyClick(win.canvas, Qt.Key.Key_3)
+    assert win.canvas.value == win.info.classes[2].value
+    win.palette.focus_search()
+    qtbot.keyClicks(win.palette.search, "sno")
+    assert [win.info.class_of(v).name for v in win.palette.visible_values()] == ["snow"]
+    qtbot.keyClick(win.palette.search, Qt.Key.Key_Return)
+    assert win.canvas.value == win.info.value_of("snow")
+    assert win.palette.recent[:2] == [win.info.value_of("snow"), win.info.classes[2].value]
+
+
+def test_brush_size_keys_and_fill_tool(qtbot, win):
+    win.set_brush_size(20)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_BracketRight)
+    assert win.canvas.brush_size == pytest.approx(25)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_BracketLeft)
+    assert win.canvas.brush_size == pytest.approx(20)
+    sand = win.info.value_of("sand")
+    win.palette.choose(sand)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_F)
+    assert win.canvas.tool == "fill"
+    top = win.scene.labels[0, 0]
+    region = (win.scene.labels == top).sum()
+    qtbot.mouseClick(win.canvas, Qt.MouseButton.LeftButton, pos=pt(win, 5, 5))
+    assert (win.scene.labels == sand).sum() == region  # the whole connected top region
+    win.palette.choose(win.info.value_of("tree"))
+    qtbot.keyClick(win.canvas, Qt.Key.Key_I)
+    qtbot.mouseClick(win.canvas, Qt.MouseButton.LeftButton, pos=pt(win, 5, 5))
+    assert win.canvas.value == sand  # the eyedropper picked it
+    assert win.canvas.tool == "brush"  # and hands back to the brush
+
+
+def test_live_generation_shows_the_image_of_the_latest_labels(qtbot, win):
+    win.set_live(True)
+    win.set_tool("brush")
+    for i, name in enumerate(("water", "tree", "rock", "snow")):
+        win.palette.choose(win.info.value_of(name))
+        mouse_drag(qtbot, win, [(10 + 20 * i, 30), (20 + 20 * i, 90)])
+    assert win.wait_idle(60)
+    assert wait_for(lambda: not win._live_timer.isActive() and not win.engine.busy, 30)
+    entry = win.scene.current_entry()
+    assert np.array_equal(entry.labels, win.scene.labels), "the shown image was made from the final labels"
+    assert np.array_equal(win.canvas.image, entry.image)
+    # strokes in quick succession are coalesced: fewer generations than strokes
+    assert len(win.scene.history) < 1 + 4
+
+
+def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp_path, tiny_model):
+    win = open_window(qtbot, tmp_path, tiny_model, size=(256, 256))
+    try:
+        before = win.canvas.image.copy()
+        qtbot.keyClick(win.canvas, Qt.Key.Key_S)
+        assert win.canvas.tool == "select"
+        lasso = [(150, 150), (250, 150), (250, 250), (150, 250)]
+        mouse_drag(qtbot, win, [*lasso, (151, 151)])
+        sel = win.scene.selection
+        assert sel is not None and 90 * 90 < sel.sum() < 102 * 102
+        win.reroll_panel.strength.setValue(100)
+        shown = []
+        win.image_shown.connect(lambda: shown.append(1))
+        qtbot.mouseClick(win.reroll_panel.reroll_button, Qt.MouseButton.LeftButton)
+        assert wait_for(lambda: bool(shown), 60) and win.wait_idle(60)
+        after = win.canvas.image
+        d = image_diff(before, after)
+        inside, outside = d[sel].mean(), d[~sel].mean()
+        assert inside > 5 * outside, (inside, outside)
+        assert len(win.scene.regions) == 1 and win.scene.regions[0].strength == 1.0
+        # a low strength changes less than a full reroll
+        win.scene.undo()
+        win.reroll_panel.strength.setValue(15)
+        shown.clear()
+        win.reroll_selection()
+        assert wait_for(lambda: bool(shown), 60) and win.wait_idle(60)
+        subtle = image_diff(before, win.canvas.image)[sel].mean()
+        assert subtle < inside
+    finally:
+        close_window(win)
+
+
+def test_save_and_reopen_reproduces_the_same_image_bytes(qtbot, win, tmp_path):
+    win.palette.choose(win.info.value_of("mountain"))
+    win.set_tool("lasso")
+    mouse_drag(qtbot, win, [(0, 80), (40, 30), (80, 60), (127, 20), (127, 80)])
+    win.scene.selection = np.zeros(win.scene.shape, bool)
+    win.scene.selection[:40, :60] = True
+    win.reroll_selection()
+    assert win.wait_idle(60)
+    image = win.canvas.image.copy()
+    labels = win.scene.labels.copy()
+    path = tmp_path / "scene.oasis"
+    assert win.save_project(path)
+    assert not win.scene.dirty and "scene.oasis" in win.windowTitle()
+    win.new_canvas(64, 64)
+    assert win.wait_idle(60)
+    assert win.open_project(path)
+    assert np.array_equal(win.scene.labels, labels)
+    shown = []
+    win.image_shown.connect(lambda: shown.append(1))
+    win.generate_now()
+    assert wait_for(lambda: bool(shown), 60) and win.wait_idle(60)
+    assert win.canvas.image.tobytes() == image.tobytes()
+
+
+def test_export_writes_an_indexed_png_with_palette_and_ids(win, tmp_path):
+    win.palette.choose(win.info.value_of("water"))
+    win.set_tool("rect")
+    win.canvas.drag([(5, 5), (40, 30)])
+    out = tmp_path / "out" / "map.png"
+    out.parent.mkdir()
+    assert win.export_label_map(out)
+    im = Image.open(out)
+    assert im.mode == "P"
+    assert np.array_equal(np.asarray(im), win.scene.labels)
+    pal = np.array(im.getpalette()).reshape(-1, 3)
+    for c in win.info.classes:
+        assert tuple(pal[c.value]) == c.rgb
+    names = (out.parent / "labels.txt").read_text().splitlines()
+    assert names[0] == f"{win.info.classes[0].value} {win.info.classes[0].name}"
+    assert win.export_image(tmp_path / "img.jpg") and win.export_sheet(tmp_path / "sheet.png")
+    assert Image.open(tmp_path / "sheet.png").size[0] > 2 * 128
+
+
+def test_a_bad_checkpoint_gives_a_dialog_and_keeps_the_document(qtbot, win, tmp_path):
+    win.palette.choose(win.info.value_of("water"))
+    win.canvas.drag([(10, 10), (60, 60)])
+    labels = win.scene.labels.copy()
+    scene, info = win.scene, win.info
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x00" * 100 + b"not a model")
+    win.load_model(bad)
+    assert wait_for(lambda: bool(win.messages), 30)
+    msg = win.messages[-1]
+    assert msg.kind == "error" and "broken.safetensors" in msg.text and "kept" in msg.text
+    assert any(b.isVisible() and "broken" in b.text() for b in win.open_message_boxes())
+    assert win.scene is scene and win.info is info and np.array_equal(win.scene.labels, labels)
+    # still usable
+    win.generate_now()
+    assert win.wait_idle(60)
+
+
+def test_a_bad_project_file_gives_a_dialog_and_keeps_the_document(qtbot, win, tmp_path):
+    scene = win.scene
+    labels = scene.labels.copy()
+    bad = tmp_path / "damaged.oasis"
+    bad.write_bytes(b"PK\x03\x04 broken zip")
+    assert not win.open_project(bad)
+    msg = win.messages[-1]
+    assert msg.kind == "error" and "damaged.oasis" in msg.text
+    assert any(b.isVisible() for b in win.open_message_boxes())
+    assert win.scene is scene and np.array_equal(win.scene.labels, labels)
+    png = tmp_path / "ids.png"
+    Image.fromarray(np.full((64, 64), 200, np.uint8)).save(png)
+    assert not win.open_label_map(png)
+    assert "200" in win.messages[-1].text and win.scene is scene
+
+
+def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, tiny_model):
+    win = open_window(qtbot, tmp_path, tiny_model, size=(64, 64))
+    try:
+        win.set_live(False)
+        win.new_canvas(1536, 1536)
+        assert win.wait_idle(120)
+        win.canvas.fit()
+        gaps: list[float] = []
+        last = [time.perf_counter()]
+
+        def tick():
+            now = time.perf_counter()
+            gaps.append(now - last[0])
+            last[0] = now
+
+        timer = QTimer()
+        timer.setInterval(5)
+        timer.timeout.connect(tick)
+        t0 = time.perf_counter()
+        win.generate_now()
+        assert wait_for(lambda: win.engine.busy, 5)
+        timer.start()
+        last[0] = time.perf_counter()
+        water = win.info.value_of("water")
+        win.palette.choose(water)
+        win.set_tool("brush")
+        win.set_brush_size(60)
+        painted_while_busy = 0
+        for i in range(6):
+            mouse_drag(qtbot, win, [(200 + 150 * i, 300), (250 + 150 * i, 900)])
+            wait_for(lambda: False, 0.03)
+            painted_while_busy += win.engine.busy
+        assert wait_for(lambda: not win.engine.busy, 120)
+        gen_s = time.perf_counter() - t0
+        timer.stop()
+        assert painted_while_busy >= 3, "the strokes ran while the model was generating"
+        assert (win.scene.labels == water).sum() > 6 * 500 * 50
+        worst = max(gaps)
+        assert gen_s > 0.4, gen_s
+        assert worst < 0.25, f"the event loop stalled {worst * 1000:.0f} ms during a {gen_s:.1f} s generation"
+    finally:
+        close_window(win)
+
+
+def test_closing_with_unsaved_changes_asks(qtbot, tmp_path, tiny_model):
+    win = open_window(qtbot, tmp_path, tiny_model)
+    try:
+        win.canvas.drag([(5, 5), (30, 30)])
+        assert win.scene.dirty
+        win.answers = ["Cancel"]
+        win.close()
+        assert win.isVisible() and win.questions and "unsaved" in win.questions[-1][1].lower()
+        win.answers = ["Discard"]
+        win.close()
+        assert not win.isVisible()
+        assert win.settings.value("last_model")
+    finally:
+        win.shutdown()
+
+
+def test_variants_and_history(qtbot, win):
+    stamp = win.generate_variants(3, selection_only=False)
+    assert wait_for(lambda: win._variants is not None and win._variants.stamp == stamp, 60)
+    assert win.variants_panel.grid.count() == 3
+    seeds = win._variants.tag
+    first_image = win.canvas.image.copy()
+    first_seed = win.scene.style_seed
+    qtbot.mouseClick(
+        win.variants_panel.grid.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=win.variants_panel.grid.visualItemRect(win.variants_panel.grid.item(1)).center(),
+    )
+    assert win.scene.style_seed == seeds[1]
+    assert np.array_equal(win.canvas.image, win._variants.images[1])
+    n = len(win.scene.history)
+    win.step_history(-1)
+    assert win.scene.style_seed == first_seed and win.scene.history_index == n - 2
+    assert np.array_equal(win.canvas.image, first_image)
+    win.step_history(+1)
+    assert win.scene.style_seed == seeds[1]
+
+
+def test_seed_lock_and_view_modes(qtbot, win):
+    win.set_seed_locked(False)
+    seed = win.scene.style_seed
+    win.canvas.drag([(5, 5), (30, 30)])
+    assert win.scene.style_seed != seed, "unlocked: a stroke draws a new style"
+    win.undo()
+    assert win.scene.style_seed == seed
+    win.set_seed_locked(True)
+    win.canvas.drag([(5, 5), (30, 30)])
+    assert win.scene.style_seed == seed
+    for key, mode in ((Qt.Key.Key_2, "blend"), (Qt.Key.Key_3, "split"), (Qt.Key.Key_1, "side")):
+        qtbot.keyClick(win.canvas, key, Qt.KeyboardModifier.ControlModifier)
+        assert win.canvas.view_mode == mode
+    win.set_view_mode("blend")
+    win.canvas.opacity = 0.7
+    qtbot.keyClick(win.canvas, Qt.Key.Key_T)
+    assert win.canvas.opacity == 0.0
+    zoom = win.canvas.zoom
+    win.canvas.zoom_at(2.0)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert win.canvas.zoom == pytest.approx(zoom)
+
+
+def test_help_lists_every_tool_shortcut(win):
+    from app.main_window import TOOL_INFO, HelpDialog
+
+    texts = HelpDialog(win).shortcut_texts()
+    for _, key, _ in TOOL_INFO.values():
+        assert key in texts
+
+
+def test_self_test_passes_on_a_tiny_model(tmp_path, tiny_model, qapp):
+    import json
+
+    from app.selftest import run_self_test
+
+    code = run_self_test(tmp_path / "st", model=str(tiny_model), device="cpu")
+    report = json.loads((tmp_path / "st" / "report.json").read_text())
+    assert code == 0, [c for c in report["checks"] if not c["ok"]]
+    assert report["passed"] and report["timings_s"]["cold_start_to_first_image"] > 0
+    for name in ("generated.png", "rerolled.png", "scene.oasis", "labels.png", "labels.txt", "sheet.png"):
+        assert (tmp_path / "st" / name).is_file()
