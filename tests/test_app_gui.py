@@ -227,8 +227,9 @@ def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, ti
     win = open_window(qtbot, tmp_path, tiny_model, size=(64, 64))
     try:
         win.set_live(False)
-        win.new_canvas(1536, 1536)
-        assert win.wait_idle(120)
+        from app.document import Scene
+
+        win.set_scene(Scene.blank(1024, 1024, win.info.value_of("grass")))  # no generation yet
         win.canvas.fit()
         gaps: list[float] = []
         last = [time.perf_counter()]
@@ -252,16 +253,17 @@ def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, ti
         win.set_brush_size(60)
         painted_while_busy = 0
         for i in range(6):
-            mouse_drag(qtbot, win, [(200 + 150 * i, 300), (250 + 150 * i, 900)])
+            mouse_drag(qtbot, win, [(100 + 140 * i, 200), (150 + 140 * i, 700)])
             wait_for(lambda: False, 0.03)
             painted_while_busy += win.engine.busy
         assert wait_for(lambda: not win.engine.busy, 120)
         gen_s = time.perf_counter() - t0
         timer.stop()
         assert painted_while_busy >= 3, "the strokes ran while the model was generating"
-        assert (win.scene.labels == water).sum() > 6 * 500 * 50
+        assert (win.scene.labels == water).sum() > 6 * 400 * 50
         worst = max(gaps)
         assert gen_s > 0.4, gen_s
+        print(f"generation {gen_s:.2f} s, worst event-loop gap {worst * 1000:.0f} ms, {len(gaps)} ticks")
         assert worst < 0.25, f"the event loop stalled {worst * 1000:.0f} ms during a {gen_s:.1f} s generation"
     finally:
         close_window(win)

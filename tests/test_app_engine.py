@@ -1,0 +1,127 @@
+"""The engine adapter: model description, worker thread, stale-request dropping, errors."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from app_helpers import make_tiny_model, wait_for  # noqa: E402
+
+from app.document import NoiseRecipe, RerollRegion  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("m") / "tiny.safetensors", space="camvid")
+
+
+@pytest.fixture
+def engine(qapp):
+    from app.engine import Engine
+
+    e = Engine()
+    events = {"loaded": [], "failed": [], "generated": [], "gen_failed": []}
+    e.model_loaded.connect(lambda info, ms: events["loaded"].append(info))
+    e.model_failed.connect(lambda path, msg: events["failed"].append(msg))
+    e.generated.connect(lambda r: events["generated"].append(r))
+    e.generate_failed.connect(lambda s, m: events["gen_failed"].append(m))
+    e.events = events
+    yield e
+    e.shutdown()
+
+
+def test_describe_gives_the_gui_a_plain_class_list(engine, model_path):
+    from oasis_core import labels
+
+    engine.load_model(model_path, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["loaded"], 30)
+    info = engine.events["loaded"][0]
+    ls = labels.camvid()
+    assert [(c.value, c.name, c.rgb) for c in info.classes] == [(v, n, tuple(c)) for v, n, c in ls.paintable()]
+    assert info.dont_care_value == 11 and info.eraser_value() == 11
+    assert info.natural_size == (64, 64) and info.size_multiple == 32
+    assert info.device == "cpu" and info.dtype == "float32" and len(info.model_hash) == 64
+    lab = np.zeros((4, 4), np.uint8)
+    assert np.array_equal(info.colourize(lab), ls.colourize(lab))
+
+
+def test_generation_is_reproducible_and_newer_requests_replace_pending_ones(engine, model_path):
+    engine.load_model(model_path, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["loaded"], 30)
+    labels = np.zeros((64, 64), np.uint8)
+    labels[32:] = 3
+    mask = np.zeros((64, 64), bool)
+    mask[:20, :20] = True
+    recipe = NoiseRecipe(64, 64, 5, (RerollRegion.make(mask, 9, 0.5),))
+    stamps = [engine.generate(labels, [recipe]) for _ in range(12)]
+    assert wait_for(lambda: not engine.busy, 30)
+    got = engine.events["generated"]
+    assert got[-1].stamp == stamps[-1]
+    assert len(got) < len(stamps), "pending requests of the same channel are coalesced"
+    first = got[-1].images[0]
+    engine.generate(labels, [recipe])
+    assert wait_for(lambda: not engine.busy, 30)
+    assert engine.events["generated"][-1].images[0].tobytes() == first.tobytes()
+    other = NoiseRecipe(64, 64, 6)
+    engine.generate(labels, [recipe, other], channel="variants")
+    assert wait_for(lambda: not engine.busy, 30)
+    res = engine.events["generated"][-1]
+    assert res.channel == "variants" and len(res.images) == 2
+    assert res.images[0].tobytes() == first.tobytes() and res.images[1].tobytes() != first.tobytes()
+
+
+def test_cancel_discards_the_running_request(engine, model_path):
+    engine.load_model(model_path, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["loaded"], 30)
+    labels = np.zeros((512, 512), np.uint8)
+    n = len(engine.events["generated"])
+    engine.generate(labels, [NoiseRecipe(512, 512, s) for s in range(4)], channel="variants")
+    assert wait_for(lambda: engine.busy, 5)
+    engine.cancel()
+    assert wait_for(lambda: not engine.busy, 60)
+    assert len(engine.events["generated"]) == n and not engine.events["gen_failed"]
+
+
+def test_bad_files_and_bad_labels_give_messages(engine, model_path, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    engine.load_model(bad, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["failed"], 30)
+    assert "bad.safetensors" in engine.events["failed"][0]
+    assert engine.synthesizer is None
+    engine.generate(np.zeros((64, 64), np.uint8), [NoiseRecipe(64, 64, 1)])
+    assert wait_for(lambda: engine.events["gen_failed"], 30)
+    assert "No model" in engine.events["gen_failed"][0]
+    engine.load_model(model_path, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["loaded"], 30)
+    engine.generate(np.full((64, 64), 99, np.uint8), [NoiseRecipe(64, 64, 1)])
+    assert wait_for(lambda: len(engine.events["gen_failed"]) == 2, 30)
+    assert "99" in engine.events["gen_failed"][1]
+
+
+def test_sizes_that_are_not_multiples_are_padded_not_cropped(engine, model_path):
+    engine.load_model(model_path, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["loaded"], 30)
+    engine.generate(np.zeros((50, 70), np.uint8), [NoiseRecipe(50, 70, 1)])
+    assert wait_for(lambda: engine.events["generated"], 30)
+    assert engine.events["generated"][-1].images[0].shape == (50, 70, 3)
+
+
+def test_only_the_engine_imports_torch_and_oasis_core():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "app"
+    for f in sorted(root.glob("*.py")):
+        tree = ast.parse(f.read_text())
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        if f.name != "engine.py":
+            assert not names & {"torch", "oasis_core"}, f.name
+        if f.name in ("document.py", "tools.py", "project_file.py", "label_io.py", "model_info.py", "resources.py"):
+            assert "PySide6" not in names, f"{f.name} must stay Qt-free"
