@@ -164,11 +164,14 @@ class Texture:
             img = img.resize((_TILE, _TILE), Image.Resampling.BICUBIC)
         level = np.asarray(img, dtype=np.float32)
         if flatten > 0:
-            f = np.fft.fftfreq(_TILE)
-            gauss = np.exp(-2 * (math.pi * 12.0) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
-            low = np.real(np.fft.ifft2(np.fft.fft2(level, axes=(0, 1)) * gauss[..., None], axes=(0, 1)))
-            lum = np.maximum(low.mean(axis=2, keepdims=True), 1.0)
-            level = np.clip(level * (lum.mean() / lum) ** flatten, 0, 255)
+            # low-pass: 16x16 block means, bilinearly upsampled with wrap-around
+            n = _TILE // 16
+            blocks = level.mean(axis=2).reshape(n, 16, n, 16).mean(axis=(1, 3))
+            c = (np.arange(_TILE, dtype=np.float64) + 0.5) / 16.0
+            yy, xx = np.meshgrid(c, c, indexing="ij")
+            low = _bilinear(blocks.astype(np.float32), xx.ravel(), yy.ravel()).reshape(_TILE, _TILE, 1)
+            low = np.maximum(low, 1.0)
+            level = np.clip(level * (low.mean() / low) ** flatten, 0, 255)
         levels = [np.ascontiguousarray(level.round().astype(np.uint8))]
         while level.shape[0] > 1:
             level = 0.25 * (level[0::2, 0::2] + level[1::2, 0::2] + level[0::2, 1::2] + level[1::2, 1::2])
@@ -659,7 +662,7 @@ class _Renderer:
             desert = self.ground_kind == "sand"
             target = np.array([0.62, 0.45, 0.32] if desert else [0.42, 0.40, 0.38], np.float32)
             target = _hsv_jitter(target, rng, 0.06, 0.2, 0.15)
-            c = c / (tex.mean + 1e-3) * (0.5 * tex.mean + 0.5 * target)
+            c = c / (tex.mean + 1e-3) * (0.3 * tex.mean + 0.7 * target)
             if self.forest and not desert:
                 veg_h = amp * rng.uniform(0.1, 0.4)
                 vn = _bilinear(n_cov[0], u * k * 3, d * k * 3)
@@ -874,7 +877,7 @@ class _Renderer:
                 trees(np.array([z]), np.array([rng.uniform(-0.6, 0.6) * z]))
         if self.boulders:
             for _ in range(int(rng.integers(2, 14))):
-                z = np.array([math.exp(rng.uniform(math.log(4), math.log(150)))])
+                z = np.array([math.exp(rng.uniform(math.log(6), math.log(150)))])
                 u = rng.uniform(-0.6, 0.6) * z
                 groups.append(("rock", z, hy + f * ch / z, W / 2 + u / z * f, np.zeros(1, bool), np.zeros(1)))
         groups.sort(key=lambda g: -float(g[1][0]))
@@ -1026,7 +1029,7 @@ class _Renderer:
         shadow on the ground beneath it."""
         rng = self.rng
         H, W = self.H, self.W
-        size_m = rng.uniform(0.4, 3.0)
+        size_m = rng.uniform(0.3, 1.0) * rng.uniform(1.0, 2.6)
         h = self.f * size_m * rng.uniform(0.45, 0.85) / z
         w = self.f * size_m / z
         if h < 1.0:
@@ -1065,7 +1068,7 @@ class _Renderer:
         c = self._tex_screen(tex, xs.ravel() + cx * 7, ys.ravel(), scale).reshape(xs.shape + (3,))
         lum = c.mean(2)
         gy, gx = np.gradient(lum)
-        bump = 6.0 / (tex.mean.mean() + 1e-3)
+        bump = 2.5 / (tex.mean.mean() + 1e-3)
         c = c[mask]
         tgt = _hsv_jitter((0.42, 0.40, 0.37), rng, 0.05, 0.2, 0.2)
         c = c / (tex.mean + 1e-3) * (0.35 * tex.mean + 0.65 * tgt)
@@ -1300,15 +1303,19 @@ def write_dataset(
         stem = f"scene_{seed + i:07d}"
         img_path = out / split / "images" / f"{stem}.{image_format}"
         lab_path = out / split / "labels" / f"{stem}.png"
-        if img_path.exists() and lab_path.exists():
+        have_img, have_lab = img_path.exists(), lab_path.exists()
+        if have_img and have_lab:
             stats["skipped"] += 1
             continue
+        # rendering is deterministic, so a half-written scene is completed without touching the existing file
         img, lab = render_scene(seed + i, size, bank)
-        _save_atomic(label_image(lab), lab_path, format="PNG")
-        if image_format == "jpg":
-            _save_atomic(Image.fromarray(img), img_path, format="JPEG", quality=95)
-        else:
-            _save_atomic(Image.fromarray(img), img_path, format="PNG")
+        if not have_lab:
+            _save_atomic(label_image(lab), lab_path, format="PNG")
+        if not have_img:
+            if image_format == "jpg":
+                _save_atomic(Image.fromarray(img), img_path, format="JPEG", quality=95)
+            else:
+                _save_atomic(Image.fromarray(img), img_path, format="PNG")
         stats["written"] += 1
     return stats
 
