@@ -252,7 +252,8 @@ class Synthesizer:
             raise ValueError(f"a photo must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
         h, w = photo.shape[:2]
         nh, nw = self.natural_size
-        x = torch.from_numpy(np.ascontiguousarray(photo[..., :3])).permute(2, 0, 1)[None].float() / 127.5 - 1
+        # torch.tensor copies: photos decoded by PIL are read-only arrays, which torch.from_numpy warns about
+        x = torch.tensor(photo[..., :3]).permute(2, 0, 1)[None].float() / 127.5 - 1
         x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
         logits = self.discriminate(x)
         if flip:
