@@ -206,21 +206,26 @@ class MainWindow(QMainWindow):
         lay.setSpacing(10)
         self.generate_panel = GeneratePanel(self.dark)
         self.reroll_panel = RerollPanel(self.dark)
-        self.variants_panel = VariantsPanel(self.dark)
         lay.addWidget(self.generate_panel)
         lay.addWidget(self.reroll_panel)
-        lay.addWidget(self.variants_panel, 1)
+        lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.generate_dock = self._dock("Image", scroll, Qt.DockWidgetArea.RightDockWidgetArea, "generateDock")
-        self.generate_dock.setMinimumWidth(340)
+        self.generate_dock.setMinimumWidth(330)
+        self.variants_panel = VariantsPanel(self.dark)
+        self.variants_dock = self._dock(
+            "Variants", self.variants_panel, Qt.DockWidgetArea.RightDockWidgetArea, "variantsDock"
+        )
         self.history_panel = HistoryPanel(self.dark)
         self.history_dock = self._dock(
             "History", self.history_panel, Qt.DockWidgetArea.RightDockWidgetArea, "historyDock"
         )
+        self.tabifyDockWidget(self.variants_dock, self.history_dock)
+        self.history_dock.raise_()
 
     def _dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:
         d = QDockWidget(title, self)
@@ -354,6 +359,7 @@ class MainWindow(QMainWindow):
         self.device_combo.setToolTip("Where the model runs: auto picks CUDA when present, else the CPU")
         self.device_combo.activated.connect(lambda _: self.set_device(self.device_combo.currentText(), self.dtype))
         top.addWidget(self.device_combo)
+        top.addWidget(_caption_label("Precision"))
         self.dtype_combo = QComboBox()
         self.dtype_combo.addItems(available_dtypes(self.device))
         self.dtype_combo.setCurrentText(self.dtype if self.dtype in available_dtypes(self.device) else "auto")
@@ -422,7 +428,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_fit, self.act_zoom_in, self.act_zoom_out):
             v.addAction(a)
         v.addSeparator()
-        for d in (self.palette_dock, self.generate_dock, self.history_dock):
+        for d in (self.palette_dock, self.generate_dock, self.variants_dock, self.history_dock):
             v.addAction(d.toggleViewAction())
         v.addSeparator()
         v.addAction(self.act_dark)

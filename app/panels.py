@@ -202,15 +202,16 @@ class RerollPanel(QGroupBox):
         )
 
 
-class VariantsPanel(QGroupBox):
+class VariantsPanel(QWidget):
     """Generate N variants (new style seeds, or new noise only inside the selection) and keep one."""
 
     generate_clicked = Signal(int, bool)  # count, selection only
     variant_chosen = Signal(int)
 
     def __init__(self, dark: bool = True, parent: QWidget | None = None) -> None:
-        super().__init__("Variants", parent)
+        super().__init__(parent)
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(8)
         row = QHBoxLayout()
         self.count = QSpinBox()
