@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,11 +276,20 @@ def read_official_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: option pickles (opt.pkl) are never read; give the *_EMA.pth / *_D.pth files")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for foreign files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path} cannot be read as a plain PyTorch state dict without running code ({first[:200]})"
-        ) from None
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, KeyError... for foreign files
+        # name what the pickle asks for; torch's own text suggests weights_only=False: never pass that on
+        text = str(exc)
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        if found:
+            raise CheckpointError(
+                f"{path} cannot be read as a plain PyTorch state dict without running code "
+                f"(it asks for {found.group(1)}), so it is refused"
+            ) from None
+        if "Weights only load failed" in text:
+            detail = "unsupported pickle data"
+        else:
+            detail = f"{type(exc).__name__}: {text.strip().splitlines()[0][:200] if text.strip() else ''}"
+        raise CheckpointError(f"{path} is not a readable PyTorch state dict file ({detail})") from None
     if isinstance(state, nn.Module) or not isinstance(state, dict):
         raise CheckpointError(f"{path} does not hold a state dict (found {type(state).__name__})")
     out = {}
