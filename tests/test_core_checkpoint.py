@@ -278,7 +278,8 @@ def test_convert_refuses_a_pickle_of_a_custom_class(tmp_path: Path, capsys) -> N
     path = tmp_path / "best_EMA.pth"
     torch.save(Payload(), path)
     rc, err = _convert(capsys, tmp_path, path)
-    assert_one_sentence_error(rc, err, "convert-official", str(path), "without running code")
+    assert_one_sentence_error(rc, err, "convert-official", str(path), "without running code", "Payload")
+    assert "weights_only" not in err  # torch's advice to load with weights_only=False is not passed on
 
 
 @pytest.mark.parametrize("layout", ["legacy", "zip"])
@@ -288,8 +289,18 @@ def test_convert_refuses_a_pickle_that_calls_os_system(layout: str, tmp_path: Pa
     path = tmp_path / "best_EMA.pth"
     path.write_bytes(evil if layout == "legacy" else _zip_with_data_pkl(evil))
     rc, err = _convert(capsys, tmp_path, path)
-    assert_one_sentence_error(rc, err, "convert-official", str(path), "without running code")
+    assert_one_sentence_error(rc, err, "convert-official", str(path), "without running code", "os.system")
     assert not marker.exists()
+
+
+def test_convert_refuses_a_file_that_is_not_a_state_dict(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "best_EMA.pth"
+    path.write_bytes(b"GIF89a" + bytes(range(256)) * 4)
+    rc, err = _convert(capsys, tmp_path, path)
+    assert_one_sentence_error(rc, err, "convert-official", str(path), "not a readable PyTorch state dict file")
+    torch.save([torch.zeros(2)], path)  # a pickle of plain tensors, but not a dict of them
+    rc, err = _convert(capsys, tmp_path, path)
+    assert_one_sentence_error(rc, err, "convert-official", str(path), "does not hold a state dict (found list)")
 
 
 def test_convert_never_reads_opt_pkl(tmp_path: Path, capsys) -> None:
