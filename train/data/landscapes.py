@@ -195,14 +195,24 @@ def _mip_levels(tile: np.ndarray, min_size: int = 1) -> tuple[np.ndarray, ...]:
 def _mip_sample(levels: tuple[np.ndarray, ...], s: np.ndarray, t: np.ndarray, lod) -> np.ndarray:
     """Trilinear lookup in a pyramid at level-0 texel coordinates; ``lod`` a scalar or one value per sample."""
     top = len(levels) - 1
-    lod = np.clip(np.broadcast_to(np.asarray(lod, dtype=np.float32), s.shape), 0.0, top)
+    if np.ndim(lod) == 0:  # one level for every sample
+        lv = int(np.clip(math.floor(float(lod)), 0, top))
+        fr = float(np.clip(float(lod) - lv, 0.0, 1.0)) if lv < top else 0.0
+        k = 0.5**lv
+        a = _bilinear(levels[lv], s * k, t * k)
+        if fr > 0:
+            a += (_bilinear(levels[lv + 1], s * (k * 0.5), t * (k * 0.5)) - a) * np.float32(fr)
+        return a
+    lod = np.clip(np.asarray(lod, dtype=np.float32), 0.0, top)
     base = np.floor(lod).astype(np.int64)
     frac = (lod - base).astype(np.float32)[:, None]
     out = np.empty((s.shape[0],) + levels[0].shape[2:], dtype=np.float32)
     if out.ndim == 1:
         frac = frac[:, 0]
-    for lv in np.unique(base):
+    for lv in range(int(base.min()), int(base.max()) + 1):
         idx = np.flatnonzero(base == lv)
+        if not len(idx):
+            continue
         k = 0.5**lv
         a = _bilinear(levels[lv], s[idx] * k, t[idx] * k)
         if lv < top:
@@ -262,7 +272,9 @@ class TextureBank:
         for role, files in _POOLS.items():
             if role == "cloud":
                 continue
-            flat = 0.85 if role in ("grass", "sand", "dirt", "rock", "snow") else 0.0
+            flat = {"grass": 0.85, "sand": 0.85, "dirt": 0.85, "rock": 0.85, "snow": 0.85, "mountain": 0.6}.get(
+                role, 0.0
+            )
             pools[role] = [Texture.from_image(f, Image.open(root / f), flat) for f in files if (root / f).is_file()]
             if not pools[role]:
                 missing.append(role)
@@ -420,7 +432,7 @@ class _Renderer:
         self.amb_col = np.clip(self.amb_col, 0.5, 1.3).astype(np.float32)
         vis = {"hazy": (6000, 18000), "overcast": (12000, 40000)}.get(self.mood, (25000, 80000))
         self.visibility = rng.uniform(*vis)
-        self.snow_frac = rng.uniform(0.25, 0.65)
+        self.snow_frac = rng.uniform(0.22, 0.62)
         self.snow_tex = self.bank.pick(rng, "snow")
         cover = {"clear": (0.0, 0.35), "hazy": (0.0, 0.3), "overcast": (0.55, 0.95), "golden": (0.1, 0.5)}
         self.cloud_cover = rng.uniform(*cover.get(self.mood, (0.1, 0.5)))
@@ -579,7 +591,7 @@ class _Renderer:
         if mountain:
             d0 = rng.uniform(2500, 9000)
             d1 = d0 * rng.uniform(5, 12)
-            target_px = max(hy, 8.0) * rng.uniform(0.22, 0.75)
+            target_px = max(hy, 8.0) * rng.uniform(0.22, 0.85)
             amp = target_px * d0 * rng.uniform(1.4, 2.2) / f
             tile_m = rng.uniform(14000, 30000) * (d0 / 5000) ** 0.5
         else:
@@ -654,7 +666,7 @@ class _Renderer:
         light = direct[:, None] * self.sun_col * (1 - self.ambient) * 1.25 + sky_light[:, None] * self.amb_col
         labels = np.empty(len(x), np.uint8)
         c = np.empty((len(x), 3), np.float32)
-        tex_k = 256.0 / rng.uniform(150, 500)
+        tex_k = 256.0 / (rng.uniform(500, 1500) if mountain else rng.uniform(150, 500))
         lod = np.log2(np.maximum(d / f * tex_k, 1e-6))
         if mountain:
             tex = self.bank.pick(rng, "mountain")
@@ -954,7 +966,11 @@ class _Renderer:
         else:
             detail = None
             rough = 0.0
-        if kind == "conifer":
+        if kind == "conifer" and h > 40:
+            trunk_top = rng.uniform(0.03, 0.1)
+            crown, nx, up, occl = self._conifer_branches(dx, ys, yb, h, w, trunk_top, rough)
+            tint = np.array([0.8, 0.95, 1.0], np.float32)
+        elif kind == "conifer":
             trunk_top = rng.uniform(0.03, 0.12)
             tc = np.clip((t - trunk_top) / (1 - trunk_top), 0, 1)
             tiers = rng.uniform(6, 14) if big else 3.0
@@ -977,12 +993,13 @@ class _Renderer:
             ry = h * rng.uniform(0.32, 0.4)
             rx = w / 2
             if big:
-                n_cl = int(rng.integers(6, 13))
+                huge = h > 40
+                n_cl = int(rng.integers(16, 30)) if huge else int(rng.integers(6, 13))
                 ang = rng.uniform(0, 2 * math.pi, n_cl)
-                rad = np.sqrt(rng.uniform(0, 1, n_cl)) * 0.6
+                rad = np.sqrt(rng.uniform(0, 1, n_cl)) * (0.72 if huge else 0.6)
                 ccx = cx + np.cos(ang) * rad * rx
                 ccy = cy + np.sin(ang) * rad * ry
-                crr = rng.uniform(0.35, 0.55, n_cl)
+                crr = rng.uniform(0.22, 0.4, n_cl) if huge else rng.uniform(0.35, 0.55, n_cl)
             else:
                 ccx, ccy, crr = np.array([cx]), np.array([cy]), np.array([1.0])
             ddx = (xs[None] - ccx[:, None, None]) / (crr[:, None, None] * rx)
@@ -990,13 +1007,15 @@ class _Renderer:
             rr = np.sqrt(ddx**2 + ddy**2)
             best = rr.argmin(0)
             rmin = np.take_along_axis(rr, best[None], 0)[0]
-            crown = rmin <= 1.0 + 0.3 * rough
+            clump = rmin <= 1.0 + 0.3 * rough
+            inner = np.sqrt((dx / rx) ** 2 + ((ys - cy) / ry) ** 2) < 0.75  # the shaded inside of the crown
+            crown = clump | inner
             bx = np.take_along_axis(ddx, best[None], 0)[0]
             by = np.take_along_axis(ddy, best[None], 0)[0]
             gx = np.clip(dx / rx, -1, 1)
             nx = np.clip(0.6 * bx + 0.5 * gx, -1, 1)
             up = np.clip(-by, -1, 1) * 0.45 + 0.15 - 0.3 * np.clip((ys - cy) / ry, 0, 1)
-            occl = 0.65 + 0.35 * np.clip(1 - rmin, 0, 1) ** 0.5
+            occl = np.where(clump, 0.65 + 0.35 * np.clip(1 - rmin, 0, 1) ** 0.5, 0.45)
             trunk_top = (yb - cy) / h
             tint = np.array([1.3, 1.32, 1.0], np.float32)
         trunk = (np.abs(dx) <= trunk_w / 2) & (t >= -0.02) & (t < trunk_top + 0.05)
@@ -1023,6 +1042,72 @@ class _Renderer:
         self.img[y0:y1, x0:x1][mask] = c
         self.lab[y0:y1, x0:x1][mask] = TREE
         self.dist[y0:y1, x0:x1][mask] = z
+
+    def _conifer_branches(self, dx, ys, yb: float, h: float, w: float, trunk_top: float, rough):
+        """A large conifer as whorls of drooping branch sprays around a dense core: returns the crown mask and the
+        shading inputs (horizontal normal, upward factor, occlusion) per pixel of the box."""
+        rng = self.rng
+        n_whorls = int(rng.integers(11, 19))
+        tw = np.linspace(trunk_top + 0.02, 0.96, n_whorls) + rng.uniform(-0.2, 0.2, n_whorls) / n_whorls
+        spacing = h * (0.96 - trunk_top) / n_whorls
+        sides, t_b, lens, thick, droop, shift = [], [], [], [], [], []
+        for tt in tw:
+            env = w / 2 * (1 - (tt - trunk_top) / (1 - trunk_top)) ** 0.95 + 0.6
+            for side in (-1.0, 1.0, -1.0, 1.0, 0.0):
+                sides.append(side)
+                t_b.append(tt + rng.uniform(-0.3, 0.3) / n_whorls)
+                lens.append(env * (rng.uniform(0.75, 1.08) if side else rng.uniform(0.35, 0.6)))
+                thick.append(spacing * rng.uniform(0.45, 0.85))
+                droop.append(rng.uniform(0.15, 0.55))
+                shift.append(rng.uniform(-0.4, 0.4) * env if side == 0 else 0.0)
+        f32 = np.float32
+        sides, t_b, lens = np.array(sides, f32), np.array(t_b, f32), np.array(lens, f32)
+        thick, droop, shift = np.array(thick, f32), np.array(droop, f32), np.array(shift, f32)
+        dx = dx.astype(f32)
+        ys = ys.astype(f32)
+        by = yb - t_b * h  # the row where each branch leaves the trunk
+        seen = (by + droop * lens + thick >= ys.min() - 1) & (by - thick <= ys.max() + 1)  # cull off-screen ones
+        if not seen.any():
+            seen[:] = True
+        sides, by, lens, thick, droop, shift = (a[seen] for a in (sides, by, lens, thick, droop, shift))
+        # each branch is tested inside its own small window, back to front; the last one drawn shades the pixel
+        bh, bw = dx.shape
+        top_row = float(ys[0, 0])
+        cols = dx[0]
+        any_in = np.zeros(dx.shape, bool)
+        up = np.full(dx.shape, -0.1, np.float32)
+        occl = np.full(dx.shape, 0.45, np.float32)
+        for i in range(len(sides)):
+            side, L, th = sides[i], lens[i], thick[i]
+            if side != 0:
+                lo, hi = (0.0, L) if side > 0 else (-L, 0.0)
+            else:
+                lo, hi = shift[i] - L, shift[i] + L
+            c0 = int(np.searchsorted(cols, lo - 1))
+            c1 = int(np.searchsorted(cols, hi + 1))
+            r0 = max(0, int(by[i] - th - top_row) - 1)
+            r1 = min(bh, int(by[i] + droop[i] * L + th - top_row) + 2)
+            if c0 >= c1 or r0 >= r1:
+                continue
+            ddx = dx[r0:r1, c0:c1]
+            yy = ys[r0:r1, c0:c1]
+            along = ddx * side if side != 0 else np.abs(ddx - shift[i])
+            frac = along / L
+            centre = by[i] + droop[i] * np.abs(along)
+            half = th * (1 - 0.55 * np.clip(frac, 0, 1)) * np.sqrt(np.clip(1 - frac**6, 0, 1))
+            half = half * (1 + 0.35 * rough[r0:r1, c0:c1])
+            inside = (np.abs(yy - centre) <= half) & (frac <= 1) & ((along >= -0.5) | (side == 0))
+            if not inside.any():
+                continue
+            v = np.clip((centre - yy) / np.maximum(half, 0.5), -1, 1)  # +1 at the top surface of the spray
+            any_in[r0:r1, c0:c1] |= inside
+            up[r0:r1, c0:c1][inside] = (0.3 + 0.45 * v)[inside]
+            occl[r0:r1, c0:c1][inside] = (0.6 + 0.4 * np.clip(frac, 0, 1))[inside]
+        core_w = (w / 2) * 0.22 * (1 - np.clip(((yb - ys) / h - trunk_top) / (1 - trunk_top), 0, 1))
+        core = (np.abs(dx) <= core_w) & ((yb - ys) / h >= trunk_top) & ((yb - ys) / h <= 1)
+        crown = any_in | core
+        nx = np.clip(dx / (w / 2), -1, 1)
+        return crown, nx, up, occl
 
     def _draw_rock(self, yb: float, cx: float, z: float, tex: Texture) -> None:
         """A boulder: a lumpy half-ellipse sitting on the ground, bump-shaded from its texture, with a contact
