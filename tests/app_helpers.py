@@ -17,6 +17,7 @@ def make_tiny_model(
     natural_size: tuple[int, int] = (64, 64),
     seed: int = 0,
     name: str | None = None,
+    multipliers: tuple[int, ...] | None = None,
 ) -> Path:
     """A real model file with random weights and small widths (generates 64x64 in milliseconds)."""
     import torch
@@ -28,7 +29,8 @@ def make_tiny_model(
 
     torch.manual_seed(seed)
     ls = labels.get(space)
-    g = Generator(GeneratorConfig(semantic_nc=ls.num_channels, ch=4, spade_hidden=8, z_dim=8))
+    extra = {"multipliers": multipliers} if multipliers else {}
+    g = Generator(GeneratorConfig(semantic_nc=ls.num_channels, ch=4, spade_hidden=8, z_dim=8, **extra))
     # the paper's init (gain 0.02) gives a nearly flat image; a larger gain makes labels and noise visible
     g.init_weights(gain=1.0)
     d = None
