@@ -831,7 +831,9 @@ class _Renderer:
                 lod = np.log2(np.maximum(texel_m[sel] * k, 1e-6)) + 0.2
                 t1 = tex.sample(su, sz, lod)
                 tgt = targets[cls] * (_hsv_jitter((1.0, 1.0, 1.0), rng, 0.06, 0.15, 0.12) if j else 1.0)
-                t1 = t1 / (tex.mean + 1e-3) * (0.6 * tgt + 0.4 * tex.mean)
+                ratio = t1 / (tex.mean + 1e-3)
+                ratio = 0.45 * ratio + 0.55 * ratio.mean(axis=1, keepdims=True)  # tame the tiles' colour speckle
+                t1 = ratio * (0.6 * tgt + 0.4 * tex.mean)
                 w = mix if j == 0 else 1.0 - mix
                 c += t1 * w[:, None]
             mac = np.clip(macro[sel], -2.5, 2.5)
@@ -1411,8 +1413,10 @@ def make_sample_sheet(
     size: tuple[int, int] = (256, 256),
     textures: TextureBank | None = None,
     pairs_per_row: int = 3,
+    max_colours: int | None = None,
 ) -> Path:
-    """A PNG grid of (label map in class colours | rendered image) pairs, one pair per seed."""
+    """A PNG grid of (label map in class colours | rendered image) pairs, one pair per seed. ``max_colours``
+    (e.g. 256) stores it as an adaptive-palette PNG, a third of the size, for READMEs."""
     seeds = list(seeds)
     bank = textures if textures is not None else default_bank()
     H, W = size
@@ -1429,5 +1433,8 @@ def make_sample_sheet(
         sheet[y : y + H, x + W + gap : x + 2 * W + gap] = img
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sheet).save(path, optimize=True)
+    im = Image.fromarray(sheet)
+    if max_colours is not None:
+        im = im.quantize(int(max_colours), dither=Image.Dither.FLOYDSTEINBERG)
+    im.save(path, optimize=True)
     return path
