@@ -1320,7 +1320,8 @@ def _save_atomic(img: Image.Image, path: Path, **kw) -> None:
 
 def label_image(labels: np.ndarray) -> Image.Image:
     """An indexed (mode "P") PNG image of file values with the label space palette."""
-    im = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="P")
+    arr = np.ascontiguousarray(labels, dtype=np.uint8)
+    im = Image.frombytes("P", (arr.shape[1], arr.shape[0]), arr.tobytes())
     im.putpalette(LABEL_SPACE.palette_values().reshape(-1).tolist())
     return im
 
