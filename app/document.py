@@ -444,4 +444,5 @@ def union_bbox(boxes: list[BBox]) -> BBox | None:
 
 
 def random_seed() -> int:
-    return int(np.random.default_rng().integers(0, MAX_SEED))
+    """A fresh seed, short enough to read and type (any value up to MAX_SEED is accepted)."""
+    return int(np.random.default_rng().integers(0, 1_000_000))

@@ -743,7 +743,10 @@ class MainWindow(QMainWindow):
             if sky is not None and ground is not None:
                 labels[:] = sky
                 labels[int(height * 0.58) :] = ground
-        scene = Scene(labels, style_seed=random_seed() % 100000, seed_locked=True)
+        scene = Scene(labels, style_seed=random_seed(), seed_locked=True)
+        side = max(height, width)
+        if not side / 64 <= self.canvas.brush_size <= side / 4:  # a brush that fits the canvas
+            self.set_brush_size(max(3, round(side / 20)))
         self.project_path = None
         self.set_scene(scene)
         self.schedule_generation(immediate=True)
@@ -904,7 +907,7 @@ class MainWindow(QMainWindow):
         except (label_io.ImageFileError, LabelMapError) as exc:
             self.report("error", "Cannot open label map", f"{exc} The open scene is kept.")
             return False
-        seed = self.scene.style_seed if self.scene is not None else random_seed() % 100000
+        seed = self.scene.style_seed if self.scene is not None else random_seed()
         self.project_path = None
         self.set_scene(Scene(labels, style_seed=seed))
         self.scene.mark_dirty()

@@ -365,3 +365,19 @@ def test_self_test_passes_on_a_tiny_model(tmp_path, tiny_model, qapp):
     assert report["passed"] and report["timings_s"]["cold_start_to_first_image"] > 0
     for name in ("generated.png", "rerolled.png", "scene.oasis", "labels.png", "labels.txt", "sheet.png"):
         assert (tmp_path / "st" / name).is_file()
+
+
+def test_an_official_pth_is_offered_for_conversion_and_a_bad_one_is_explained(win, tmp_path):
+    scene = win.scene
+    fake = tmp_path / "best_EMA.pth"
+    fake.write_bytes(b"this is not a torch file")
+    asked = []
+    win.path_handler = lambda mode, title, suggestion: (
+        asked.append((mode, suggestion)) or str(tmp_path / "conv.safetensors")
+    )
+    win.load_model(fake)
+    assert asked == [("save", "best_EMA.safetensors")]
+    assert wait_for(lambda: bool(win.messages), 30)
+    msg = win.messages[-1]
+    assert msg.kind == "error" and "best_EMA.pth" in msg.text
+    assert win.scene is scene and not (tmp_path / "conv.safetensors").exists()
