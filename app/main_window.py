@@ -183,6 +183,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status()
         self._connect()
+        self._add_recent_project(None)
+        self._refresh_model_menu()
         self.apply_theme(self.dark)
         self.canvas.set_view_mode(str(self.settings.value("view_mode", "side")))
         if restore_layout:
@@ -881,12 +883,14 @@ class MainWindow(QMainWindow):
         self._update_ui()
         return True
 
-    def _add_recent_project(self, path: Path) -> None:
+    def _add_recent_project(self, path: Path | None) -> None:
         v = self.settings.value("recent_projects", [])
         items = [str(x) for x in ([v] if isinstance(v, str) else (v or []))]
-        items = [str(path.resolve())] + [x for x in items if x != str(path.resolve())]
-        self.settings.setValue("recent_projects", items[:10])
+        if path is not None:
+            items = [str(path.resolve())] + [x for x in items if x != str(path.resolve())]
+            self.settings.setValue("recent_projects", items[:10])
         self.recent_menu.clear()
+        self.recent_menu.setEnabled(bool(items))
         for p in items[:10]:
             a = self.recent_menu.addAction(Path(p).name)
             a.setToolTip(p)

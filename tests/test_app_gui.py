@@ -381,3 +381,20 @@ def test_an_official_pth_is_offered_for_conversion_and_a_bad_one_is_explained(wi
     msg = win.messages[-1]
     assert msg.kind == "error" and "best_EMA.pth" in msg.text
     assert win.scene is scene and not (tmp_path / "conv.safetensors").exists()
+
+
+def test_opening_a_project_switches_to_the_model_it_was_made_with(qtbot, win, tmp_path, tiny_model):
+    first = win.info
+    path = tmp_path / "a.oasis"
+    win.canvas.drag([(5, 5), (40, 40)])
+    win.generate_now()
+    assert win.wait_idle(60)
+    assert win.save_project(path)
+    other = make_tiny_model(tmp_path / "other.safetensors", seed=5, name="other")
+    win.load_model(other)
+    assert wait_for(lambda: win.info.model_hash != first.model_hash, 60)
+    assert win.wait_idle(60)
+    assert win.open_project(path)
+    assert wait_for(lambda: win.info.model_hash == first.model_hash and win.project_path == path, 60)
+    assert not [m for m in win.messages if m.kind == "error"]
+    assert win.recent_menu.actions() and win.recent_menu.actions()[0].text() == "a.oasis"
