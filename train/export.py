@@ -61,7 +61,7 @@ def export_run(
         run.d_plain if with_discriminator else None,
         label_space=space,
         name=name or f"{cfg.dataset} ({cfg.preset})",
-        natural_size=cfg.size,
+        natural_size=cfg.load_size or cfg.size,  # crops of load_size images: the model's scale is load_size
         provenance={
             "trained_by": "OASIS Studio train/",
             "dataset": cfg.dataset,
