@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--iters", type=_positive, required=True, help="total training steps")
     f.add_argument("--run-dir", required=True, type=Path)
     f.add_argument("--resume", action="store_true", help="continue the run folder's latest state")
+    f.add_argument("--init-from", type=Path, help="warm start a new run from a model file (.safetensors)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
     f.add_argument("--no-channels-last", action="store_true")
@@ -137,7 +138,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     info = du.init(cfg.device)
     code = 0
     try:
-        run = fit(cfg, info, dataset_factory(cfg, space), space, resume=args.resume)
+        run = fit(cfg, info, dataset_factory(cfg, space), space, resume=args.resume, init_from=args.init_from)
         if info.is_main:
             print(f"finished at step {run.step}; state in {cfg.run_dir}")
     finally:

@@ -159,6 +159,37 @@ def refresh_bn(generator: Generator, batches: list[tuple[torch.Tensor, torch.Ten
     generator.eval()
 
 
+def load_plain_weights(module: nn.Module, plain: dict[str, torch.Tensor], power_iterations: int = 50) -> None:
+    """Load folded (inference) weights into a module that carries spectral-norm parametrizations.
+
+    The folded weight becomes the parametrization's original weight and the power-iteration vectors are
+    converged on it, so the module computes (almost exactly) the same function in eval mode.
+    """
+    suffix = ".parametrizations.weight.original"
+    target = module.state_dict()
+    state = {}
+    for key in target:
+        if key.endswith(suffix):
+            state[key] = plain[key[: -len(suffix)] + ".weight"]
+        elif key.endswith((".parametrizations.weight.0._u", ".parametrizations.weight.0._v")):
+            continue
+        else:
+            state[key] = plain[key]
+    missing = module.load_state_dict(state, strict=False).missing_keys
+    if any(not k.endswith(("._u", "._v")) for k in missing):
+        raise TrainingError(f"the model file lacks weights for {missing[:3]}")
+    with torch.no_grad():
+        for m in module.modules():
+            if hasattr(m, "parametrizations") and "weight" in m.parametrizations:
+                sn = m.parametrizations.weight[0]
+                w = m.parametrizations.weight.original
+                w_mat = w.reshape(w.shape[0], -1)
+                u, v = sn._u, sn._v
+                for _ in range(power_iterations):
+                    v.copy_(F.normalize(w_mat.t().mv(u), dim=0, eps=1e-12))
+                    u.copy_(F.normalize(w_mat.mv(v), dim=0, eps=1e-12))
+
+
 def unwrap(m: nn.Module) -> nn.Module:
     return m.module if isinstance(m, DDP) else m
 
@@ -263,6 +294,24 @@ class Run:
             "torch_rng": torch.get_rng_state(),
             "bad_steps": self.bad_steps,
         }
+
+    def init_from(self, path: str | Path) -> None:
+        """Warm start from a model file (this project's format): G and its EMA from the generator, D if present."""
+        from oasis_core.checkpoint import load_checkpoint
+
+        mf = load_checkpoint(path)
+        gcfg, dcfg = model_configs(self.cfg, self.space)
+        if mf.generator_config.to_dict() | {"aspect_ratio": 0} != gcfg.to_dict() | {"aspect_ratio": 0}:
+            raise TrainingError(f"{path}: its generator config differs from this run's ({mf.generator_config})")
+        if mf.label_space.num_channels != self.space.num_channels:
+            raise TrainingError(f"{path}: its label space has {mf.label_space.num_channels} channels, not "
+                                f"{self.space.num_channels}")  # fmt: skip
+        load_plain_weights(self.g_plain, mf.generator_state)
+        load_plain_weights(self.ema, mf.generator_state)
+        if mf.discriminator_state is not None and mf.discriminator_config == dcfg:
+            load_plain_weights(self.d_plain, mf.discriminator_state)
+        elif self.info.is_main:
+            print(f"note: {path} has no matching discriminator; D starts from scratch", file=sys.stderr)
 
     def load_state_dict(self, st: dict) -> None:
         if st.get("version") != STATE_VERSION:
@@ -430,7 +479,14 @@ def log_line(path: Path, record: dict) -> None:
         f.flush()
 
 
-def fit(cfg: TrainConfig, info: du.DistInfo, dataset_factory, space: LabelSpace, resume: bool = False) -> Run:
+def fit(
+    cfg: TrainConfig,
+    info: du.DistInfo,
+    dataset_factory,
+    space: LabelSpace,
+    resume: bool = False,
+    init_from: str | Path | None = None,
+) -> Run:
     """Train until ``cfg.iters``; rank 0 writes the run folder. Returns the Run (for tests and export)."""
     from tqdm import tqdm
 
@@ -439,10 +495,13 @@ def fit(cfg: TrainConfig, info: du.DistInfo, dataset_factory, space: LabelSpace,
     state_path = run_dir / STATE_FILE
     if resume and state_path.exists():
         run.load_state_dict(load_state(state_path))
-    elif resume and info.is_main:
-        print(f"no training state in {run_dir}: starting from step 0", file=sys.stderr)
     elif state_path.exists():
         raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+    else:
+        if resume and info.is_main:
+            print(f"no training state in {run_dir}: starting from step 0", file=sys.stderr)
+        if init_from is not None:
+            run.init_from(init_from)
     if info.is_main:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
