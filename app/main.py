@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_self_test(Path(args.self_test), model=args.model, device=args.device or "auto", t0=_T0)
 
     from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(resources.APP_NAME)
     app.setOrganizationName(resources.ORG_NAME)
     app.setApplicationVersion(resources.app_version())
+    app.setDesktopFileName("oasis-studio")  # matches resources/oasis-studio.desktop (taskbar icon on Wayland)
+    icon_file = resources.resource_path("icons", "oasis-studio.png")
+    if icon_file.is_file():
+        app.setWindowIcon(QIcon(str(icon_file)))
     settings = QSettings(resources.ORG_NAME, resources.APP_NAME)
     if args.fresh:
         settings.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -15,15 +16,18 @@ OFFICIAL_SUFFIXES = (".pth", ".pt")
 
 
 def app_version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
+    """The installed package's version (its metadata travels in the frozen bundle too), else pyproject's."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("oasis-studio")
+    except PackageNotFoundError:  # a source tree that was never installed
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
         try:
-            return version("oasis-studio")
-        except PackageNotFoundError:
-            return "0.1.0"
-    except ImportError:  # pragma: no cover
-        return "0.1.0"
+            found = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.MULTILINE)
+        except OSError:
+            found = None
+        return found.group(1) if found else "unknown"
 
 
 def resource_root() -> Path:

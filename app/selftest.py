@@ -33,6 +33,18 @@ class _Checks:
         return bool(self.items) and all(i["ok"] for i in self.items)
 
 
+def _process_age_s() -> float | None:
+    """Seconds since the OS started this process (Linux /proc), or None where that is not known."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: start time in clock ticks
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def _scripted_points(h: int, w: int) -> dict[str, list[tuple[float, float]]]:
     """Shapes in relative coordinates, scaled to the canvas."""
 
@@ -112,10 +124,18 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     report["model"] = {"name": info.name, "sha256": info.model_hash, "device": info.device, "dtype": info.dtype}
     timings["model_load"] = round((win.model_load_ms or 0) / 1000, 4)
     ok = win.wait_until(lambda: bool(shown), 600)
-    checks.check("first image shown", ok)
+    detail = ""
+    if ok:
+        timings["cold_start_to_first_image"] = round(shown[0] - t0, 4)
+        detail = f"cold start to first image {shown[0] - t0:.2f} s after the app's import"
+        age = _process_age_s()
+        if age is not None:  # includes the interpreter's (or the frozen bootloader's) own start
+            from_process = age - (time.perf_counter() - shown[0])
+            timings["process_start_to_first_image"] = round(from_process, 4)
+            detail += f", {from_process:.2f} s after the process started"
+    checks.check("first image shown", ok, detail)
     if not ok:
         return 1
-    timings["cold_start_to_first_image"] = round(shown[0] - t0, 4)
     win.wait_idle(600)
 
     scene = win.scene
