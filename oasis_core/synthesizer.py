@@ -5,7 +5,8 @@ syn = Synthesizer.load("resources/models/landscapes.safetensors", device="auto",
 noise = syn.sample_noise(256, 256, seed=123)          # (z_dim, H, W) float32
 img = syn.generate(labels, noise)                      # labels (H, W) label-file values -> (H, W, 3) uint8
 noise2 = syn.reroll(noise, mask, seed=7, strength=1.0)
-seg = syn.segment(photo)                               # labels, confidence, fake probability (H, W)
+seg = syn.segment(photo, flip=True)                    # labels, confidence, fake probability at the photo's size
+fake = syn.realism(image)                              # fake probability of a (generated) image
 ```
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,31 +243,104 @@ class Synthesizer:
         keep = [c + 1 for c, v in enumerate(ls.file_values) if v >= 0 and c != ls.dont_care]
         return torch.tensor(keep, device=self.device)
 
-    def segment(self, photo: np.ndarray, flip: bool = False) -> SegmentResult:
+    def _check_photo(self, photo: np.ndarray) -> np.ndarray:
+        photo = np.asarray(photo)
+        if photo.ndim != 3 or photo.shape[2] not in (3, 4) or photo.dtype != np.uint8 or 0 in photo.shape[:2]:
+            raise ValueError(f"a photo must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
+        return photo[..., :3]
+
+    def model_input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size a (height, width) photo is resized to for the discriminator: it fits inside the model's natural
+        size with its aspect kept (then it is padded to the discriminator's multiple, never cropped)."""
+        nh, nw = self.natural_size
+        scale = min(nh / height, nw / width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
+    @torch.inference_mode()
+    def segment(
+        self, photo: np.ndarray, flip: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> SegmentResult:
         """Segment a photo (H, W, 3) uint8 into the model's classes at the photo's own resolution.
 
-        The photo is resized to the model's natural size for the discriminator; logits are resized back.
-        ``flip`` averages the logits of the photo and its mirror image.
+        The photo is resized (aspect kept) to fit the model's natural size and padded by reflection to the
+        discriminator's multiple; the logits of the photo part are resized back to (H, W) band by band, so a
+        6000x4000 photo needs memory for its maps, not for N+1 full-size logit planes. ``flip`` averages the logits
+        of the photo and its mirror image (test-time augmentation). ``progress(done, total)`` is called after each
+        step; it may raise to abandon the work.
         """
-        photo = np.asarray(photo)
-        if photo.ndim != 3 or photo.shape[2] not in (3, 4) or photo.dtype != np.uint8:
-            raise ValueError(f"a photo must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
+        photo = self._check_photo(photo)
         h, w = photo.shape[:2]
-        nh, nw = self.natural_size
+        rh, rw = self.model_input_size(h, w)
+        bands = _row_bands(h, w, self.label_space.num_channels + 1)
+        total = 2 + int(flip) + len(bands)
+        done = 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+        small = resize_photo(photo, rh, rw)
+        step()
         # torch.tensor copies: photos decoded by PIL are read-only arrays, which torch.from_numpy warns about
-        x = torch.tensor(photo[..., :3]).permute(2, 0, 1)[None].float() / 127.5 - 1
-        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
+        x = torch.tensor(small).permute(2, 0, 1)[None].float() / 127.5 - 1
+        m = self._require_d().config.downscale
+        ph, pw = -rh % m, -rw % m
+        if ph or pw:
+            mode = "reflect" if ph < rh and pw < rw else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
         logits = self.discriminate(x)
+        step()
         if flip:
             logits = 0.5 * (logits + self.discriminate(x.flip(-1)).flip(-1))
-        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0]
-        keep = self._real_channels()
-        real = torch.softmax(logits[keep], dim=0)
-        conf, idx = real.max(dim=0)
-        fake = torch.softmax(logits, dim=0)[0]
-        channels = (keep[idx] - 1).cpu().numpy()
-        return SegmentResult(
-            labels=self.label_space.to_values(channels),
-            confidence=conf.cpu().numpy().astype(np.float32),
-            fake=fake.cpu().numpy().astype(np.float32),
-        )
+            step()
+        logits = logits[0, :, :rh, :rw].float().cpu()
+        # bilinear resize (align_corners=False, as F.interpolate) done separably: columns once, rows per band
+        c0, c1, tx = _bilinear_taps(w, rw)
+        across = torch.lerp(logits[:, :, c0], logits[:, :, c1], tx)
+        r0, r1, ty = _bilinear_taps(h, rh)
+        keep = self._real_channels().cpu()
+        values = self.label_space.to_values((keep - 1).numpy())
+        values = values.astype(np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.int64)
+        labels = np.empty((h, w), dtype=values.dtype)
+        confidence = np.empty((h, w), dtype=np.float32)
+        fake = np.empty((h, w), dtype=np.float32)
+        for y0, y1 in bands:
+            band = torch.lerp(across[:, r0[y0:y1]], across[:, r1[y0:y1]], ty[y0:y1, None])
+            real = band[keep]
+            best, idx = real.max(dim=0)
+            confidence[y0:y1] = torch.exp(best - torch.logsumexp(real, dim=0)).numpy()
+            fake[y0:y1] = torch.exp(band[0] - torch.logsumexp(band, dim=0)).numpy()
+            labels[y0:y1] = values[idx.numpy()]
+            step()
+        return SegmentResult(labels=labels, confidence=confidence, fake=fake)
+
+    def realism(self, image: np.ndarray, flip: bool = False) -> np.ndarray:
+        """The discriminator's fake probability (H, W) float32 in [0, 1] for an image (H, W, 3) uint8, e.g. a
+        generated one: high where it looks generated. Same resizing as ``segment``."""
+        return self.segment(image, flip=flip).fake
+
+
+def resize_photo(photo: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An (H, W, 3) uint8 photo resized with an antialiasing filter (fast on large photos: box-reduced first)."""
+    from PIL import Image
+
+    if photo.shape[:2] == (height, width):
+        return np.ascontiguousarray(photo)
+    img = Image.fromarray(np.ascontiguousarray(photo))
+    return np.asarray(img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0))
+
+
+def _bilinear_taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source indices and weights of a bilinear resize from n_in to n_out samples (align_corners=False)."""
+    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)
+    i0 = src.floor().long().clamp(max=n_in - 1)
+    i1 = (i0 + 1).clamp(max=n_in - 1)
+    return i0, i1, (src - i0).clamp(0, 1).float()
+
+
+def _row_bands(height: int, width: int, channels: int, floats: int = 1 << 22) -> list[tuple[int, int]]:
+    """Row ranges whose (channels, rows, width) float32 block holds about ``floats`` values (16 MiB)."""
+    rows = max(1, floats // max(1, channels * width))
+    return [(y, min(height, y + rows)) for y in range(0, height, rows)]
