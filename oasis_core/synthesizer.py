@@ -263,16 +263,16 @@ class Synthesizer:
         """Segment a photo (H, W, 3) uint8 into the model's classes at the photo's own resolution.
 
         The photo is resized (aspect kept) to fit the model's natural size and padded by reflection to the
-        discriminator's multiple; the logits of the photo part are resized back to (H, W) band by band, so a
-        6000x4000 photo needs memory for its maps, not for N+1 full-size logit planes. ``flip`` averages the logits
+        discriminator's multiple; the logits of the photo part are resized back to (H, W) bilinearly, computing
+        only what differs from a lookup (see ``_maps_at_size``), so a 6000x4000 photo takes seconds and needs memory
+        for its maps, not for N+1 full-size logit planes. ``flip`` averages the logits
         of the photo and its mirror image (test-time augmentation). ``progress(done, total)`` is called after each
         step; it may raise to abandon the work.
         """
         photo = self._check_photo(photo)
         h, w = photo.shape[:2]
         rh, rw = self.model_input_size(h, w)
-        bands = _row_bands(h, w, self.label_space.num_channels + 1)
-        total = 2 + int(flip) + len(bands)
+        total = 4 + int(flip)
         done = 0
 
         def step() -> None:
@@ -295,31 +295,59 @@ class Synthesizer:
         if flip:
             logits = 0.5 * (logits + self.discriminate(x.flip(-1)).flip(-1))
             step()
-        logits = logits[0, :, :rh, :rw].float().cpu()
-        # bilinear resize (align_corners=False, as F.interpolate) done separably: columns once, rows per band
-        c0, c1, tx = _bilinear_taps(w, rw)
-        across = torch.lerp(logits[:, :, c0], logits[:, :, c1], tx)
-        r0, r1, ty = _bilinear_taps(h, rh)
-        keep = self._real_channels().cpu()
-        values = self.label_space.to_values((keep - 1).numpy())
+        logits = logits[0, :, :rh, :rw].float().cpu().numpy()
+        keep = self._real_channels().cpu().numpy()
+        values = self.label_space.to_values(keep - 1)
         values = values.astype(np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.int64)
-        labels = np.empty((h, w), dtype=values.dtype)
-        confidence = np.empty((h, w), dtype=np.float32)
-        fake = np.empty((h, w), dtype=np.float32)
-        for y0, y1 in bands:
-            band = torch.lerp(across[:, r0[y0:y1]], across[:, r1[y0:y1]], ty[y0:y1, None])
-            real = band[keep]
-            best, idx = real.max(dim=0)
-            confidence[y0:y1] = torch.exp(best - torch.logsumexp(real, dim=0)).numpy()
-            fake[y0:y1] = torch.exp(band[0] - torch.logsumexp(band, dim=0)).numpy()
-            labels[y0:y1] = values[idx.numpy()]
-            step()
-        return SegmentResult(labels=labels, confidence=confidence, fake=fake)
+        return _maps_at_size(logits, keep, values, h, w, step)
 
     def realism(self, image: np.ndarray, flip: bool = False) -> np.ndarray:
         """The discriminator's fake probability (H, W) float32 in [0, 1] for an image (H, W, 3) uint8, e.g. a
         generated one: high where it looks generated. Same resizing as ``segment``."""
         return self.segment(image, flip=flip).fake
+
+
+def _maps_at_size(
+    logits: np.ndarray, keep: np.ndarray, values: np.ndarray, h: int, w: int, step: Callable[[], None]
+) -> SegmentResult:
+    """Labels, confidence and fake probability at (h, w) from (N+1, rh, rw) logits, as if the logits had been
+    resized bilinearly (align_corners=False) first, without ever holding N+1 full-size planes.
+
+    Where the four source pixels of an output pixel agree on the best class, the interpolated logits agree too
+    (the margin of the best class is positive at every corner, so at any blend of them): only pixels between
+    disagreeing sources need their logits interpolated. Confidence and fake probability are smooth, so they are
+    computed at the model's size and resized.
+    """
+    real = logits[keep]
+    best = real.argmax(axis=0)
+    top = real.max(axis=0)
+    small_conf = 1.0 / np.exp(real - top).sum(axis=0)
+    peak = logits.max(axis=0)
+    small_fake = np.exp(logits[0] - peak) / np.exp(logits - peak).sum(axis=0)
+    edge = np.pad(best, ((0, 1), (0, 1)), mode="edge")
+    corner = edge[:-1, :-1]
+    agree = (corner == edge[1:, :-1]) & (corner == edge[:-1, 1:]) & (corner == edge[1:, 1:])
+    mixed_code = len(keep)  # marks output pixels whose sources disagree
+    code = np.where(agree, best, mixed_code).astype(np.uint8 if mixed_code < 256 else np.int32)
+    rh, rw = best.shape
+    c0, c1, tx = (t.numpy() for t in _bilinear_taps(w, rw))
+    r0, r1, ty = (t.numpy() for t in _bilinear_taps(h, rh))
+    picked = code.take(r0, axis=0).take(c0, axis=1)
+    labels = np.append(values, values[0]).take(picked)
+    ys, xs = np.nonzero(picked == mixed_code)
+    del picked
+    chunk = max(1, (1 << 22) // len(keep))
+    for i in range(0, ys.size, chunk):
+        y, x = ys[i : i + chunk], xs[i : i + chunk]
+        p0, p1, q0, q1, u, v = r0[y], r1[y], c0[x], c1[x], tx[x], ty[y]
+        blend = (real[:, p0, q0] * (1 - u) + real[:, p0, q1] * u) * (1 - v)
+        blend += (real[:, p1, q0] * (1 - u) + real[:, p1, q1] * u) * v
+        labels[y, x] = values[blend.argmax(axis=0)]
+    step()
+    small = torch.from_numpy(np.stack([small_conf, small_fake]).astype(np.float32))[None]
+    maps = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0].clamp_(0, 1).numpy()
+    step()
+    return SegmentResult(labels=labels, confidence=maps[0], fake=maps[1])
 
 
 def resize_photo(photo: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -338,9 +366,3 @@ def _bilinear_taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor, t
     i0 = src.floor().long().clamp(max=n_in - 1)
     i1 = (i0 + 1).clamp(max=n_in - 1)
     return i0, i1, (src - i0).clamp(0, 1).float()
-
-
-def _row_bands(height: int, width: int, channels: int, floats: int = 1 << 22) -> list[tuple[int, int]]:
-    """Row ranges whose (channels, rows, width) float32 block holds about ``floats`` values (16 MiB)."""
-    rows = max(1, floats // max(1, channels * width))
-    return [(y, min(height, y + rows)) for y in range(0, height, rows)]
