@@ -1,5 +1,8 @@
 """The canvas widget: the label map in class colours and the generated image, side by side, blended or split.
 
+Optional layers: an imported photo over the labels (reference), a low-confidence overlay of the photo's
+segmentation on the labels, and the discriminator's realism heat map on the image.
+
 It renders the scene and turns mouse input into calls of ``app.tools``; the scene itself stays Qt-free. Mouse
 positions become continuous image coordinates, so every pane (in side-by-side view) can be painted on.
 """
@@ -34,6 +37,30 @@ SELECT_TOOLS = ("select", "select_brush")
 TOOLS = (*PAINT_TOOLS, "picker", *SELECT_TOOLS)
 MIN_ZOOM, MAX_ZOOM = 0.05, 40.0
 GAP = 12  # pixels between the two panes in side-by-side view
+
+
+# heat map stops: realistic (dark blue) -> fake (red)
+HEAT_STOPS = np.array([[30, 40, 110], [40, 130, 230], [70, 210, 140], [245, 210, 50], [225, 40, 30]], dtype=np.float32)
+
+
+def heat_colours(values01: np.ndarray) -> np.ndarray:
+    """A (H, W) map in [0, 1] -> (H, W, 3) uint8 heat-map colours."""
+    t = np.clip(np.nan_to_num(np.asarray(values01, dtype=np.float32)), 0, 1) * (len(HEAT_STOPS) - 1)
+    i = np.minimum(t.astype(np.int64), len(HEAT_STOPS) - 2)
+    f = (t - i)[..., None]
+    return np.round(HEAT_STOPS[i] * (1 - f) + HEAT_STOPS[i + 1] * f).astype(np.uint8)
+
+
+def uncertainty_rgba(confidence: np.ndarray) -> np.ndarray:
+    """Low confidence as magenta stripes whose opacity grows as the confidence falls: (H, W, 4) uint8."""
+    conf = np.asarray(confidence, dtype=np.float32)
+    h, w = conf.shape
+    alpha = np.clip((0.9 - conf) / 0.6, 0, 1)
+    stripes = ((np.arange(h)[:, None] + np.arange(w)[None, :]) // 3) % 2 == 0
+    rgba = np.zeros((h, w, 4), dtype=np.uint8)
+    rgba[..., 0], rgba[..., 2] = 255, 200
+    rgba[..., 3] = np.round(alpha * np.where(stripes, 230, 120)).astype(np.uint8)
+    return rgba
 
 
 def numpy_to_qimage(rgb: np.ndarray) -> QImage:
@@ -80,6 +107,12 @@ class Canvas(QWidget):
         self._image_qimage: QImage | None = None
         self._selection_qimage: QImage | None = None
         self._image_stale = False
+        self.reference_opacity = 0.35  # of the photo over the labels
+        self.realism_opacity = 0.6  # of the heat map over the image
+        self._reference_qimage: QImage | None = None
+        self._confidence_qimage: QImage | None = None
+        self._realism: np.ndarray | None = None
+        self._realism_qimage: QImage | None = None
         # interaction state
         self._stroke_last: QPointF | None = None
         self._stroke_open = False
@@ -106,6 +139,7 @@ class Canvas(QWidget):
         self._rect_start = self._rect_end = None
         self._image = self._image_qimage = None
         self._selection_qimage = None
+        self._realism = self._realism_qimage = None
         if scene is not None and info is not None:
             self._label_rgb = np.ascontiguousarray(info.colourize(scene.labels))
             self._label_qimage = self._wrap(self._label_rgb)
@@ -144,6 +178,39 @@ class Canvas(QWidget):
     @property
     def image(self) -> np.ndarray | None:
         return self._image
+
+    def set_reference(self, photo: np.ndarray | None) -> None:
+        """The imported photo (canvas size) drawn over the labels with ``reference_opacity``; None removes it."""
+        self._reference_qimage = None if photo is None else numpy_to_qimage(photo)
+        self.update()
+
+    @property
+    def has_reference(self) -> bool:
+        return self._reference_qimage is not None
+
+    def set_confidence(self, confidence: np.ndarray | None) -> None:
+        """Show low-confidence pixels of the photo's segmentation on the labels; None hides them."""
+        if confidence is None:
+            self._confidence_qimage = None
+        else:
+            rgba = uncertainty_rgba(confidence)
+            h, w = confidence.shape
+            self._confidence_qimage = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+        self.update()
+
+    @property
+    def shows_confidence(self) -> bool:
+        return self._confidence_qimage is not None
+
+    def set_realism(self, fake: np.ndarray | None) -> None:
+        """The realism heat map (fake probability, image size) over the image; None hides it."""
+        self._realism = None if fake is None else np.asarray(fake, dtype=np.float32)
+        self._realism_qimage = None if fake is None else numpy_to_qimage(heat_colours(fake))
+        self.update()
+
+    @property
+    def realism(self) -> np.ndarray | None:
+        return self._realism
 
     def set_image_stale(self, stale: bool) -> None:
         if stale != self._image_stale:
@@ -302,11 +369,23 @@ class Canvas(QWidget):
             p.fillRect(target.adjusted(-1, -1, 1, 1), QColor(0, 0, 0, 90))
         if what == "labels":
             p.drawImage(target, self._label_qimage)
+            if self._reference_qimage is not None and self.reference_opacity > 0:
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+                p.setOpacity(self.reference_opacity)
+                p.drawImage(target, self._reference_qimage)
+                p.setOpacity(1.0)
+            if self._confidence_qimage is not None:
+                p.drawImage(target, self._confidence_qimage)
             if self._selection_qimage is not None:
                 p.drawImage(target, self._selection_qimage)
             return
         if self._image_qimage is not None:
             p.drawImage(target, self._image_qimage)
+            if self._realism_qimage is not None and self.realism_opacity > 0:
+                p.save()
+                p.setOpacity(p.opacity() * self.realism_opacity)
+                p.drawImage(target, self._realism_qimage)
+                p.restore()
             if self._image_stale:
                 p.fillRect(target, QColor(0, 0, 0, 60))
         else:

@@ -67,6 +67,50 @@ class RerollRegion:
         return int(self.mask.sum())
 
 
+@dataclass(eq=False)
+class PhotoReference:
+    """An imported photo at the canvas size: the reference layer and the segmentation the label map started from.
+
+    ``labels`` is the raw segmentation and ``confidence`` its per-pixel confidence in [0, 1]; ``applied`` is the map
+    the last clean-up wrote (None before any), ``cleanup`` its level (0..100). Not part of undo: it describes where
+    the scene came from, not what it is now.
+    """
+
+    photo: np.ndarray
+    labels: np.ndarray
+    confidence: np.ndarray
+    source: str = ""
+    source_size: tuple[int, int] = (0, 0)  # (height, width) of the photo file
+    cleanup: int = 0
+    applied: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        h, w = self.labels.shape
+        if self.photo.shape != (h, w, 3) or self.confidence.shape != (h, w):
+            raise ValueError(
+                f"photo {self.photo.shape}, labels {self.labels.shape} and confidence {self.confidence.shape} "
+                "must have the same size"
+            )
+
+
+def cleanup_parameters(level: int, shape: tuple[int, int]) -> tuple[int, float]:
+    """The clean-up slider (0 = raw segmentation .. 100 = strongest) as (smallest region in pixels, confidence
+    below which pixels are refilled from their neighbours)."""
+    t = max(0, min(100, int(level))) / 100
+    min_region = max(1, round(shape[0] * shape[1] * 0.02 * t * t))
+    return min_region, 0.6 * t
+
+
+def keep_user_edits(cleaned: np.ndarray, current: np.ndarray, photo: PhotoReference) -> np.ndarray:
+    """A new clean-up result that keeps what the user painted: pixels that differ both from the raw segmentation
+    and from the last clean-up are the user's and stay as they are."""
+    previous = photo.applied if photo.applied is not None else photo.labels
+    edited = (current != photo.labels) & (current != previous)
+    out = np.array(cleaned, dtype=current.dtype, copy=True)
+    out[edited] = current[edited]
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class NoiseRecipe:
     """Everything that decides the noise field of one generation."""
@@ -138,6 +182,7 @@ class Scene:
         self.seed_locked = bool(seed_locked)
         self.regions: tuple[RerollRegion, ...] = ()
         self.selection: np.ndarray | None = None
+        self.photo: PhotoReference | None = None  # set when the scene was imported from a photo
         self.history: list[HistoryEntry] = []
         self.history_index = -1
         self._undo: list[_Edit] = []
@@ -305,6 +350,18 @@ class Scene:
         with self.edit("Reroll region"):
             self._record_state()
             self.regions = (*self.regions, region)
+            self.revision += 1
+
+    def add_regions(self, regions: tuple[RerollRegion, ...], name: str = "Reroll regions") -> None:
+        """Append several reroll regions as one undo step."""
+        for r in regions:
+            if r.mask.shape != self.shape:
+                raise ValueError(f"reroll mask {r.mask.shape} does not match the label map {self.shape}")
+        if not regions:
+            return
+        with self.edit(name):
+            self._record_state()
+            self.regions = (*self.regions, *regions)
             self.revision += 1
 
     def clear_regions(self) -> None:

@@ -1,6 +1,7 @@
 """The adapter between the GUI and the model: the only app module that imports torch and oasis_core.
 
-One worker thread runs every model job (load, generate, variants, convert) in order. Requests carry increasing
+One worker thread runs every model job (load, generate, variants, convert, photo segmentation, clean-up, realism)
+in order. Requests carry increasing
 stamps; a newer generation request replaces an older one that has not started, and the window drops results older
 than the newest request it made, so painting never waits on the model and never shows a stale image.
 Results cross back to the GUI thread through queued signals.
@@ -21,8 +22,15 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.document import NoiseRecipe
 from app.model_info import ClassInfo, ModelInfo
+from oasis_core import segmentation
 from oasis_core.checkpoint import OFFICIAL_DATASETS, CheckpointError, convert_official
-from oasis_core.synthesizer import Synthesizer
+from oasis_core.imageio import read_rgb
+from oasis_core.synthesizer import Synthesizer, resize_photo
+
+#: jobs whose results come back through ``Engine.task_done`` / ``task_failed``
+TASKS = ("segment", "cleanup", "realism", "worst")
+#: jobs a newer request of the same kind and channel makes pointless while they wait
+REPLACEABLE = ("generate", "cleanup", "realism")
 
 
 def describe(syn: Synthesizer, path: str | os.PathLike = "") -> ModelInfo:
@@ -88,8 +96,29 @@ class GenerationResult:
 
 
 @dataclass
+class PhotoImport:
+    """A photo segmented for a canvas: the photo and its maps at the canvas size (the model's label dtype)."""
+
+    path: str
+    photo: np.ndarray
+    labels: np.ndarray
+    confidence: np.ndarray
+    source_size: tuple[int, int]  # (height, width) of the file
+    ms: float
+
+
+@dataclass
+class WorstRegions:
+    """The realism map of an image and the masks of its least realistic label regions, worst first."""
+
+    fake: np.ndarray
+    masks: list[np.ndarray]
+    tag: object = None
+
+
+@dataclass
 class _Job:
-    kind: str  # "load" | "generate" | "convert"
+    kind: str  # "load" | "generate" | "convert" | one of TASKS
     stamp: int
     channel: str = ""
     payload: dict = field(default_factory=dict)
@@ -113,9 +142,9 @@ class _Worker(QThread):
 
     def submit(self, job: _Job) -> None:
         with self._cond:
-            if job.kind == "generate":
-                # a newer request of the same channel makes an older pending one pointless
-                self._jobs = [j for j in self._jobs if not (j.kind == "generate" and j.channel == job.channel)]
+            if job.kind in REPLACEABLE:
+                # a newer request of the same kind and channel makes an older pending one pointless
+                self._jobs = [j for j in self._jobs if not (j.kind == job.kind and j.channel == job.channel)]
             self._jobs.append(job)
             self._cond.notify()
 
@@ -175,6 +204,69 @@ class _Worker(QThread):
         p = job.payload
         out = convert_official(p["generator"], p.get("discriminator"), p["dataset"], p["out"])
         return str(out)
+
+    def _synthesizer_with_d(self) -> Synthesizer:
+        syn = self.engine.synthesizer
+        if syn is None:
+            raise ValueError("No model is loaded: open a model first.")
+        if not syn.has_discriminator:
+            raise ValueError(
+                f"The model {syn.name} has no discriminator, so it cannot segment photos or score realism: open a "
+                "model file that includes one."
+            )
+        return syn
+
+    def _check_cancel(self, job: _Job) -> None:
+        if job.stamp <= self.cancel_before:
+            raise _Cancelled
+
+    def _run_segment(self, job: _Job) -> PhotoImport:
+        syn = self._synthesizer_with_d()
+        p = job.payload
+        info: ModelInfo = p["info"]
+        t0 = time.perf_counter()
+        flip = bool(p.get("flip", True))
+        steps = 2 + 4 + int(flip)  # read, resize, then the segmentation's own steps
+
+        def progress(done: int, total: int) -> None:
+            self._check_cancel(job)
+            self.progress.emit(job, 2 + done, 2 + total)
+
+        self.progress.emit(job, 0, steps)
+        photo = read_rgb(p["path"])  # refuses unreadable files and decompression bombs with one sentence
+        self._check_cancel(job)
+        self.progress.emit(job, 1, steps)
+        h, w = photo.shape[:2]
+        ch, cw = info.photo_canvas_size(h, w, p.get("scale", 1.0))
+        small = resize_photo(photo, ch, cw)
+        del photo
+        self._check_cancel(job)
+        self.progress.emit(job, 2, steps)
+        seg = syn.segment(small, flip=flip, progress=progress)
+        return PhotoImport(
+            path=str(p["path"]),
+            photo=np.ascontiguousarray(small),
+            labels=seg.labels.astype(info.label_dtype),
+            confidence=seg.confidence,
+            source_size=(h, w),
+            ms=(time.perf_counter() - t0) * 1000,
+        )
+
+    def _run_cleanup(self, job: _Job) -> np.ndarray:
+        p = job.payload
+        labels = p["labels"]
+        out = segmentation.cleanup_labels(labels, p["confidence"], p["min_region"], p["min_confidence"])
+        return out.astype(labels.dtype)
+
+    def _run_realism(self, job: _Job) -> np.ndarray:
+        return self._synthesizer_with_d().realism(job.payload["image"])
+
+    def _run_worst(self, job: _Job) -> WorstRegions:
+        p = job.payload
+        fake = self._synthesizer_with_d().realism(p["image"])
+        self._check_cancel(job)
+        masks = segmentation.worst_regions(fake, p["labels"], p["k"], p["min_area"])
+        return WorstRegions(fake, masks, p.get("tag"))
 
     def _noise(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
         base_key = (syn.model_hash, recipe.height, recipe.width, recipe.style_seed)
@@ -240,6 +332,8 @@ class Engine(QObject):
     convert_failed = Signal(str)
     progress = Signal(int, int, int)  # stamp, done, total
     busy_changed = Signal(bool)
+    task_done = Signal(str, int, object)  # kind (one of TASKS), stamp, result
+    task_failed = Signal(str, int, str)  # kind, stamp, message ("cancelled" when cancelled)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -285,9 +379,39 @@ class Engine(QObject):
         self._update_busy()
         return stamp
 
+    def import_photo(self, path: str | os.PathLike, info: ModelInfo, flip: bool = True, scale: float = 1.0) -> int:
+        """Read and segment a photo for a canvas of ``info.photo_canvas_size`` (task "segment" -> PhotoImport)."""
+        return self._submit_task("segment", {"path": str(path), "info": info, "flip": flip, "scale": scale})
+
+    def cleanup(self, labels: np.ndarray, confidence: np.ndarray, min_region: int, min_confidence: float) -> int:
+        """Clean a segmentation (task "cleanup" -> label map); a newer request replaces a waiting one."""
+        payload = {
+            "labels": np.array(labels, copy=True),
+            "confidence": confidence,
+            "min_region": int(min_region),
+            "min_confidence": float(min_confidence),
+        }
+        return self._submit_task("cleanup", payload)
+
+    def realism(self, image: np.ndarray) -> int:
+        """The fake-probability map of an image (task "realism" -> (H, W) float32)."""
+        return self._submit_task("realism", {"image": np.array(image, copy=True)})
+
+    def worst_regions(self, image: np.ndarray, labels: np.ndarray, k: int, min_area: int, tag: object = None) -> int:
+        """The realism map of ``image`` and the ``k`` least realistic regions of ``labels`` (task "worst")."""
+        payload = {"image": np.array(image, copy=True), "labels": np.array(labels, copy=True), "k": int(k)}
+        payload.update(min_area=int(min_area), tag=tag)
+        return self._submit_task("worst", payload)
+
+    def _submit_task(self, kind: str, payload: dict) -> int:
+        stamp = self.next_stamp()
+        self._worker.submit(_Job(kind, stamp, payload=payload))
+        self._update_busy()
+        return stamp
+
     def cancel(self) -> None:
-        """Drop queued generations and abandon the running one (its result is discarded)."""
-        self._worker.drop_pending(("generate", "load", "convert"))
+        """Drop queued jobs and abandon the running one (its result is discarded)."""
+        self._worker.drop_pending(("generate", "load", "convert", *TASKS))
         self._worker.cancel_before = self._stamp
         self._update_busy()
 
@@ -322,6 +446,9 @@ class Engine(QObject):
         elif job.kind == "convert":
             if not cancelled:
                 self.converted.emit(result)
+        elif job.kind in TASKS:
+            if not cancelled:
+                self.task_done.emit(job.kind, job.stamp, result)
         elif not cancelled:
             self.generated.emit(result)
         self._update_busy()
@@ -333,6 +460,8 @@ class Engine(QObject):
                 self.model_failed.emit(job.payload["path"], message)
         elif job.kind == "convert":
             self.convert_failed.emit(message)
+        elif job.kind in TASKS:
+            self.task_failed.emit(job.kind, job.stamp, message)
         elif job.stamp > self._worker.cancel_before:
             self.generate_failed.emit(job.stamp, message)
         self._update_busy()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QProgressDialog,
     QScrollArea,
     QSlider,
     QSpinBox,
@@ -41,10 +42,20 @@ from PySide6.QtWidgets import (
 
 from app import label_io, project_file, resources
 from app.canvas import TOOLS, Canvas
-from app.document import HistoryEntry, RerollRegion, Scene, random_seed
+from app.document import (
+    HistoryEntry,
+    PhotoReference,
+    RerollRegion,
+    Scene,
+    cleanup_parameters,
+    keep_user_edits,
+    random_seed,
+)
 from app.engine import (
     Engine,
     GenerationResult,
+    PhotoImport,
+    WorstRegions,
     available_devices,
     available_dtypes,
     official_datasets,
@@ -52,9 +63,11 @@ from app.engine import (
 from app.icons import icon
 from app.model_info import LabelMapError, ModelInfo
 from app.palette import Palette
-from app.panels import GeneratePanel, HistoryPanel, RerollPanel, VariantsPanel
+from app.panels import GeneratePanel, HistoryPanel, PhotoPanel, RealismPanel, RerollPanel, VariantsPanel
 
 LIVE_DELAY_MS = 150
+CLEANUP_DELAY_MS = 120
+PHOTO_FILTERS = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All (*)"
 RECENT_MODELS = 8
 
 TOOL_INFO = {
@@ -99,6 +112,8 @@ SHORTCUTS = [
             ("Ctrl+Return", "Generate now"),
             ("Esc", "Cancel the running generation"),
             ("Ctrl+R", "Reroll the noise inside the selection"),
+            ("H", "Realism heat map on the image"),
+            ("Ctrl+Shift+R", "Reroll the least realistic regions"),
             ("N", "New style seed"),
             ("Ctrl+L", "Lock / unlock the style seed"),
             ("V", "Generate variants"),
@@ -111,6 +126,7 @@ SHORTCUTS = [
             ("Ctrl+N", "New canvas"),
             ("Ctrl+O", "Open a project (.oasis)"),
             ("Ctrl+Shift+O", "Open a label map (PNG)"),
+            ("Ctrl+Shift+I", "Import a photo: its segmentation becomes the label map"),
             ("Ctrl+S / Ctrl+Shift+S", "Save the project / save as"),
             ("Ctrl+E", "Export the image (PNG or JPEG)"),
             ("Ctrl+Shift+E", "Export the label map (indexed PNG + labels.txt)"),
@@ -176,6 +192,22 @@ class MainWindow(QMainWindow):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DELAY_MS)
         self._live_timer.timeout.connect(self.generate_now)
+        self._cleanup_timer = QTimer(self)  # the clean-up slider asks for a clean-up once it rests
+        self._cleanup_timer.setSingleShot(True)
+        self._cleanup_timer.setInterval(CLEANUP_DELAY_MS)
+        self._cleanup_timer.timeout.connect(lambda: self.request_cleanup(self.photo_panel.cleanup.value()))
+        # photo import, clean-up and realism requests (stamps of the newest ones; older results are dropped)
+        self._photo_stamp = 0
+        self._photo_progress: QProgressDialog | None = None
+        self._cleanup_stamp = 0
+        self._cleanup_for: tuple[Scene, PhotoReference, int] | None = None
+        self.realism_on = False
+        self._realism_stamp = 0
+        self._realism_for = -1
+        self._realism_cache: tuple[int, np.ndarray] | None = None
+        self._image_serial = 0  # counts images shown, so a realism map is only drawn over its own image
+        self._worst_stamp = 0
+        self.last_worst_masks: list[np.ndarray] = []
 
         self._build_docks()
         self._build_actions()
@@ -208,8 +240,13 @@ class MainWindow(QMainWindow):
         lay.setSpacing(10)
         self.generate_panel = GeneratePanel(self.dark)
         self.reroll_panel = RerollPanel(self.dark)
+        self.photo_panel = PhotoPanel(self.dark)
+        self.photo_panel.hide()
+        self.realism_panel = RealismPanel(self.dark)
+        lay.addWidget(self.photo_panel)
         lay.addWidget(self.generate_panel)
         lay.addWidget(self.reroll_panel)
+        lay.addWidget(self.realism_panel)
         lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -263,6 +300,12 @@ class MainWindow(QMainWindow):
         self.act_new = A("&New canvas…", self.new_canvas_dialog, "Ctrl+N", "Start a new canvas")
         self.act_open = A("&Open project…", self.open_project_dialog, "Ctrl+O", "Open an .oasis project")
         self.act_open_labels = A("Open &label map…", self.open_label_map_dialog, "Ctrl+Shift+O", "Open a label PNG")
+        self.act_import_photo = A(
+            "Import &photo…",
+            self.import_photo_dialog,
+            "Ctrl+Shift+I",
+            "Segment a photo with the model's discriminator into an editable label map",
+        )
         self.act_save = A("&Save project", self.save, "Ctrl+S", "Save the project")
         self.act_save_as = A("Save project &as…", self.save_as, "Ctrl+Shift+S")
         self.act_export_image = A("&Export image…", self.export_image_dialog, "Ctrl+E", "Save the image as PNG/JPEG")
@@ -327,6 +370,14 @@ class MainWindow(QMainWindow):
         self.act_newer = A("Newer image", lambda: self.step_history(+1), "Alt+Right")
         self.act_help = A("&Keyboard shortcuts…", self.show_help, "F1")
         self.act_about = A("&About OASIS Studio", self.show_about)
+        self.act_realism = A("Realism &heat map", lambda on: self.set_realism_overlay(on), "H")
+        self.act_realism.setCheckable(True)
+        self.act_reroll_worst = A(
+            "Reroll &least realistic regions",
+            lambda: self.reroll_least_realistic(),
+            "Ctrl+Shift+R",
+            "Reroll the noise of the regions the discriminator finds least realistic",
+        )
 
     def _build_toolbars(self) -> None:
         tb = QToolBar("Tools")
@@ -399,7 +450,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        for a in (self.act_new, self.act_open, self.act_open_labels):
+        for a in (self.act_new, self.act_open, self.act_open_labels, self.act_import_photo):
             f.addAction(a)
         self.recent_menu = f.addMenu("Open &recent project")
         f.addSeparator()
@@ -440,6 +491,9 @@ class MainWindow(QMainWindow):
         g.addSeparator()
         for a in (self.act_reroll, self.act_new_style, self.act_lock, self.act_variants):
             g.addAction(a)
+        g.addSeparator()
+        g.addAction(self.act_realism)
+        g.addAction(self.act_reroll_worst)
         g.addSeparator()
         g.addAction(self.act_older)
         g.addAction(self.act_newer)
@@ -497,6 +551,17 @@ class MainWindow(QMainWindow):
         e.progress.connect(self._on_progress)
         e.converted.connect(self._on_converted)
         e.convert_failed.connect(lambda msg: self.report("error", "Conversion failed", msg))
+        e.task_done.connect(self._on_task_done)
+        e.task_failed.connect(self._on_task_failed)
+        pp = self.photo_panel
+        pp.reference_opacity_changed.connect(self._reference_opacity_changed)
+        pp.confidence_toggled.connect(self.set_confidence_overlay)
+        pp.cleanup_changed.connect(lambda _level: self._cleanup_timer.start())
+        pp.restyle_clicked.connect(self.new_style)
+        rz = self.realism_panel
+        rz.overlay_toggled.connect(self.set_realism_overlay)
+        rz.overlay_opacity_changed.connect(self._realism_opacity_changed)
+        rz.reroll_clicked.connect(self.reroll_least_realistic)
 
     # ================================================================= messages, questions, paths
     def report(self, kind: str, title: str, text: str) -> None:
@@ -758,6 +823,9 @@ class MainWindow(QMainWindow):
         self._variants = None
         self.variants_panel.clear()
         self.canvas.set_scene(scene, self.info)
+        self._cleanup_for = None
+        self._realism_cache = None
+        self._show_photo_layers()
         entry = scene.current_entry()
         if entry is not None and entry.image is not None:
             self._show_image(entry.image, scene.revision)
@@ -1141,6 +1209,9 @@ class MainWindow(QMainWindow):
             self.canvas._lasso.clear()
             self.canvas.update()
             return
+        if self._photo_stamp:
+            self.cancel_photo_import()
+            return
         if self.engine.busy:
             self.engine.cancel()
             self.statusBar().showMessage("Cancelled", 3000)
@@ -1195,6 +1266,9 @@ class MainWindow(QMainWindow):
         self._shown_revision = revision
         stale = self.scene is not None and self.scene.revision != revision
         self.canvas.set_image(image, stale=stale)
+        self._image_serial += 1
+        self.canvas.set_realism(None)
+        self._request_realism()
         self.image_shown.emit()
 
     def _on_generate_failed(self, stamp: int, message: str) -> None:
@@ -1208,6 +1282,10 @@ class MainWindow(QMainWindow):
         self.act_cancel.setEnabled(True)
 
     def _on_progress(self, stamp: int, done: int, total: int) -> None:
+        if stamp == self._photo_stamp:
+            if self._photo_progress is not None and total:
+                self._photo_progress.setValue(round(100 * done / total))
+            return
         self.generate_panel.set_busy(True, done, total)
 
     def generate_variants(self, count: int, selection_only: bool) -> int:
@@ -1282,6 +1360,255 @@ class MainWindow(QMainWindow):
         if self.scene is not None:
             self.go_to_history(self.scene.history_index + delta)
 
+    # ================================================================= from a photo
+    def import_photo_dialog(self) -> None:
+        path = self.choose_path("open", "Import a photo", PHOTO_FILTERS)
+        if path and self.confirm_discard():
+            self.import_photo(path)
+
+    def import_photo(self, path: str | Path, flip: bool = True) -> int:
+        """Segment a photo in the worker (with progress, cancellable); the result becomes a new scene whose label
+        map is the segmentation and whose reference layer is the photo. Returns the request stamp (0: refused)."""
+        info = self.info
+        if info is None:
+            self.report("error", "No model", "Open a model first: the photo is segmented into the model's classes.")
+            return 0
+        if not info.has_discriminator:
+            self.report(
+                "error",
+                "Cannot segment photos",
+                f"The model {info.name} has no discriminator, so it cannot segment a photo. Open a model file that "
+                "includes one (the bundled models do).",
+            )
+            return 0
+        path = Path(path)
+        self._live_timer.stop()
+        self._photo_stamp = self.engine.import_photo(path, info, flip=flip)
+        self._close_photo_progress()
+        dlg = QProgressDialog(f"Segmenting {path.name}…", "Cancel", 0, 100, self)
+        dlg.setWindowTitle("Import photo")
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setMinimumDuration(0)
+        dlg.setAutoClose(False)
+        dlg.setAutoReset(False)
+        dlg.setValue(0)
+        dlg.canceled.connect(self.cancel_photo_import)
+        self._photo_progress = dlg
+        dlg.show()
+        self.statusBar().showMessage(f"Segmenting {path.name}…")
+        return self._photo_stamp
+
+    def cancel_photo_import(self) -> None:
+        if self._photo_stamp:
+            self._photo_stamp = 0
+            self.engine.cancel()
+            self.statusBar().showMessage("Photo import cancelled; the open scene is kept.", 4000)
+        self._close_photo_progress()
+
+    def _close_photo_progress(self) -> None:
+        dlg, self._photo_progress = self._photo_progress, None
+        if dlg is not None:
+            dlg.canceled.disconnect(self.cancel_photo_import)
+            dlg.close()
+            dlg.deleteLater()
+
+    @property
+    def importing_photo(self) -> bool:
+        return bool(self._photo_stamp)
+
+    def _on_task_done(self, kind: str, stamp: int, result: object) -> None:
+        if kind == "segment" and stamp == self._photo_stamp:
+            self._photo_stamp = 0
+            self._close_photo_progress()
+            self._on_photo_imported(result)  # type: ignore[arg-type]
+        elif kind == "cleanup" and stamp == self._cleanup_stamp:
+            self._on_cleaned(result)  # type: ignore[arg-type]
+        elif kind == "realism" and stamp == self._realism_stamp:
+            self._on_realism(result)  # type: ignore[arg-type]
+        elif kind == "worst" and stamp == self._worst_stamp:
+            self._on_worst_regions(result)  # type: ignore[arg-type]
+
+    def _on_task_failed(self, kind: str, stamp: int, message: str) -> None:
+        if message == "cancelled":
+            return
+        message = message.strip()
+        if message and message[-1] not in ".!?":
+            message += "."
+        if kind == "segment" and stamp == self._photo_stamp:
+            self._photo_stamp = 0
+            self._close_photo_progress()
+            self.report("error", "Cannot import photo", f"{message} The open scene is kept.")
+        elif kind == "cleanup" and stamp == self._cleanup_stamp:
+            self.report("error", "Clean-up failed", f"{message} The label map is unchanged.")
+        elif kind in ("realism", "worst") and stamp in (self._realism_stamp, self._worst_stamp):
+            self.report("error", "Realism failed", f"{message} The scene is unchanged.")
+
+    def _on_photo_imported(self, result: PhotoImport) -> None:
+        if self.info is None:
+            return
+        name = Path(result.path).name
+        photo = PhotoReference(
+            photo=result.photo,
+            labels=result.labels,
+            confidence=result.confidence,
+            source=name,
+            source_size=result.source_size,
+        )
+        scene = Scene(result.labels, style_seed=random_seed(), seed_locked=True)
+        scene.photo = photo
+        side = max(scene.shape)
+        if not side / 64 <= self.canvas.brush_size <= side / 4:
+            self.set_brush_size(max(3, round(side / 20)))
+        self.project_path = None
+        self.set_scene(scene)
+        scene.mark_dirty()
+        h, w = result.source_size
+        self.statusBar().showMessage(
+            f"Segmented {name} ({w}×{h}) in {result.ms / 1000:.1f} s: edit the label map, then restyle", 8000
+        )
+        level = self.photo_panel.cleanup.value()
+        if level > 0:
+            self.request_cleanup(level)
+        self.schedule_generation(immediate=True)
+        self._update_ui()
+
+    def _show_photo_layers(self) -> None:
+        """The reference photo, confidence overlay and photo panel of the current scene (hidden without one)."""
+        photo = self.scene.photo if self.scene is not None else None
+        self.canvas.reference_opacity = self.photo_panel.reference_opacity
+        self.canvas.set_reference(None if photo is None else photo.photo)
+        show_conf = photo is not None and self.photo_panel.confidence.isChecked()
+        self.canvas.set_confidence(photo.confidence if show_conf else None)  # type: ignore[union-attr]
+        self.photo_panel.setVisible(photo is not None)
+        if photo is not None:
+            self.photo_panel.show_photo(photo.source, photo.source_size, photo.labels.shape, photo.cleanup)
+            self.photo_panel.show_cleanup(*cleanup_parameters(photo.cleanup, photo.labels.shape))
+
+    def _reference_opacity_changed(self, value: float) -> None:
+        self.canvas.reference_opacity = value
+        self.canvas.update()
+
+    def set_confidence_overlay(self, on: bool) -> None:
+        photo = self.scene.photo if self.scene is not None else None
+        if self.photo_panel.confidence.isChecked() != bool(on):
+            self.photo_panel.confidence.setChecked(bool(on))  # emits again and lands here
+            return
+        self.canvas.set_confidence(photo.confidence if (on and photo is not None) else None)
+
+    def request_cleanup(self, level: int) -> int:
+        """Clean the photo's segmentation at ``level`` (0..100) in the worker; the result replaces the label map as
+        one undoable step, keeping what the user painted since."""
+        scene = self.scene
+        photo = scene.photo if scene is not None else None
+        if scene is None or photo is None:
+            return 0
+        level = max(0, min(100, int(level)))
+        min_region, min_confidence = cleanup_parameters(level, photo.labels.shape)
+        self.photo_panel.show_cleanup(min_region, min_confidence)
+        self._cleanup_stamp = self.engine.cleanup(photo.labels, photo.confidence, min_region, min_confidence)
+        self._cleanup_for = (scene, photo, level)
+        return self._cleanup_stamp
+
+    def _on_cleaned(self, cleaned: np.ndarray) -> None:
+        target, self._cleanup_for = self._cleanup_for, None
+        scene = self.scene
+        if target is None or scene is None or target[0] is not scene or target[1] is not scene.photo:
+            return  # the scene was replaced meanwhile
+        photo, level = target[1], target[2]
+        if cleaned.shape != scene.shape:
+            return
+        new = keep_user_edits(cleaned, scene.labels, photo)
+        with scene.edit(f"Clean-up {level}%"):
+            box = scene.write_patch(0, 0, new)
+        photo.applied = cleaned
+        photo.cleanup = level
+        if box is not None:
+            self.canvas.refresh_labels([box])
+            self._changed()
+        else:
+            self._update_ui()
+
+    # ----------------------------------------------------------------- realism
+    def set_realism_overlay(self, on: bool) -> None:
+        """Show or hide the discriminator's heat map over the generated image (computed in the worker)."""
+        on = bool(on)
+        self.realism_on = on
+        for w in (self.act_realism, self.realism_panel.overlay):
+            if w.isChecked() != on:
+                w.blockSignals(True)
+                w.setChecked(on)
+                w.blockSignals(False)
+        if not on:
+            self.canvas.set_realism(None)
+            return
+        cached = self._realism_cache
+        if cached is not None and cached[0] == self._image_serial:
+            self.canvas.set_realism(cached[1])
+            self.realism_panel.show_score(cached[1])
+        else:
+            self._request_realism()
+
+    def _realism_opacity_changed(self, value: float) -> None:
+        self.canvas.realism_opacity = value
+        self.canvas.update()
+
+    def _request_realism(self) -> None:
+        image = self.canvas.image
+        if not self.realism_on or image is None or self.info is None or not self.info.has_discriminator:
+            return
+        if self._realism_for == self._image_serial and self.engine.busy:
+            return  # already asked for this image
+        self._realism_for = self._image_serial
+        self._realism_stamp = self.engine.realism(image)
+
+    def _on_realism(self, fake: np.ndarray) -> None:
+        if self._realism_for != self._image_serial or self.canvas.image is None:
+            return  # another image is shown by now; its own request is on the way
+        if fake.shape != self.canvas.image.shape[:2]:
+            return
+        self._realism_cache = (self._image_serial, fake)
+        self.realism_panel.show_score(fake)
+        if self.realism_on:
+            self.canvas.set_realism(fake)
+
+    def reroll_least_realistic(self, k: int | None = None, strength: float | None = None) -> int:
+        """Find the ``k`` label regions the discriminator finds least realistic on the shown image and reroll their
+        noise with ``strength`` (one undo step). Returns the request stamp (0: refused)."""
+        scene, info, image = self.scene, self.info, self.canvas.image
+        if scene is None or info is None:
+            return 0
+        if not info.has_discriminator:
+            self.report("info", "No discriminator", f"The model {info.name} has no discriminator to judge realism.")
+            return 0
+        if image is None or image.shape[:2] != scene.shape:
+            self.report("info", "No image yet", "Generate an image first: its least realistic regions are rerolled.")
+            return 0
+        k = self.realism_panel.regions.value() if k is None else int(k)
+        strength = self.realism_panel.strength.value() / 100 if strength is None else float(strength)
+        h, w = scene.shape
+        min_area = max(16, h * w // 400)
+        tag = (scene, strength)
+        self._worst_stamp = self.engine.worst_regions(image, scene.labels, k, min_area, tag=tag)
+        self.statusBar().showMessage("Looking for the least realistic regions…")
+        return self._worst_stamp
+
+    def _on_worst_regions(self, result: WorstRegions) -> None:
+        scene, strength = result.tag  # type: ignore[misc]
+        if scene is not self.scene:
+            return
+        if not result.masks:
+            self.report("info", "Nothing to reroll", "No label region is large enough to reroll.")
+            return
+        masks = [m for m in result.masks if m.shape == scene.shape]
+        regions = tuple(RerollRegion.make(m, random_seed(), strength) for m in masks)
+        scene.add_regions(regions, "Reroll least realistic")
+        self.last_worst_masks = masks
+        self.statusBar().showMessage(
+            f"Rerolled the {len(regions)} least realistic region{'s' if len(regions) != 1 else ''}", 5000
+        )
+        self._changed(generate=False)
+        self.generate_now()
+
     # ================================================================= UI state
     def _update_ui(self) -> None:
         scene, info = self.scene, self.info
@@ -1297,6 +1624,15 @@ class MainWindow(QMainWindow):
         ):
             a.setEnabled(has)
         has_image = self.canvas.image is not None
+        has_d = info is not None and info.has_discriminator
+        self.act_import_photo.setEnabled(has_d)
+        self.act_import_photo.setToolTip(
+            "Segment a photo into an editable label map" if has_d else "The model has no discriminator to segment with"
+        )
+        self.act_realism.setEnabled(has_d)
+        self.act_reroll_worst.setEnabled(has and has_d and has_image)
+        self.realism_panel.set_available(has_d, "" if has_d else "This model has no discriminator to judge realism.")
+        self.realism_panel.reroll_button.setEnabled(has and has_d and has_image)
         self.act_export_image.setEnabled(has_image)
         self.act_export_sheet.setEnabled(has_image)
         self.act_undo.setEnabled(bool(scene and scene.can_undo))

@@ -174,3 +174,10 @@ class ModelInfo:
         """The nearest sizes (at least one multiple) the generator accepts."""
         m = self.size_multiple
         return max(m, round(height / m) * m), max(m, round(width / m) * m)
+
+    def photo_canvas_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int]:
+        """The canvas for a (height, width) photo: its aspect at about the area of the model's natural size (times
+        ``scale`` squared), snapped to sizes the generator accepts. Photos are painted at the model's scale."""
+        nh, nw = self.natural_size
+        s = scale * (nh * nw / (height * width)) ** 0.5
+        return self.snap_size(height * s, width * s)

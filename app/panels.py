@@ -306,3 +306,166 @@ class HistoryPanel(QWidget):
                 self.list.setCurrentItem(it)
         self.back.setEnabled(current > 0)
         self.forward.setEnabled(0 <= current < len(entries) - 1)
+
+
+class PhotoPanel(QGroupBox):
+    """An imported photo: how much of it shows over the labels, the confidence overlay, clean-up and restyle."""
+
+    reference_opacity_changed = Signal(float)
+    confidence_toggled = Signal(bool)
+    cleanup_changed = Signal(int)  # level 0..100
+    restyle_clicked = Signal()
+
+    def __init__(self, dark: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__("Photo", parent)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(8)
+        self.source = QLabel("")
+        self.source.setWordWrap(True)
+        self.source.setStyleSheet("color: palette(mid);")
+        lay.addWidget(self.source)
+        form = QFormLayout()
+        orow = QHBoxLayout()
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(35)
+        self.opacity.setToolTip("How strongly the photo shows over the label map (a reference for editing)")
+        self.opacity_label = QLabel("35%")
+        self.opacity_label.setMinimumWidth(38)
+        self.opacity.valueChanged.connect(self._opacity_changed)
+        orow.addWidget(self.opacity, 1)
+        orow.addWidget(self.opacity_label)
+        form.addRow("Photo", orow)
+        crow = QHBoxLayout()
+        self.cleanup = QSlider(Qt.Orientation.Horizontal)
+        self.cleanup.setRange(0, 100)
+        self.cleanup.setValue(0)
+        self.cleanup.setToolTip(
+            "Clean the segmentation: merge small regions into their most common neighbour and refill\n"
+            "low-confidence pixels from their neighbours. 0 = as segmented. Your edits are kept."
+        )
+        self.cleanup_label = QLabel("off")
+        self.cleanup_label.setMinimumWidth(38)
+        self.cleanup.valueChanged.connect(self._cleanup_changed)
+        crow.addWidget(self.cleanup, 1)
+        crow.addWidget(self.cleanup_label)
+        form.addRow("Clean-up", crow)
+        lay.addLayout(form)
+        self.confidence = QCheckBox("Show low-confidence pixels")
+        self.confidence.setToolTip("Stripes where the model was unsure of the class (the more opaque, the less sure)")
+        self.confidence.toggled.connect(self.confidence_toggled)
+        lay.addWidget(self.confidence)
+        self.restyle_button = QPushButton(icon("dice", dark), " Restyle")
+        self.restyle_button.setToolTip("Generate the edited label map with a new style seed (N)")
+        self.restyle_button.clicked.connect(self.restyle_clicked)
+        lay.addWidget(self.restyle_button)
+        self.details = QLabel("")
+        self.details.setStyleSheet("color: palette(mid);")
+        self.details.setWordWrap(True)
+        lay.addWidget(self.details)
+
+    @property
+    def reference_opacity(self) -> float:
+        return self.opacity.value() / 100.0
+
+    def _opacity_changed(self, v: int) -> None:
+        self.opacity_label.setText(f"{v}%")
+        self.reference_opacity_changed.emit(v / 100.0)
+
+    def _cleanup_changed(self, v: int) -> None:
+        self.cleanup_label.setText("off" if v == 0 else f"{v}%")
+        self.cleanup_changed.emit(int(v))
+
+    def show_photo(self, name: str, source_size: tuple[int, int], canvas_size: tuple[int, int], level: int) -> None:
+        (sh, sw), (ch, cw) = source_size, canvas_size
+        self.source.setText(f"{name}: {sw} × {sh} photo, painted on a {cw} × {ch} canvas")
+        self.cleanup.blockSignals(True)
+        self.cleanup.setValue(level)
+        self.cleanup.blockSignals(False)
+        self.cleanup_label.setText("off" if level == 0 else f"{level}%")
+
+    def show_cleanup(self, min_region: int, min_confidence: float) -> None:
+        if min_region <= 1 and min_confidence <= 0:
+            self.details.setText("Showing the raw segmentation.")
+        else:
+            self.details.setText(
+                f"Regions under {min_region} px merged; pixels under {min_confidence:.0%} confidence refilled."
+            )
+
+
+class RealismPanel(QGroupBox):
+    """The discriminator's realism heat map over the image and a reroll of the least realistic regions."""
+
+    overlay_toggled = Signal(bool)
+    overlay_opacity_changed = Signal(float)
+    reroll_clicked = Signal(int, float)  # regions, strength
+
+    def __init__(self, dark: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__("Realism", parent)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(8)
+        self.overlay = QCheckBox("Heat map: where it looks generated (H)")
+        self.overlay.setToolTip("The discriminator's 'fake' probability over the image: red looks generated")
+        self.overlay.toggled.connect(self.overlay_toggled)
+        lay.addWidget(self.overlay)
+        form = QFormLayout()
+        orow = QHBoxLayout()
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.opacity.setToolTip("Opacity of the heat map over the image")
+        self.opacity_label = QLabel("60%")
+        self.opacity_label.setMinimumWidth(38)
+        self.opacity.valueChanged.connect(self._opacity_changed)
+        orow.addWidget(self.opacity, 1)
+        orow.addWidget(self.opacity_label)
+        form.addRow("Opacity", orow)
+        self.regions = QSpinBox()
+        self.regions.setRange(1, 12)
+        self.regions.setValue(3)
+        self.regions.setToolTip("How many of the least realistic regions to reroll")
+        form.addRow("Regions", self.regions)
+        srow = QHBoxLayout()
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, 100)
+        self.strength.setValue(100)
+        self.strength.setToolTip("Subtle variation (left) to a completely new draw (right)")
+        self.strength_label = QLabel("100%")
+        self.strength_label.setMinimumWidth(38)
+        self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"{v}%"))
+        srow.addWidget(self.strength, 1)
+        srow.addWidget(self.strength_label)
+        form.addRow("Strength", srow)
+        lay.addLayout(form)
+        self.reroll_button = QPushButton(icon("reroll", dark), " Reroll least realistic")
+        self.reroll_button.setToolTip(
+            "Find the label regions the discriminator finds least realistic and reroll their noise (one undo step)"
+        )
+        self.reroll_button.clicked.connect(
+            lambda: self.reroll_clicked.emit(self.regions.value(), self.strength.value() / 100.0)
+        )
+        lay.addWidget(self.reroll_button)
+        self.score = QLabel("")
+        self.score.setStyleSheet("color: palette(mid);")
+        self.score.setWordWrap(True)
+        lay.addWidget(self.score)
+
+    def _opacity_changed(self, v: int) -> None:
+        self.opacity_label.setText(f"{v}%")
+        self.overlay_opacity_changed.emit(v / 100.0)
+
+    @property
+    def overlay_opacity(self) -> float:
+        return self.opacity.value() / 100.0
+
+    def set_available(self, available: bool, reason: str = "") -> None:
+        self.setEnabled(available)
+        self.setToolTip("" if available else reason)
+        if not available:
+            self.score.setText(reason)
+
+    def show_score(self, fake: np.ndarray | None) -> None:
+        if fake is None:
+            self.score.setText("")
+        else:
+            self.score.setText(f"Mean fake probability {float(np.mean(fake)):.2f} (0 = looks real)")
