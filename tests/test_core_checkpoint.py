@@ -71,13 +71,17 @@ def test_round_trip_is_bit_identical(tiny_networks, tiny_configs, tmp_path: Path
             assert torch.equal(theirs[k], ours[k]), k
     assert mf.label_space == space and mf.generator_config == gcfg and mf.natural_size == (64, 96)
 
-    syn = Synthesizer.load(path, device="cpu", dtype="fp32")
     labels, onehot, z = _inputs(gcfg)
     x = torch.rand(1, 3, 64, 128, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         want_image, want_logits = g(onehot, z), d(x)
-    assert torch.equal(syn.generate_tensor(labels, z), want_image)
-    assert torch.equal(syn.discriminate(x), want_logits)
+        # the networks rebuilt from the file compute exactly the same numbers as the ones saved
+        assert torch.equal(mf.build_generator()(onehot, z), want_image)
+        assert torch.equal(mf.build_discriminator()(x), want_logits)
+    # the inference API may take a faster generator path (same maths, float rounding may differ)
+    syn = Synthesizer.load(path, device="cpu", dtype="fp32")
+    torch.testing.assert_close(syn.generate_tensor(labels, z), want_image, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(syn.discriminate(x), want_logits, rtol=1e-4, atol=1e-5)
 
 
 def test_fp16_file_loads_and_gives_close_outputs(tiny_networks, tiny_configs, tmp_path: Path) -> None:
