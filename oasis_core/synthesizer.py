@@ -12,6 +12,7 @@ fake = syn.realism(image)                              # fake probability of a (
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 
 from oasis_core import noise as noise_ops
 from oasis_core.checkpoint import CheckpointError, ModelFile, load_checkpoint
+from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
 from oasis_core.labels import LabelSpace
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -63,6 +65,13 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     return DTYPES[dtype]
 
 
+def want_fast(fast: bool | None, dtype: str | torch.dtype) -> bool:
+    """Whether to generate through the fast path: ``fast`` when given, else unless fp32 was asked for explicitly."""
+    if fast is not None:
+        return bool(fast)
+    return dtype not in ("fp32", torch.float32)
+
+
 @dataclass
 class SegmentResult:
     """Discriminator segmentation of an image, at the image's own resolution."""
@@ -84,7 +93,17 @@ class Synthesizer:
     _cache: dict[tuple, Synthesizer] = {}
     _cache_lock = threading.Lock()
 
-    def __init__(self, model: ModelFile, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto"):
+    def __init__(
+        self,
+        model: ModelFile,
+        device: str | torch.device = "auto",
+        dtype: str | torch.dtype = "auto",
+        fast: bool | None = None,
+    ):
+        """``fast``: generate through :class:`~oasis_core.fast.FastGenerator` (the eager generator's outputs up to
+        float rounding in fp32; label-map plans cached across calls); ``False``: the eager module. ``None`` (default):
+        fast, except when fp32 is asked for explicitly, which keeps the eager module's exact arithmetic."""
+        fast = want_fast(fast, dtype)
         self.model = model
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -93,8 +112,12 @@ class Synthesizer:
         self.discriminator = model.build_discriminator()
         if self.discriminator is not None:
             self.discriminator = self.discriminator.to(self.device)
+        self.fast_generator: FastGenerator | None = None
+        self.fast_reason = "disabled" if not fast else fast_supported(self.generator)
+        if self.fast_reason is None:
+            self.fast_generator = FastGenerator(self.generator, self.dtype, self.device)
         self._channels_last = self.device.type == "cpu" and self.dtype != torch.float32
-        if self._channels_last:
+        if self._channels_last and self.fast_generator is None:
             self.generator = self.generator.to(memory_format=torch.channels_last)
             if self.discriminator is not None:
                 self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
@@ -102,8 +125,10 @@ class Synthesizer:
 
     # ------------------------------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto", dtype: str = "auto") -> Synthesizer:
-        """Load a model file once; later calls with the same file, device and dtype return the cached object."""
+    def load(
+        cls, path: str | os.PathLike, device: str = "auto", dtype: str = "auto", fast: bool | None = None
+    ) -> Synthesizer:
+        """Load a model file once; the same file, device, dtype and fast flag again return the cached object."""
         p = Path(path).resolve()
         try:
             st = p.stat()
@@ -111,11 +136,12 @@ class Synthesizer:
             raise CheckpointError(f"{path}: no such model file") from None
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        key = (str(p), st.st_mtime_ns, st.st_size, str(dev), str(dt))
+        fast = want_fast(fast, dtype)
+        key = (str(p), st.st_mtime_ns, st.st_size, str(dev), str(dt), fast)
         with cls._cache_lock:
             if key in cls._cache:
                 return cls._cache[key]
-        syn = cls(load_checkpoint(p), dev, dt)
+        syn = cls(load_checkpoint(p), dev, dt, fast=fast)
         with cls._cache_lock:
             cls._cache[key] = syn
         return syn
@@ -190,17 +216,29 @@ class Synthesizer:
             )
         return z.to(self.device, torch.float32)
 
-    @torch.inference_mode()
-    def generate_tensor(self, labels: np.ndarray, noise: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) float32 output in [-1, 1] before quantisation."""
+    def _check_labels(self, labels: np.ndarray) -> np.ndarray:
         labels = np.asarray(labels)
         if labels.ndim != 2:
             raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
+        self.check_size(*labels.shape)
+        return labels
+
+    def _fast(self, labels: np.ndarray, noise: torch.Tensor | NoiseLayout) -> torch.Tensor:
+        """The fast path: label channels plus a digest of the raw labels (the plan cache key)."""
+        channels = torch.from_numpy(self.label_space.to_channels(labels))
+        key = hashlib.blake2b(np.ascontiguousarray(labels).view(np.uint8).reshape(-1), digest_size=16)
+        key.update(repr((labels.shape, labels.dtype.str)).encode())
+        return self.fast_generator(channels, noise, label_key=key.digest())
+
+    @torch.inference_mode()
+    def generate_tensor(self, labels: np.ndarray, noise: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float32 output in [-1, 1] before quantisation."""
+        labels = self._check_labels(labels)
         h, w = labels.shape
-        self.check_size(h, w)
-        oh = self.onehot(labels)
         z = self._noise_tensor(noise, h, w)
-        oh = oh.expand(z.shape[0], -1, -1, -1)
+        if self.fast_generator is not None:
+            return self._fast(labels, z)
+        oh = self.onehot(labels).expand(z.shape[0], -1, -1, -1)
         if self._channels_last:
             oh = oh.contiguous(memory_format=torch.channels_last)
             z = z.contiguous(memory_format=torch.channels_last)
@@ -212,6 +250,37 @@ class Synthesizer:
         """(H, W, 3) uint8 for a (z, H, W) noise field; (B, H, W, 3) for a batch (B, z, H, W) of variants."""
         out = to_uint8(self.generate_tensor(labels, noise))
         return out[0] if np.ndim(noise) == 3 else out
+
+    @torch.inference_mode()
+    def generate_variants(
+        self,
+        labels: np.ndarray,
+        seeds: list[int] | None = None,
+        noises: list[np.ndarray] | np.ndarray | torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """(B, H, W, 3) uint8: variants of one label map in one batched pass.
+
+        Either ``seeds`` (each one vector replicated over the map, as :meth:`sample_noise` draws it: the noise
+        field is never built) or ``noises`` (B fields (z, H, W), or one (B, z, H, W) array).
+        """
+        if (seeds is None) == (noises is None):
+            raise ValueError("give either seeds or noises")
+        labels = self._check_labels(labels)
+        h, w = labels.shape
+        if seeds is not None:
+            if len(seeds) == 0:
+                raise ValueError("no seeds given")
+            vectors = torch.stack([noise_ops.sample_vector(self.z_dim, s) for s in seeds])
+            if self.fast_generator is not None:
+                return to_uint8(self._fast(labels, NoiseLayout.replicated(vectors)))
+            z = noise_ops.replicate(vectors, h, w)
+        elif torch.is_tensor(noises) or isinstance(noises, np.ndarray):
+            z = noises
+        else:
+            z = np.stack([np.asarray(n, dtype=np.float32) for n in noises])
+        if np.ndim(z) != 4:
+            raise ValueError(f"noises must be (B, {self.z_dim}, {h}, {w}), got shape {tuple(np.shape(z))}")
+        return to_uint8(self.generate_tensor(labels, z))
 
     # ------------------------------------------------------------------------------------------ discriminator
     def _require_d(self) -> torch.nn.Module:
