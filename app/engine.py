@@ -172,26 +172,32 @@ class _Worker(QThread):
                 if self._stop:
                     return
                 job = self._jobs.pop(0)
-            self.engine._set_running(job)
-            try:
-                result = getattr(self, f"_run_{job.kind}")(job)
-            except _Cancelled:
-                self.failed.emit(job, "cancelled")
-            except CheckpointError as exc:
-                self.failed.emit(job, str(exc))
-            except MemoryError:
-                self.failed.emit(job, "Out of memory: try a smaller canvas, fewer variants or the CPU device.")
-            except torch.cuda.OutOfMemoryError:
-                self.failed.emit(job, "The GPU ran out of memory: try a smaller canvas, fewer variants or the CPU.")
-            except (ValueError, OSError) as exc:
-                self.failed.emit(job, str(exc))
-            except Exception as exc:  # a bug: say so rather than kill the thread
-                traceback.print_exc()
-                self.failed.emit(job, f"Unexpected error ({type(exc).__name__}: {exc}).")
+                self.engine._set_running(job)  # under the lock: never neither pending nor running
+            ok, outcome = self._execute(job)
+            # not running any more *before* the result is sent, so the GUI's busy check after it sees the truth
+            self.engine._set_running(None)
+            if ok:
+                self.done.emit(job, outcome)
             else:
-                self.done.emit(job, result)
-            finally:
-                self.engine._set_running(None)
+                self.failed.emit(job, outcome)
+
+    def _execute(self, job: _Job) -> tuple[bool, object]:
+        """(True, result) or (False, message)."""
+        try:
+            return True, getattr(self, f"_run_{job.kind}")(job)
+        except _Cancelled:
+            return False, "cancelled"
+        except CheckpointError as exc:
+            return False, str(exc)
+        except MemoryError:
+            return False, "Out of memory: try a smaller canvas, fewer variants or the CPU device."
+        except torch.cuda.OutOfMemoryError:
+            return False, "The GPU ran out of memory: try a smaller canvas, fewer variants or the CPU."
+        except (ValueError, OSError) as exc:
+            return False, str(exc)
+        except Exception as exc:  # a bug: say so rather than kill the thread
+            traceback.print_exc()
+            return False, f"Unexpected error ({type(exc).__name__}: {exc})."
 
     # ----------------------------------------------------------------- job bodies
     def _run_load(self, job: _Job) -> tuple[Synthesizer, ModelInfo, float]:
@@ -429,8 +435,9 @@ class Engine(QObject):
             self._running = job
 
     def _update_busy(self) -> None:
+        pending = self._worker.pending() > 0  # read first: a job leaves the queue only once it is running
         with self._running_lock:
-            busy = self._running is not None or self._worker.pending() > 0
+            busy = pending or self._running is not None
         if busy != self._busy:
             self._busy = busy
             self.busy_changed.emit(busy)

@@ -1411,6 +1411,7 @@ class MainWindow(QMainWindow):
             dlg.canceled.disconnect(self.cancel_photo_import)
             dlg.close()
             dlg.deleteLater()
+            self.activateWindow()  # keyboard shortcuts go to the window again, not to the closed dialog
 
     @property
     def importing_photo(self) -> bool:

@@ -70,10 +70,14 @@ def make_photo_model(path: Path, dataset: str, seed: int = 0) -> Path:
                 m.weight.normal_(0.0, m.weight[0].numel() ** -0.5)
                 if m.bias is not None:
                     m.bias.normal_(0.0, 0.05)
-        probe = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+        # a smooth random picture as the probe; centring each class's logit on it keeps every class in play
+        coarse = torch.rand(4, 3, 6, 8, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+        probe = torch.nn.functional.interpolate(coarse, size=(192, 256), mode="bicubic", align_corners=False)
         d.eval()
-        d.layer_up_last.weight.mul_(2.0 / float(d(probe).std()))
-        d.layer_up_last.bias.normal_(0.0, 0.5)
+        out = d(probe)
+        scale = 2.0 / float(out.std())
+        d.layer_up_last.weight.mul_(scale)
+        d.layer_up_last.bias.mul_(scale).sub_(out.mean(dim=(0, 2, 3)) * scale)
     return save_checkpoint(path, g, d, label_space=space, name=f"random {dataset}", natural_size=NATURAL_SIZE[dataset])
 
 
