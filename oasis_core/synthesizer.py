@@ -65,13 +65,6 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     return DTYPES[dtype]
 
 
-def want_fast(fast: bool | None, dtype: str | torch.dtype) -> bool:
-    """Whether to generate through the fast path: ``fast`` when given, else unless fp32 was asked for explicitly."""
-    if fast is not None:
-        return bool(fast)
-    return dtype not in ("fp32", torch.float32)
-
-
 @dataclass
 class SegmentResult:
     """Discriminator segmentation of an image, at the image's own resolution."""
@@ -98,12 +91,11 @@ class Synthesizer:
         model: ModelFile,
         device: str | torch.device = "auto",
         dtype: str | torch.dtype = "auto",
-        fast: bool | None = None,
+        fast: bool = True,
     ):
         """``fast``: generate through :class:`~oasis_core.fast.FastGenerator` (the eager generator's outputs up to
-        float rounding in fp32; label-map plans cached across calls); ``False``: the eager module. ``None`` (default):
-        fast, except when fp32 is asked for explicitly, which keeps the eager module's exact arithmetic."""
-        fast = want_fast(fast, dtype)
+        float rounding in fp32; label-map plans cached across calls), where the generator allows it;
+        ``False``: the eager module (bit for bit what ``Generator`` computes)."""
         self.model = model
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -125,9 +117,7 @@ class Synthesizer:
 
     # ------------------------------------------------------------------------------------------ loading
     @classmethod
-    def load(
-        cls, path: str | os.PathLike, device: str = "auto", dtype: str = "auto", fast: bool | None = None
-    ) -> Synthesizer:
+    def load(cls, path: str | os.PathLike, device: str = "auto", dtype: str = "auto", fast: bool = True) -> Synthesizer:
         """Load a model file once; the same file, device, dtype and fast flag again return the cached object."""
         p = Path(path).resolve()
         try:
@@ -136,8 +126,7 @@ class Synthesizer:
             raise CheckpointError(f"{path}: no such model file") from None
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        fast = want_fast(fast, dtype)
-        key = (str(p), st.st_mtime_ns, st.st_size, str(dev), str(dt), fast)
+        key = (str(p), st.st_mtime_ns, st.st_size, str(dev), str(dt), bool(fast))
         with cls._cache_lock:
             if key in cls._cache:
                 return cls._cache[key]
