@@ -52,14 +52,15 @@ def heat_colours(values01: np.ndarray) -> np.ndarray:
 
 
 def uncertainty_rgba(confidence: np.ndarray) -> np.ndarray:
-    """Low confidence as magenta stripes whose opacity grows as the confidence falls: (H, W, 4) uint8."""
+    """Low confidence as diagonal magenta stripes, more opaque as the confidence falls from 0.8 to 0.3; the class
+    colours stay visible between the stripes: (H, W, 4) uint8."""
     conf = np.asarray(confidence, dtype=np.float32)
     h, w = conf.shape
-    alpha = np.clip((0.9 - conf) / 0.6, 0, 1)
-    stripes = ((np.arange(h)[:, None] + np.arange(w)[None, :]) // 3) % 2 == 0
+    alpha = np.clip((0.8 - conf) / 0.5, 0, 1)
+    stripes = ((np.arange(h)[:, None] + np.arange(w)[None, :]) // 2) % 3 == 0
     rgba = np.zeros((h, w, 4), dtype=np.uint8)
     rgba[..., 0], rgba[..., 2] = 255, 200
-    rgba[..., 3] = np.round(alpha * np.where(stripes, 230, 120)).astype(np.uint8)
+    rgba[..., 3] = np.round(alpha * 240 * stripes).astype(np.uint8)
     return rgba
 
 
