@@ -29,8 +29,10 @@ level for all ``mlp_shared`` of a block and one fused gamma/beta convolution per
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -264,8 +266,8 @@ class _Spade:
             w_gb = torch.cat((a[:, None, None, None] * wg, b[:, None, None, None] * wg + wb))
             b_gb = torch.cat((a * (1 + bg), b * (1 + bg) + bb))
         # (hid, 9 * 2C): act @ w_taps gives every tap's contribution of an activation row, laid out (tap, 2C)
-        self.w_taps = w_gb.float().permute(1, 2, 3, 0).reshape(hid, 9 * 2 * c).contiguous().to(device)
-        self.w_sum = w_gb.sum(dim=(2, 3)).float().t().contiguous().to(device)  # (hid, 2C): uniform neighbourhoods
+        self.w_taps = w_gb.permute(1, 2, 3, 0).reshape(hid, 9 * 2 * c).float().contiguous().to(device)
+        self.w_sum = w_gb.sum(dim=(2, 3)).t().float().contiguous().to(device)  # (hid, 2C): uniform patterns
         self.b_gb = b_gb.float().to(device)
         self._dense: _Conv | None = None
 
@@ -319,13 +321,15 @@ class _Level:
         return self._dense
 
 
-class _Workspace:
-    """Reused NHWC buffers, so that the big per-call tensors do not touch fresh memory every call (page faults
-    dominate the cost of fresh allocations on CPUs, most of all in threads other than the main one)."""
+class _Stream:
+    """One stream of work: its reused NHWC buffers, so that the big per-call tensors do not touch fresh memory
+    every call (page faults dominate the cost of fresh allocations on CPUs, most of all in threads other than the
+    main one), and its cached upsampling indices."""
 
     def __init__(self, device: torch.device):
         self.device = device
         self.buffers: dict[tuple, torch.Tensor] = {}
+        self.up_index: dict[tuple, torch.Tensor] = {}
 
     def get(self, role: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         key = (role, tuple(shape), dtype)
@@ -340,6 +344,7 @@ class _Workspace:
 
     def clear(self) -> None:
         self.buffers.clear()
+        self.up_index.clear()
 
 
 @dataclass
@@ -394,7 +399,8 @@ class FastGenerator:
         dtype: torch.dtype = torch.float32,
         device: str | torch.device | None = None,
         *,
-        threads: int | None = None,
+        threads: int | None = 1,
+        streams: int | None = None,
         cache_size: int = 8,
         max_keys: int = 1024,
         workspace_mb: int = 512,
@@ -407,6 +413,9 @@ class FastGenerator:
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
         self.dtype = dtype
         self.threads = threads
+        if streams is None:
+            streams = min(2, os.cpu_count() or 1) if self.device.type == "cpu" else 1
+        self.streams = max(1, int(streams))
         self.z_dim = cfg.z_dim
         self.semantic_nc = cfg.semantic_nc
         self.downscale = cfg.downscale
@@ -419,7 +428,8 @@ class FastGenerator:
             self.conv_img = _Conv(generator.conv_img.weight, generator.conv_img.bias, dtype, self.device)
         self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
         self._cache_size = cache_size
-        self._ws = _Workspace(self.device)
+        self._streams = [_Stream(self.device)]
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.stats = {"plan_hits": 0, "plan_misses": 0, "dense": 0}
 
@@ -427,7 +437,8 @@ class FastGenerator:
         """Forget the cached label-map plans and release the reused buffers."""
         with self._lock:
             self._plans.clear()
-            self._ws.clear()
+            for st in self._streams:
+                st.clear()
 
     def image_bytes(self, height: int, width: int) -> int:
         """Workspace bytes one image of this size needs (the batch chunk size is derived from it)."""
@@ -485,7 +496,7 @@ class FastGenerator:
 
     # ------------------------------------------------------------------------------------------- tables
     def _gb_tables(self, lvl: _Level, geo: _Geometry, plan: _Plan, layout: NoiseLayout) -> dict[str, torch.Tensor]:
-        """Per SPADE of the level: (B * n_rows, 2C) fused gamma/beta rows in the compute dtype."""
+        """Per SPADE of the level: ``(G, B)`` tables, each (B * n_rows, C) in the compute dtype."""
         b_ = layout.batch
         u = plan.n_keys
         hid = lvl.hidden
@@ -520,10 +531,12 @@ class FastGenerator:
             a = act[:, :, lvl.slices[name]].reshape(b_ * (n3 + 1), sp.hidden)
             rows = torch.addmm(sp.b_gb, a, sp.w_sum).view(b_, n3 + 1, c2)[:, :n3]  # uniform neighbourhoods
             if n5:
-                prod = a @ sp.w_taps  # (B * (n3 + 1), 9 * 2C): every activation row's product with every tap
+                prod = a @ sp.w_taps  # (B * (n3 + 1), 9 * 2C): every activation row times every tap
                 pat = F.embedding_bag(idx5, prod.view(-1, c2), mode="sum").add_(sp.b_gb)
                 rows = torch.cat((rows, pat.view(b_, n5, c2)), 1)
-            out[name] = rows.reshape(b_ * geo.n_rows, c2).to(self.dtype)
+            rows = rows.reshape(b_ * geo.n_rows, c2)
+            c = sp.channels
+            out[name] = (rows[:, :c].to(self.dtype).contiguous(), rows[:, c:].to(self.dtype).contiguous())
         return out
 
     # ------------------------------------------------------------------------------------------- forward
@@ -560,30 +573,62 @@ class FastGenerator:
                 dense = noise.to(self.device, torch.float32)
                 layout = analyse_noise(dense)
             with self._lock:
-                try:
-                    plan = self._plan(channels, layout, label_key) if layout is not None else None
-                    if plan is None:
-                        self.stats["dense"] += 1
-                        if dense is None:
-                            dense = self._field(layout, h, w)
-                    chunk = max(1, self.workspace_bytes // max(1, self.image_bytes(h, w)))
-                    n = dense.shape[0] if plan is None else layout.batch
-                    outs = []
-                    for start in range(0, n, chunk):
-                        stop = min(n, start + chunk)
-                        if plan is None:
-                            outs.append(self._forward_dense(channels, dense[start:stop]))
-                        else:
-                            sub = NoiseLayout(layout.vectors[start:stop], layout.ids[start:stop])
-                            if plan.key_noise:
-                                sub_plan = _Plan(plan.n_keys, plan.key_label, plan.key_noise[start:stop], plan.levels)
-                            else:
-                                sub_plan = plan
-                            outs.append(self._forward_planned(channels, sub, sub_plan))
-                    return outs[0] if len(outs) == 1 else torch.cat(outs)
-                finally:
-                    if self._ws.nbytes > self.workspace_bytes:
-                        self._ws.clear()
+                plan = self._plan(channels, layout, label_key) if layout is not None else None
+                if plan is None:
+                    self.stats["dense"] += 1
+                    if dense is None:
+                        dense = self._field(layout, h, w)
+                n = dense.shape[0] if plan is None else layout.batch
+                n_streams = max(1, min(n, self.streams))
+                while len(self._streams) < n_streams:
+                    self._streams.append(_Stream(self.device))
+                per = -(-n // n_streams)
+                jobs = [(i * per, min(n, (i + 1) * per)) for i in range(n_streams) if i * per < n]
+
+                def run(k: int) -> torch.Tensor:
+                    start, stop = jobs[k]
+                    if k and self.threads is not None:  # a pool thread: its own intra-op setting (the caller
+                        torch.set_num_threads(self.threads)  # restores the process-wide one when the call ends)
+                    with torch.inference_mode():
+                        return self._run_stream(self._streams[k], channels, plan, layout, dense, start, stop)
+
+                if len(jobs) == 1:
+                    outs = [run(0)]
+                else:
+                    if self._pool is None:
+                        self._pool = ThreadPoolExecutor(max_workers=self.streams - 1, thread_name_prefix="oasis-fast")
+                    futures = [self._pool.submit(run, k) for k in range(1, len(jobs))]
+                    outs = [run(0)] + [f.result() for f in futures]
+                return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+    def _run_stream(
+        self,
+        st: _Stream,
+        channels: torch.Tensor,
+        plan: _Plan | None,
+        layout: NoiseLayout | None,
+        dense: torch.Tensor | None,
+        start: int,
+        stop: int,
+    ) -> torch.Tensor:
+        """Images ``start:stop`` of the batch on one stream, in chunks that fit the workspace budget."""
+        h, w = channels.shape
+        chunk = max(1, self.workspace_bytes // max(1, self.image_bytes(h, w)))
+        outs = []
+        try:
+            for a in range(start, stop, chunk):
+                b = min(stop, a + chunk)
+                if plan is None:
+                    outs.append(self._forward_dense(st, channels, dense[a:b]))
+                    continue
+                sub = NoiseLayout(layout.vectors[a:b], layout.ids[a:b])
+                key_noise = plan.key_noise[a:b] if plan.key_noise else []
+                sub_plan = _Plan(plan.n_keys, plan.key_label, key_noise, plan.levels)
+                outs.append(self._forward_planned(st, channels, sub, sub_plan))
+        finally:
+            if st.nbytes > self.workspace_bytes:
+                st.clear()
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def _field(self, layout: NoiseLayout, h: int, w: int) -> torch.Tensor:
         out = []
@@ -611,7 +656,7 @@ class FastGenerator:
         seg = torch.cat((latent_noise.float(), onehot[None].expand(latent_noise.shape[0], -1, -1, -1)), 1)
         return _nhwc(F.conv2d(seg, self.fc_weight, self.fc_bias, padding=1)).to(self.dtype)
 
-    def _forward_planned(self, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan) -> torch.Tensor:
+    def _forward_planned(self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan) -> torch.Tensor:
         b_ = layout.batch
         h, w = channels.shape
         d = self.downscale
@@ -624,15 +669,17 @@ class FastGenerator:
                 idx = geo.pid
             hl, wl = h // (d >> i), w // (d >> i)
 
-            def gb(name: str, tables=tables, idx=idx, hl=hl, wl=wl) -> torch.Tensor:
-                table = tables[name]
-                buf = self._ws.get("gb", (b_ * hl * wl, table.shape[1]), self.dtype)
-                return torch.index_select(table, 0, idx, out=buf).view(b_, hl, wl, -1)
+            def gb(name: str, tables=tables, idx=idx, hl=hl, wl=wl) -> tuple[torch.Tensor, torch.Tensor]:
+                maps = []
+                for role, table in zip("gb", tables[name]):
+                    buf = st.get(role, (b_ * hl * wl, table.shape[1]), self.dtype)
+                    maps.append(torch.index_select(table, 0, idx, out=buf).view(b_, hl, wl, -1))
+                return maps[0], maps[1]
 
-            x = self._block(i, lvl, x, gb)
+            x = self._block(st, i, lvl, x, gb)
         return self._head(x)
 
-    def _forward_dense(self, channels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def _forward_dense(self, st: _Stream, channels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         b_ = noise.shape[0]
         d = self.downscale
         x = self._fc(channels, noise[:, :, ::d, ::d])
@@ -642,54 +689,57 @@ class FastGenerator:
             seg = torch.cat((_nhwc(noise[:, :, ::s, ::s]).to(self.dtype), onehot[None].expand(b_, -1, -1, -1)), -1)
             actv = torch.relu_(lvl.dense_shared(self.dtype)(seg))  # (B, h, w, Hcat)
 
-            def gb(name: str, actv=actv, lvl=lvl) -> torch.Tensor:
+            def gb(name: str, actv=actv, lvl=lvl) -> tuple[torch.Tensor, torch.Tensor]:
                 sp = lvl.spades[name]
                 a = actv[..., lvl.slices[name]].contiguous()
-                buf = self._ws.get("gb", (*a.shape[:3], 2 * sp.channels), self.dtype)
-                return sp.dense_conv(self.dtype)(a, out=buf)
+                both = sp.dense_conv(self.dtype)(a, out=st.get("gb", (*a.shape[:3], 2 * sp.channels), self.dtype))
+                c = sp.channels
+                g = st.get("g", (*a.shape[:3], c), self.dtype).copy_(both[..., :c])
+                return g, st.get("b", (*a.shape[:3], c), self.dtype).copy_(both[..., c:])
 
-            x = self._block(i, lvl, x, gb)
+            x = self._block(st, i, lvl, x, gb)
         return self._head(x)
 
     # ------------------------------------------------------------------------------------------- trunk
-    def _modulate(self, role: str, sp: _Spade, x: torch.Tensor, gbmap: torch.Tensor, up: bool) -> torch.Tensor:
-        """``norm(up(x)) * (1 + gamma) + beta`` from the fused map (B, h, w, 2C); x (B, h', w', C) NHWC."""
-        c = sp.channels
+    def _modulate(self, sp: _Spade, x: torch.Tensor, gb: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """``norm(x) * (1 + gamma) + beta`` = ``x * G + B`` (BN folded), written over the G map.
+
+        ``gb``: contiguous (B, h, w, C) maps of G and B; x (B, h, w, C).
+        """
+        g, b = gb
         if sp.instance:
             var, mean = torch.var_mean(x.float(), dim=(1, 2), keepdim=True, unbiased=False)
             a = torch.rsqrt(var + sp.eps)
             x = torch.addcmul(-mean * a, x.float(), a).to(x.dtype)
-        gamma, beta = gbmap[..., :c], gbmap[..., c:]
-        b_, hl, wl, _ = gbmap.shape
-        out = self._ws.get(role, (b_, hl, wl, c), x.dtype)
-        if up:  # nearest x2 upsample of x as a broadcast
-            h0, w0 = hl // 2, wl // 2
-            torch.addcmul(
-                beta.unflatten(1, (h0, 2)).unflatten(3, (w0, 2)),
-                x[:, :, None, :, None, :],
-                gamma.unflatten(1, (h0, 2)).unflatten(3, (w0, 2)),
-                out=out.view(b_, h0, 2, w0, 2, c),
-            )
-        else:
-            torch.addcmul(beta, x, gamma, out=out)
+        return torch.addcmul(b, x, g, out=g)
+
+    def _upsample(self, st: _Stream, x: torch.Tensor) -> torch.Tensor:
+        """Nearest x2 of an NHWC tensor into a reused buffer, as a row gather (fast for any channel count)."""
+        b_, h0, w0, c = x.shape
+        key = (b_, h0, w0)
+        idx = st.up_index.get(key)
+        if idx is None:
+            rows = torch.arange(2 * h0, device=self.device) // 2
+            cols = torch.arange(2 * w0, device=self.device) // 2
+            img = torch.arange(b_, device=self.device)[:, None, None] * h0
+            idx = st.up_index[key] = ((img + rows[None, :, None]) * w0 + cols[None, None, :]).reshape(-1)
+        out = st.get("up", (b_, 2 * h0, 2 * w0, c), x.dtype)
+        torch.index_select(x.reshape(-1, c), 0, idx, out=out.view(-1, c))
         return out
 
-    def _block(self, i: int, lvl: _Level, x: torch.Tensor, gb) -> torch.Tensor:
-        """One SPADE residual block on NHWC tensors; x is at half resolution for every block but the first (the
-        nearest x2 upsample between blocks is folded into the broadcasts)."""
-        up = i > 0
-        b_, h0, w0, _ = x.shape
-        hl, wl = (2 * h0, 2 * w0) if up else (h0, w0)
-        res = self._ws.get(f"res{i % 2}", (b_, hl, wl, lvl.fout), self.dtype)
+    def _block(self, st: _Stream, i: int, lvl: _Level, x: torch.Tensor, gb) -> torch.Tensor:
+        """One SPADE residual block on NHWC tensors; x is at half resolution for every block but the first."""
+        if i > 0:
+            x = self._upsample(st, x)
+        b_, hl, wl, _ = x.shape
         if lvl.learned_shortcut:
-            lvl.conv_s(self._modulate("mod", lvl.spades["s"], x, gb("s"), up), out=res)
-        elif up:
-            res.view(b_, h0, 2, w0, 2, lvl.fout).copy_(x[:, :, None, :, None, :])
+            res = st.get(f"res{i % 2}", (b_, hl, wl, lvl.fout), self.dtype)
+            lvl.conv_s(self._modulate(lvl.spades["s"], x, gb("s")), out=res)
         else:
-            res.copy_(x)
-        dx = F.leaky_relu_(self._modulate("mod", lvl.spades["0"], x, gb("0"), up), 0.2)
-        dx = lvl.conv_0(dx, out=self._ws.get("d0", (b_, hl, wl, lvl.fmiddle), self.dtype))
-        dx = F.leaky_relu_(self._modulate("mod1", lvl.spades["1"], dx, gb("1"), False), 0.2)
+            res = x  # the residual: a buffer of ours, read by norm_0 before conv_1 adds into it
+        dx = F.leaky_relu_(self._modulate(lvl.spades["0"], x, gb("0")), 0.2)
+        dx = lvl.conv_0(dx, out=st.get("d0", (b_, hl, wl, lvl.fmiddle), self.dtype))
+        dx = F.leaky_relu_(self._modulate(lvl.spades["1"], dx, gb("1")), 0.2)
         return lvl.conv_1(dx, out=res, accumulate=True)
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
