@@ -51,8 +51,12 @@ _CODE_LIMIT = 1 << 62
 
 
 # ----------------------------------------------------------------------------------------------- small helpers
-def _compact(code: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Integer codes -> dense ids ``0..n-1`` (in code order) and ``n``."""
+def _compact(code: torch.Tensor, span: int | None = None) -> tuple[torch.Tensor, int]:
+    """Integer codes (in ``[0, span)`` when ``span`` is given) -> dense ids ``0..n-1`` in code order, and ``n``."""
+    if span is not None and span <= 4 * code.numel() + 4096:  # a counting pass instead of a sort
+        present = torch.bincount(code, minlength=span) > 0
+        remap = torch.cumsum(present, 0) - 1
+        return remap[code], int(present.sum())
     uniq, inverse = torch.unique(code, sorted=True, return_inverse=True)
     return inverse, int(uniq.numel())
 
@@ -72,10 +76,10 @@ def _unique_rows(rows: torch.Tensor, base: int) -> tuple[torch.Tensor, torch.Ten
     span = base
     for j in range(1, rows.shape[1]):
         if span * base >= _CODE_LIMIT:
-            code, span = _compact(code)
+            code, span = _compact(code, span)
         code = code * base + rows[:, j]
         span *= base
-    inverse, n = _compact(code)
+    inverse, n = _compact(code, span)
     return rows[_first_index(inverse, n)], inverse
 
 
@@ -88,10 +92,14 @@ def _patterns(kmap: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.Te
     """
     h, w = kmap.shape
     kp = F.pad(kmap[None, None], (1, 1, 1, 1), value=n_values)[0, 0]
-    mixed = torch.zeros((h, w), dtype=torch.bool, device=kmap.device)
-    for dy, dx in _TAPS:
-        if (dy, dx) != (1, 1):
-            mixed |= kp[dy : dy + h, dx : dx + w] != kmap
+    if n_values < (1 << 24):  # exact in float32: mixed where the 3x3 max and min differ
+        kf = kp.float()[None, None]
+        mixed = (F.max_pool2d(kf, 3, 1) != -F.max_pool2d(-kf, 3, 1))[0, 0]
+    else:
+        mixed = torch.zeros((h, w), dtype=torch.bool, device=kmap.device)
+        for dy, dx in _TAPS:
+            if (dy, dx) != (1, 1):
+                mixed |= kp[dy : dy + h, dx : dx + w] != kmap
     pid = kmap.reshape(-1).clone()
     idx = mixed.reshape(-1).nonzero().squeeze(1)
     if idx.numel() == 0:
@@ -149,9 +157,39 @@ class NoiseLayout:
         return cls([v[None] for v in vectors.float()], [None] * vectors.shape[0])
 
 
+def _distinct(code: torch.Tensor, limit: int = 16) -> tuple[torch.Tensor, int]:
+    """Dense ids of the distinct values of ``code`` (1-D int64): by repeated max while there are few, else sort."""
+    ids = torch.empty_like(code)
+    rest = code.clone()
+    low = torch.iinfo(torch.long).min
+    for j in range(limit):
+        top = rest.max()
+        if int(top) == low:
+            return ids, j
+        hit = rest == top
+        ids.masked_fill_(hit, j)
+        rest.masked_fill_(hit, low)
+    if int(rest.max()) == low:
+        return ids, limit
+    return _compact(code)
+
+
+def _same_vectors(vec: torch.Tensor, ids: torch.Tensor, field: torch.Tensor, block: int = 8) -> bool:
+    """Exactly ``field[:, p] == vec[:, ids[p]]`` for every pixel (NaN never matches), a few channels at a time."""
+    for c in range(0, field.shape[0], block):
+        want = vec[c : c + block].index_select(1, ids)
+        if float(want.sub_(field[c : c + block]).abs_().amax()) != 0.0:
+            return False
+    return True
+
+
 def analyse_noise(noise: torch.Tensor, max_vectors: int = 256) -> NoiseLayout | None:
     """Find the distinct noise vectors of each image of ``(B, z, H, W)``; ``None`` when some image holds more
-    than ``max_vectors`` (or the exact check fails), which sends the generator down the dense path."""
+    than ``max_vectors`` (or the exact check fails), which sends the generator down the dense path.
+
+    Grouping uses a hash of the bit patterns of a few channels; every pixel is then compared exactly, all channels,
+    with the vector of its group.
+    """
     b_, zd, h, w = noise.shape
     vectors: list[torch.Tensor] = []
     ids: list[torch.Tensor | None] = []
@@ -162,16 +200,15 @@ def analyse_noise(noise: torch.Tensor, max_vectors: int = 256) -> NoiseLayout | 
             vectors.append(zb[:, :1].t().float().contiguous())
             ids.append(None)
             continue
-        # hash a few channels (bit patterns, wrapping int64 arithmetic), group, then verify every channel exactly
         bits = zb[:n_hash].float().contiguous().view(torch.int32)
         code = torch.zeros(h * w, dtype=torch.long, device=noise.device)
-        for c in range(n_hash):
+        for c in range(n_hash):  # wrapping int64 arithmetic: any collision is caught by the exact check
             code.mul_(0x9E3779B97F4A7C1).add_(bits[c])
-        inverse, k = _compact(code)
+        inverse, k = _distinct(code)
         if k > max_vectors:
             return None
         vec = zb[:, _first_index(inverse, k)]  # (z, K)
-        if float(torch.sub(vec[:, inverse], zb).abs_().amax()) != 0.0:  # exact check (NaN / inf fail it)
+        if not _same_vectors(vec, inverse, zb):
             return None
         vectors.append(vec.t().float().contiguous())
         ids.append(inverse)
@@ -471,10 +508,10 @@ class FastGenerator:
                 continue
             k = vec.shape[0]
             if span * k >= _CODE_LIMIT:
-                code, span = _compact(code)
+                code, span = _compact(code, span)
             code = code * k + ids
             span *= k
-        keys, n_keys = _compact(code)
+        keys, n_keys = _compact(code, span)
         if n_keys > self.max_keys:
             return None
         first = _first_index(keys, n_keys)
