@@ -1,0 +1,225 @@
+"""The fast inference path (``oasis_core.fast``) against the eager generator on seeded weights.
+
+fp32 must match the eager ``Generator`` to max abs diff <= 1e-3 (in practice ~1e-5), bf16 to PSNR >= 30 dB, for any
+config, size (multiple of 32, not only square), batch and noise field: one replicated vector, rerolled regions
+(nested, blended) and per-pixel random noise (the dense fallback).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from oasis_core import noise as noise_ops
+from oasis_core.config import GeneratorConfig
+from oasis_core.fast import FastGenerator, NoiseLayout, analyse_noise, fast_supported
+from oasis_core.nn import Generator
+
+FP32_TOL = 1e-3
+BF16_PSNR = 30.0
+BATCH_TOL = 1e-4  # a batch may round differently from single images (other matmul and conv blockings)
+
+LITE = GeneratorConfig(semantic_nc=12, ch=16, spade_hidden=32, z_dim=64)
+# three blocks, instance norm and no noise channels: the unusual corners of the config space
+ODD = GeneratorConfig(semantic_nc=7, ch=4, spade_hidden=8, z_dim=0, norm="instance", multipliers=(4, 2, 1))
+
+
+def seeded(config: GeneratorConfig, seed: int = 0) -> Generator:
+    """Eval-mode generator with unit-gain random weights and non-trivial BN statistics (outputs not saturated)."""
+    g = Generator(config, spectral_norm=False)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in g.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / math.sqrt(m.weight[0].numel()))
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.05)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
+    return g.eval()
+
+
+def painted(h: int, w: int, n: int, seed: int = 0) -> torch.Tensor:
+    """A painted-looking label map (channels): a wavy horizon, a lake and a few blobs."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    lab = np.zeros((h, w), np.int64)
+    lab[yy > h * 0.45 + 0.06 * h * np.sin(xx / w * 9.0 + rng.uniform(0, 6))] = 1 % n
+    lab[((xx - w * 0.6) / (w * 0.25)) ** 2 + ((yy - h * 0.75) / (h * 0.1)) ** 2 < 1] = 2 % n
+    for k in range(4):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.05, 0.15) * min(h, w)
+        lab[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = (3 + k) % n
+    return torch.from_numpy(lab)
+
+
+def eager(g: Generator, channels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    onehot = torch.nn.functional.one_hot(channels, g.config.semantic_nc).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        return g(onehot.expand(noise.shape[0], -1, -1, -1), noise)
+
+
+def noise_fields(z_dim: int, h: int, w: int, channels: torch.Tensor) -> dict[str, torch.Tensor]:
+    base = noise_ops.sample_field(z_dim, h, w, 1)
+    box = torch.zeros(h, w, dtype=torch.bool)
+    box[h // 4 : h // 2, w // 3 :] = True
+    rerolled = noise_ops.reroll(base, box, 2, strength=0.6)  # blend inside a box
+    rerolled = noise_ops.reroll(rerolled, channels == 1, 3, strength=1.0)  # a class, overlapping the box
+    return {
+        "replicated": base[None],
+        "rerolled": rerolled[None],
+        "random": torch.randn(1, z_dim, h, w, generator=torch.Generator().manual_seed(4)),
+    }
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(10 * torch.log10(4.0 / ((a - b) ** 2).mean()))
+
+
+@pytest.mark.parametrize("which", ["tiny", "lite", "odd"])
+@pytest.mark.parametrize("size", [(64, 96), (96, 32)])
+def test_fp32_matches_eager(which: str, size: tuple[int, int], tiny_configs) -> None:
+    config = {"tiny": tiny_configs[0], "lite": LITE, "odd": ODD}[which]
+    g = seeded(config, seed=3)
+    h, w = size
+    channels = painted(h, w, config.semantic_nc)
+    fast = FastGenerator(g, torch.float32)
+    for name, z in noise_fields(config.z_dim, h, w, channels).items():
+        want = eager(g, channels, z)
+        got = fast(channels, z)
+        assert got.shape == want.shape and got.dtype == torch.float32
+        diff = float((got - want).abs().max())
+        assert diff <= FP32_TOL, f"{which} {size} {name}: max abs diff {diff:.2e}"
+        assert float(want.std()) > 0.05  # the comparison is not between two saturated images
+
+
+def test_noise_kinds_take_the_expected_paths() -> None:
+    g = seeded(LITE)
+    h, w = 64, 64
+    channels = painted(h, w, LITE.semantic_nc)
+    fast = FastGenerator(g, torch.float32)
+    fields = noise_fields(LITE.z_dim, h, w, channels)
+    fast(channels, fields["replicated"])
+    fast(channels, fields["rerolled"])
+    assert fast.stats["dense"] == 0
+    fast(channels, fields["random"])
+    assert fast.stats["dense"] == 1
+
+
+def test_bf16_psnr(tiny_configs) -> None:
+    for config in (tiny_configs[0], LITE):
+        g = seeded(config, seed=5)
+        channels = painted(64, 128, config.semantic_nc, seed=2)
+        fast = FastGenerator(g, torch.bfloat16)
+        for name, z in noise_fields(config.z_dim, 64, 128, channels).items():
+            value = psnr(fast(channels, z), eager(g, channels, z))
+            assert value >= BF16_PSNR, f"{name}: PSNR {value:.1f} dB"
+
+
+def test_vectors_that_share_the_hashed_channels_are_told_apart() -> None:
+    """Two vectors equal in the channels the grouping hashes but not elsewhere: the exact check must catch it."""
+    g = seeded(LITE)
+    h, w = 64, 64
+    channels = painted(h, w, LITE.semantic_nc)
+    v = noise_ops.sample_vector(LITE.z_dim, 1)
+    v2 = v.clone()
+    v2[40] += 1.0
+    z = noise_ops.replicate(v, h, w)
+    z[:, :, w // 2 :] = v2[:, None, None]
+    layout = analyse_noise(z[None])
+    assert layout is None or layout.vectors[0].shape[0] == 2
+    diff = float((FastGenerator(g)(channels, z[None]) - eager(g, channels, z[None])).abs().max())
+    assert diff <= FP32_TOL
+
+
+def test_non_finite_noise_goes_dense_and_matches() -> None:
+    g = seeded(LITE)
+    channels = painted(32, 32, LITE.semantic_nc)
+    z = noise_ops.sample_field(LITE.z_dim, 32, 32, 1)[None]
+    z[0, 3, 5, 7] = float("nan")
+    assert analyse_noise(z) is None
+    got, want = FastGenerator(g)(channels, z), eager(g, channels, z)
+    assert torch.equal(got.isnan(), want.isnan())
+
+
+def test_cache_repeats_exactly_and_follows_label_edits() -> None:
+    g = seeded(LITE)
+    h, w = 64, 96
+    channels = painted(h, w, LITE.semantic_nc)
+    z = noise_ops.sample_field(LITE.z_dim, h, w, 7)[None]
+    fast = FastGenerator(g, torch.float32)
+    first = fast(channels, z)
+    assert torch.equal(fast(channels, z), first)  # second call: plan from the cache
+    assert fast.stats == {"plan_hits": 1, "plan_misses": 1, "dense": 0}
+
+    edited = channels.clone()
+    edited[10:30, 20:50] = 9  # a stroke of a new class
+    got = fast(edited, z)
+    assert fast.stats["plan_misses"] == 2
+    assert not torch.equal(got, first)
+    assert float((got - eager(g, edited, z)).abs().max()) <= FP32_TOL
+    assert torch.equal(FastGenerator(g, torch.float32)(edited, z), got)  # same as a fresh fast generator
+    assert torch.equal(fast(channels, z), first)  # and the first map still gives its image
+
+    # a caller-supplied label key must name the labels: the same key with other labels is the caller's bug, but a
+    # different key per map always works
+    assert torch.equal(fast(edited, z, label_key=b"edited"), got)
+
+
+def test_new_noise_values_reuse_the_plan_but_not_the_image() -> None:
+    g = seeded(LITE)
+    channels = painted(64, 64, LITE.semantic_nc)
+    fast = FastGenerator(g, torch.float32)
+    a = fast(channels, noise_ops.sample_field(LITE.z_dim, 64, 64, 1)[None])
+    b = fast(channels, noise_ops.sample_field(LITE.z_dim, 64, 64, 2)[None])
+    assert fast.stats["plan_misses"] == 1 and fast.stats["plan_hits"] == 1
+    assert float((a - b).abs().mean()) > 0.01
+
+
+@pytest.mark.parametrize("streams", [1, 2])
+def test_batch_of_variants_equals_one_at_a_time(streams: int) -> None:
+    g = seeded(LITE)
+    h, w = 64, 96
+    channels = painted(h, w, LITE.semantic_nc)
+    fields = noise_fields(LITE.z_dim, h, w, channels)
+    vectors = noise_ops.sample_vectors(3, LITE.z_dim, 11)
+    batch_fields = torch.cat([noise_ops.replicate(vectors, h, w), fields["rerolled"], fields["random"]])
+    fast = FastGenerator(g, torch.float32, streams=streams)
+    one = torch.cat([fast(channels, z[None]) for z in batch_fields])
+    # mixed batch (one image with random noise: the whole batch goes dense)
+    assert float((fast(channels, batch_fields) - one).abs().max()) <= BATCH_TOL
+    # replicated + rerolled: planned
+    assert float((fast(channels, batch_fields[:4]) - one[:4]).abs().max()) <= BATCH_TOL
+    # seeds only: the layout is known, the field never built
+    got = fast(channels, NoiseLayout.replicated(vectors))
+    assert float((got - one[:3]).abs().max()) <= BATCH_TOL
+
+
+def test_small_workspace_splits_the_batch() -> None:
+    g = seeded(LITE)
+    channels = painted(64, 64, LITE.semantic_nc)
+    vectors = noise_ops.sample_vectors(3, LITE.z_dim, 1)
+    big = FastGenerator(g, torch.float32, streams=1)
+    small = FastGenerator(g, torch.float32, streams=1, workspace_mb=0)
+    want = big(channels, NoiseLayout.replicated(vectors))
+    assert float((small(channels, NoiseLayout.replicated(vectors)) - want).abs().max()) <= BATCH_TOL
+
+
+def test_inputs_are_checked() -> None:
+    g = seeded(LITE)
+    fast = FastGenerator(g)
+    z = noise_ops.sample_field(LITE.z_dim, 64, 64, 1)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        fast(torch.zeros(40, 64, dtype=torch.long), z[:, :40])
+    with pytest.raises(ValueError, match="noise must be"):
+        fast(torch.zeros(64, 64, dtype=torch.long), z[:5])
+    with pytest.raises(ValueError, match="label channels"):
+        fast(torch.full((64, 64), 12), z)
+    g.train()
+    assert fast_supported(g) == "the generator is in training mode"
+    with pytest.raises(ValueError, match="training mode"):
+        FastGenerator(g)
