@@ -92,14 +92,12 @@ def _patterns(kmap: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.Te
     """
     h, w = kmap.shape
     kp = F.pad(kmap[None, None], (1, 1, 1, 1), value=n_values)[0, 0]
-    if n_values < (1 << 24):  # exact in float32: mixed where the 3x3 max and min differ
-        kf = kp.float()[None, None]
-        mixed = (F.max_pool2d(kf, 3, 1) != -F.max_pool2d(-kf, 3, 1))[0, 0]
-    else:
-        mixed = torch.zeros((h, w), dtype=torch.bool, device=kmap.device)
-        for dy, dx in _TAPS:
-            if (dy, dx) != (1, 1):
-                mixed |= kp[dy : dy + h, dx : dx + w] != kmap
+    # mixed where the 3x3 max and min differ (separable: rows, then columns)
+    rmax = torch.maximum(torch.maximum(kp[:, :-2], kp[:, 1:-1]), kp[:, 2:])
+    rmin = torch.minimum(torch.minimum(kp[:, :-2], kp[:, 1:-1]), kp[:, 2:])
+    mixed = torch.maximum(torch.maximum(rmax[:-2], rmax[1:-1]), rmax[2:]) != torch.minimum(
+        torch.minimum(rmin[:-2], rmin[1:-1]), rmin[2:]
+    )
     pid = kmap.reshape(-1).clone()
     idx = mixed.reshape(-1).nonzero().squeeze(1)
     if idx.numel() == 0:

@@ -177,7 +177,14 @@ class Synthesizer:
         """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged."""
         z = torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32))
         m = torch.from_numpy(np.asarray(mask, dtype=bool))
-        return noise_ops.reroll(z, m, seed, strength).numpy()
+        if m.dim() != 2 or z.dim() not in (3, 4) or m.shape != z.shape[-2:]:
+            return noise_ops.reroll(z, m, seed, strength).numpy()  # its checks and broadcasting rules
+        # the same numbers as noise_ops.reroll (same blend, element by element), computed inside the mask only
+        new = noise_ops.sample_vector(z.shape[-3], seed).to(z)
+        inside = z[..., m]  # (..., z, M)
+        out = z.clone()
+        out[..., m] = noise_ops.blend(inside, new[:, None].expand_as(inside), strength)
+        return out.numpy()
 
     # ------------------------------------------------------------------------------------------ generation
     def check_size(self, height: int, width: int) -> None:
