@@ -6,21 +6,27 @@ makes (a painted label map and a noise field built from a few seeded vectors) th
 distinct inputs, and :class:`FastGenerator` computes each distinct one once:
 
 - **Keys.** Every pixel gets a key: its label channel plus, per image of the batch, the id of its noise vector
-  (noise fields are analysed: one vector replicated, or a few vectors in rerolled regions; found with a hash and
-  ``unique``, then verified exactly). Zero padding is one more key.
+  (noise fields are analysed: one vector replicated, or a few vectors in rerolled regions; grouped by a hash of a
+  few channels, then every pixel is compared exactly with its group's vector). Zero padding is one more key.
 - **Patterns.** ``mlp_shared`` at a pixel depends only on the keys of its 3x3 neighbourhood; pixels whose
   neighbourhood holds one key share a row, the others are grouped by their exact 3x3 key pattern. ``gamma``/``beta``
   depend only on the 3x3 neighbourhood of those pattern ids (a 5x5 key neighbourhood), grouped the same way. So every
   SPADE computes a small table of activations (9 look-ups per pattern: a 3x3 conv over a one-hot map is a sum of 9
-  embedding rows) and a small table of ``gamma``/``beta`` rows (one matmul over the distinct patterns), and fills
-  the map with one row gather. Nothing is approximated: each row is the exact convolution of its neighbourhood.
+  embedding rows) and a small table of ``gamma``/``beta`` rows (one matmul of the distinct activation rows with
+  every tap, then 9-row sums per pattern), and fills the map with row gathers. Nothing is approximated: each row is
+  the exact convolution of its neighbourhood.
 - **BatchNorm folded.** ``BN(x) = a x + b`` in eval mode, so ``BN(x) (1 + gamma) + beta = x G + B`` with
   ``G = a (1 + gamma)``, ``B = b (1 + gamma) + beta``: one fused gamma/beta weight with ``2C`` outputs and one
-  ``addcmul`` per SPADE (the nearest x2 upsample before a block is a broadcast inside that ``addcmul``).
+  ``addcmul`` per SPADE (the nearest x2 upsample before a block is one row gather, shared by the block).
 - **Reuse.** The pattern geometry of a key map (which depends on the labels and the layout of the noise regions, not
   on the noise values) is cached per label map, so variants and rerolls pay only for the small tables.
 - **Trunk.** The residual convolutions run channels-last, in bf16 where the CPU has native bf16 (fp16/bf16 on CUDA),
   with weights packed once for oneDNN on CPUs (the residual add and the final tanh fused into the convolution).
+- **Memory.** Every big per-call tensor lives in a reused buffer (a fresh allocation costs page faults, which on
+  CPUs cost more than the arithmetic of these memory-bound steps, most of all in threads other than the main one).
+- **Threads.** The work is a stream of many small memory-bound steps, which intra-op threading speeds up little and
+  slows down badly when another process holds the other cores (every step waits for the busiest thread): one
+  intra-op thread by default; a batch of variants is split into parallel streams (one per core, at most 2).
 
 Noise fields with too many distinct vectors (e.g. per-pixel random noise) take a dense path: one convolution per
 level for all ``mlp_shared`` of a block and one fused gamma/beta convolution per SPADE (still BN-folded).
@@ -424,8 +430,11 @@ class FastGenerator:
     one-hot input), ``noise`` (B, z, H, W) float (or a :class:`NoiseLayout`); returns (B, 3, H, W) float32 in
     [-1, 1]. fp32 matches the eager generator to float rounding; bf16/fp16 run the trunk in that dtype.
 
-    ``threads``: intra-op threads for a call (None: torch's setting). ``workspace_mb``: reused buffers are kept
-    between calls up to this size, and a batch is split into chunks that fit it. Calls are serialised (a lock).
+    ``threads``: intra-op threads for a call (None: torch's setting). ``streams``: a batch is split into this many
+    parallel streams (None: 2 on CPUs with 2+ cores, else 1), each with its own buffers. ``workspace_mb``: reused
+    buffers are kept between calls up to this size per stream, and a batch is run in chunks that fit it.
+    ``cache_size``: label-map plans kept (LRU). ``max_keys``: more (label, noise vector) pairs than this take the
+    dense path. Calls are serialised (a lock); the object is safe to share between threads.
     """
 
     def __init__(
