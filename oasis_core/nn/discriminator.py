@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from oasis_core.config import DiscriminatorConfig
-from oasis_core.nn.spectral import maybe_sn
+from oasis_core.nn.spectral import init_conv_weights, maybe_sn
 
 
 class DResBlock(nn.Module):
@@ -72,12 +72,8 @@ class Discriminator(nn.Module):
         self.layer_up_last = nn.Conv2d(ch[1] // 2, config.output_nc, 1)
 
     def init_weights(self, gain: float = 0.02) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-                nn.init.xavier_normal_(weight, gain=gain)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        """The paper's initialisation: xavier-normal (gain 0.02) conv weights, zero biases."""
+        init_conv_weights(self, gain)
 
     def check_size(self, height: int, width: int) -> None:
         d = self.config.downscale

@@ -8,6 +8,7 @@ from torch import nn
 
 from oasis_core.config import GeneratorConfig
 from oasis_core.nn.spade import SPADEResBlock
+from oasis_core.nn.spectral import init_conv_weights
 
 
 class Generator(nn.Module):
@@ -32,12 +33,7 @@ class Generator(nn.Module):
 
     def init_weights(self, gain: float = 0.02) -> None:
         """The paper's initialisation: xavier-normal (gain 0.02) conv weights, zero biases."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-                nn.init.xavier_normal_(weight, gain=gain)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        init_conv_weights(self, gain)
 
     def check_size(self, height: int, width: int) -> None:
         d = self.config.downscale

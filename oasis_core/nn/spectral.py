@@ -21,6 +21,16 @@ def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
     return parametrizations.spectral_norm(module) if enabled else module
 
 
+def init_conv_weights(module: nn.Module, gain: float) -> None:
+    """Xavier-normal conv weights with ``gain`` (the spectral-norm original where wrapped), zero biases."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            nn.init.xavier_normal_(weight, gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def to_official_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """This project's parametrization keys -> the legacy layout of the official checkpoints."""
     out = {}
