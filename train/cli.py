@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--iters", type=_positive, default=2000)
     s.add_argument("--batch", type=_positive, default=8)
 
+    ms = sub.add_parser("model-samples", help="model-card sheet: label map | two noise draws | a reroll")
+    ms.add_argument("model", type=Path)
+    ms.add_argument("labels", type=Path, nargs="+", help="label map PNGs (label-file values)")
+    ms.add_argument("-o", "--output", required=True, type=Path)
+
     m = sub.add_parser("make-landscapes", help="render the procedural landscapes dataset")
     m.add_argument("-o", "--output", required=True, type=Path)
     m.add_argument("--count", type=_positive, default=2000)
@@ -185,6 +190,13 @@ def cmd_fit_segmenter(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_samples(args: argparse.Namespace) -> int:
+    from train.model_card import sample_sheet
+
+    print(f"wrote {sample_sheet(args.model, args.labels, args.output)}")
+    return 0
+
+
 def cmd_make_landscapes(args: argparse.Namespace) -> int:
     from train.data.landscapes import write_dataset
 
@@ -208,6 +220,7 @@ COMMANDS = {
     "export": cmd_export,
     "eval": cmd_eval,
     "fit-segmenter": cmd_fit_segmenter,
+    "model-samples": cmd_model_samples,
     "make-landscapes": cmd_make_landscapes,
 }
 
