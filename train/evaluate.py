@@ -191,7 +191,7 @@ def evaluate_run(
     from train.export import load_run
 
     run_dir = Path(run_dir)
-    run, cfg, space = load_run(run_dir)
+    run, cfg, space = load_run(run_dir, natural_size=True)
     device = run.device
     val = run.dataset_factory("val")
     n = len(val) if limit is None else min(limit, len(val))

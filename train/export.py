@@ -25,8 +25,14 @@ DATA_LICENCES = {
 }
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[Run, TrainConfig, LabelSpace]:
-    """Rebuild a Run (single process) from a run folder's config and latest state."""
+def load_run(
+    run_dir: str | Path, device: str = "cpu", natural_size: bool = False
+) -> tuple[Run, TrainConfig, LabelSpace]:
+    """Rebuild a Run (single process) from a run folder's config and latest state.
+
+    ``natural_size``: data at the size the model is meant for (a run trained on crops of ``load_size`` images is
+    evaluated, and its BN statistics re-estimated, on whole ``load_size`` images).
+    """
     from train.cli import dataset_factory
 
     run_dir = Path(run_dir)
@@ -36,6 +42,9 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[Run, TrainConfig
     st = load_state(state_path)
     cfg = TrainConfig.from_dict(json.loads(st["config"])).replace(device=device, run_dir=str(run_dir), workers=0)
     space = LabelSpace.from_dict(json.loads(st["label_space"]))
+    if natural_size and cfg.load_size:
+        crop = {"train_crop": list(cfg.size), "train_load_size": list(cfg.load_size)}
+        cfg = cfg.replace(size=cfg.load_size, load_size=None, notes={**cfg.notes, **crop})
     info = du.init(device)
     run = Run(cfg, info, dataset_factory(cfg, space), space)
     run.load_state_dict(st)
@@ -49,7 +58,7 @@ def export_run(
     name: str | None = None,
     with_discriminator: bool = True,
 ) -> Path:
-    run, cfg, space = load_run(run_dir)
+    run, cfg, space = load_run(run_dir, natural_size=True)
     g = run.ema_for_eval()
     metrics = {}
     eval_path = Path(run_dir) / "eval.json"
@@ -61,7 +70,7 @@ def export_run(
         run.d_plain if with_discriminator else None,
         label_space=space,
         name=name or f"{cfg.dataset} ({cfg.preset})",
-        natural_size=cfg.load_size or cfg.size,  # crops of load_size images: the model's scale is load_size
+        natural_size=cfg.size,
         provenance={
             "trained_by": "OASIS Studio train/",
             "dataset": cfg.dataset,
