@@ -184,3 +184,26 @@ def test_resume_refuses_a_different_architecture(tmp_path):
     assert r.returncode == 2
     assert "ch=" in r.stderr
     assert TrainingError  # the CLI maps TrainingError to exit status 2 with one sentence
+
+
+@needs_facades
+def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(["fit", *TINY, *QUIET, "--iters", "2", "--run-dir", str(run_dir)]).returncode == 0
+    r = run_cli(["fit-segmenter", str(run_dir), "--iters", "2", "--batch", "2"])
+    assert r.returncode == 0, r.stderr
+    r = run_cli(["eval", str(run_dir), "--limit", "2", "--samples", "2"])
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((run_dir / "eval.json").read_text())
+    assert 0.0 <= metrics["d_seg_pixel_accuracy"] <= 1.0
+    assert 0.0 <= metrics["d_seg_miou"] <= 1.0
+    assert -1.0 <= metrics["ms_ssim_diversity"] <= 1.0
+    assert "label_consistency" in metrics and metrics["fid"] is None and "inception" in metrics["fid_note"]
+
+    from oasis_core.checkpoint import read_document
+
+    model = tmp_path / "m.safetensors"
+    assert run_cli(["export", str(run_dir), "-o", str(model)]).returncode == 0
+    doc = read_document(model)
+    assert doc["metrics"]["d_seg_miou"] == metrics["d_seg_miou"]
+    assert doc["provenance"]["iterations"] == 2 and "CMP Facade" in doc["licence"]
