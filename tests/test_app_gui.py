@@ -245,7 +245,7 @@ def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, ti
         win.set_live(False)
         from app.document import Scene
 
-        win.set_scene(Scene.blank(1024, 1024, win.info.value_of("grass")))  # no generation yet
+        win.set_scene(Scene.blank(2048, 2048, win.info.value_of("grass")))  # no generation yet (large: >0.4 s even fast)
         win.canvas.fit()
         gaps: list[float] = []
         last = [time.perf_counter()]
