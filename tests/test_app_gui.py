@@ -245,7 +245,7 @@ def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, ti
         win.set_live(False)
         from app.document import Scene
 
-        win.set_scene(Scene.blank(2048, 2048, win.info.value_of("grass")))  # no generation yet (large: >0.4 s even fast)
+        win.set_scene(Scene.blank(2048, 2048, win.info.value_of("grass")))  # large: > 0.4 s even on the fast path
         win.canvas.fit()
         gaps: list[float] = []
         last = [time.perf_counter()]
