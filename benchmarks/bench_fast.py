@@ -28,7 +28,6 @@ import argparse
 import gc
 import importlib.util
 import json
-import math
 import statistics
 import subprocess
 import sys
@@ -39,12 +38,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from oasis_core import noise as noise_ops
 from oasis_core.config import GeneratorConfig, paper_configs
 from oasis_core.fast import FastGenerator
 from oasis_core.nn import Generator, fold_spectral_norm
+from oasis_core.nn.spectral import init_unit_gain
 from oasis_core.synthesizer import cpu_supports_bf16
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,17 +55,7 @@ LITE = GeneratorConfig(semantic_nc=12, ch=16, spade_hidden=32, z_dim=64)
 # ------------------------------------------------------------------------------------------------ setups
 def unit_gain(g: Generator, seed: int = 0) -> Generator:
     """Random weights with std 1/sqrt(fan_in), small biases and non-trivial BN statistics (outputs not saturated)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in g.modules():
-            if isinstance(m, nn.Conv2d):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / math.sqrt(m.weight[0].numel()))
-                if m.bias is not None:
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.05)
-            elif isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
-    return g.eval()
+    return init_unit_gain(g, seed).eval()
 
 
 def paper_generator() -> tuple[Generator, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import platform
 import resource
 import statistics
@@ -23,11 +22,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from oasis_core import noise as noise_ops
 from oasis_core.config import GeneratorConfig, paper_configs
 from oasis_core.nn import Generator
+from oasis_core.nn.spectral import init_unit_gain
 
 # The official code on this kind of machine (2 CPU cores, torch 2.13 CPU, fp32, batch 1, ADE20K, 256x256):
 # G forward, eval, no grad: 1.95 s (reference/OASIS.md).
@@ -113,23 +112,8 @@ def print_table(rows: list[Row]) -> None:
 
 # ------------------------------------------------------------------------------------------------ setups
 def seeded_generator(config: GeneratorConfig, seed: int = 0) -> Generator:
-    """An inference generator (plain convs, as loaded from a model file) with seeded unit-gain weights.
-
-    Weights ~ N(0, 1/fan_in) and non-trivial BN statistics: realistic magnitudes, no denormal-number slow paths
-    (the paper's 0.02 init gain would make activations tiny).
-    """
-    g = Generator(config, spectral_norm=False)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in g.modules():
-            if isinstance(m, nn.Conv2d):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / math.sqrt(m.weight[0].numel()))
-                if m.bias is not None:
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.05)
-            elif isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
-    return g.eval()
+    """An inference generator (plain convs, as loaded from a model file) with seeded unit-gain weights."""
+    return init_unit_gain(Generator(config, spectral_norm=False), seed).eval()
 
 
 def label_map(semantic_nc: int, height: int, width: int, seed: int = 0) -> torch.Tensor:

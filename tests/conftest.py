@@ -17,7 +17,6 @@ gain) and the BN statistics are non-trivial, so the noise and the labels visibly
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from oasis_core.checkpoint import save_checkpoint
 from oasis_core.config import DiscriminatorConfig, GeneratorConfig
 from oasis_core.labels import LabelSpace, landscapes
 from oasis_core.nn import Discriminator, Generator
+from oasis_core.nn.spectral import init_unit_gain
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -44,23 +44,8 @@ def tiny_configs() -> tuple[GeneratorConfig, DiscriminatorConfig, LabelSpace]:
 
 
 def lively_init(module: nn.Module, seed: int) -> nn.Module:
-    """Seeded weights with unit-gain scale: conv weights ~ N(0, 1/fan_in), small biases, non-trivial BN stats.
-
-    Works on plain and spectral-norm convolutions (the original weight of a parametrization is set).
-    """
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.Conv2d):
-                weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-                fan_in = weight[0].numel()
-                weight.copy_(torch.randn(weight.shape, generator=g) / math.sqrt(fan_in))
-                if m.bias is not None:
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
-            elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-    return module
+    """Seeded unit-gain weights (``oasis_core.nn.spectral.init_unit_gain``): noise and labels visibly matter."""
+    return init_unit_gain(module, seed)
 
 
 def build_tiny_networks(seed: int = TINY_SEED) -> tuple[Generator, Discriminator]:

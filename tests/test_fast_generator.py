@@ -7,17 +7,15 @@ config, size (multiple of 32, not only square), batch and noise field: one repli
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from oasis_core import noise as noise_ops
 from oasis_core.config import GeneratorConfig
 from oasis_core.fast import FastGenerator, NoiseLayout, analyse_noise, fast_supported
 from oasis_core.nn import Generator
+from oasis_core.nn.spectral import init_unit_gain
 
 FP32_TOL = 1e-3
 BF16_PSNR = 30.0
@@ -30,18 +28,7 @@ ODD = GeneratorConfig(semantic_nc=7, ch=4, spade_hidden=8, z_dim=0, norm="instan
 
 def seeded(config: GeneratorConfig, seed: int = 0) -> Generator:
     """Eval-mode generator with unit-gain random weights and non-trivial BN statistics (outputs not saturated)."""
-    g = Generator(config, spectral_norm=False)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in g.modules():
-            if isinstance(m, nn.Conv2d):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / math.sqrt(m.weight[0].numel()))
-                if m.bias is not None:
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.05)
-            elif isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
-    return g.eval()
+    return init_unit_gain(Generator(config, spectral_norm=False), seed).eval()
 
 
 def painted(h: int, w: int, n: int, seed: int = 0) -> torch.Tensor:

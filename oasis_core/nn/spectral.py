@@ -31,6 +31,26 @@ def init_conv_weights(module: nn.Module, gain: float) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def init_unit_gain(module: nn.Module, seed: int) -> nn.Module:
+    """Seeded "lively" weights for tests and benchmarks: conv weights ~ N(0, 1/fan_in), biases ~ N(0, 0.05^2),
+    BN running means ~ N(0, 0.1^2) and variances in [0.5, 1.5). Realistic magnitudes (the paper's 0.02 gain makes
+    activations tiny); works on plain and spectral-norm convolutions (the original weight is set)."""
+    import math
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d):
+                weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+                weight.copy_(torch.randn(weight.shape, generator=g) / math.sqrt(weight[0].numel()))
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    return module
+
+
 def to_official_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """This project's parametrization keys -> the legacy layout of the official checkpoints."""
     out = {}
