@@ -7,41 +7,22 @@ from dataclasses import dataclass, field
 
 # Paper values (OASIS.md): learning rates, LabelMix weight, EMA decay. Lite presets shrink the widths for CPU
 # training and interactive CPU inference; "lite" = ch 16, SPADE hidden 32, discriminator widths / 4.
+_PAPER = dict(lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999, ch=64, spade_hidden=128)
+_LITE = dict(lr_g=2e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.999, reuse_fake=True)
 PRESETS: dict[str, dict] = {
-    "ade20k": dict(lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999, ch=64, spade_hidden=128),
-    "coco": dict(lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999, ch=64, spade_hidden=128),
-    "cityscapes": dict(lr_g=4e-4, lr_d=4e-4, lambda_labelmix=5.0, ema_decay=0.999, ch=64, spade_hidden=128),
-    "lite": dict(
-        lr_g=2e-4,
-        lr_d=4e-4,
-        lambda_labelmix=10.0,
-        ema_decay=0.999,
-        ch=16,
-        spade_hidden=32,
-        d_channels=(3, 32, 32, 64, 64, 128, 128),
-        reuse_fake=True,
-    ),
-    "lite32": dict(
-        lr_g=2e-4,
-        lr_d=4e-4,
-        lambda_labelmix=10.0,
-        ema_decay=0.999,
-        ch=32,
-        spade_hidden=64,
-        d_channels=(3, 64, 64, 128, 128, 256, 256),
-        reuse_fake=True,
-    ),
-    "tiny": dict(
-        lr_g=2e-4,
-        lr_d=4e-4,
-        lambda_labelmix=10.0,
-        ema_decay=0.99,
-        ch=4,
-        spade_hidden=8,
-        z_dim=8,
-        d_channels=(3, 8, 8, 16, 16, 32, 32),
-        reuse_fake=True,
-    ),
+    "ade20k": _PAPER,
+    "coco": _PAPER,
+    "cityscapes": {**_PAPER, "lr_g": 4e-4, "lambda_labelmix": 5.0, "ema_decay": 0.999},
+    "lite": {**_LITE, "ch": 16, "spade_hidden": 32, "d_channels": (3, 32, 32, 64, 64, 128, 128)},
+    "lite32": {**_LITE, "ch": 32, "spade_hidden": 64, "d_channels": (3, 64, 64, 128, 128, 256, 256)},
+    "tiny": {
+        **_LITE,
+        "ema_decay": 0.99,
+        "ch": 4,
+        "spade_hidden": 8,
+        "z_dim": 8,
+        "d_channels": (3, 8, 8, 16, 16, 32, 32),
+    },
 }
 
 
