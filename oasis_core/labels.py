@@ -102,6 +102,11 @@ class LabelSpace:
         """(file value, name, colour) of every class a user can paint, in channel order (don't care included)."""
         return [(v, self.names[c], self.colours[c]) for c, v in enumerate(self.file_values) if v >= 0]
 
+    def real_logit_channels(self) -> list[int]:
+        """Discriminator output channels (c + 1) of the real, paintable classes: the fake channel, the don't-care
+        channel and channels without a file value are left out (what segmentation chooses among)."""
+        return [c + 1 for c, v in enumerate(self.file_values) if v >= 0 and c != self.dont_care]
+
     def channel_of(self, value: int) -> int:
         if 0 <= value < len(self._lut) and self._lut[value] >= 0:
             return int(self._lut[value])

@@ -304,9 +304,7 @@ class Synthesizer:
 
     def _real_channels(self) -> torch.Tensor:
         """Logit channels of the real classes that have a file value (don't care and unused channels excluded)."""
-        ls = self.label_space
-        keep = [c + 1 for c, v in enumerate(ls.file_values) if v >= 0 and c != ls.dont_care]
-        return torch.tensor(keep, device=self.device)
+        return torch.tensor(self.label_space.real_logit_channels(), device=self.device)
 
     def _check_photo(self, photo: np.ndarray) -> np.ndarray:
         photo = np.asarray(photo)

@@ -40,13 +40,8 @@ def scores(conf: torch.Tensor, ignore: int | None) -> dict[str, float]:
     return {"pixel_accuracy": float(tp.sum() / total), "miou": float(iou.mean()) if valid.any() else 0.0}
 
 
-def real_logit_channels(space: LabelSpace) -> list[int]:
-    """D output channels of the real classes (fake channel, don't care and unused channels excluded)."""
-    return [c + 1 for c, v in enumerate(space.file_values) if v >= 0 and c != space.dont_care]
-
-
 def predict_channels(logits: torch.Tensor, space: LabelSpace) -> torch.Tensor:
-    keep = torch.tensor(real_logit_channels(space), device=logits.device)
+    keep = torch.tensor(space.real_logit_channels(), device=logits.device)
     return keep[logits[:, keep].argmax(1)] - 1
 
 
