@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 # Paper values (OASIS.md): learning rates, LabelMix weight, EMA decay. Lite presets shrink the widths for CPU
 # training and interactive CPU inference; "lite" = ch 16, SPADE hidden 32, discriminator widths / 4.
 _PAPER = dict(lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999, ch=64, spade_hidden=128)
-_LITE = dict(lr_g=2e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.999, reuse_fake=True)
+# The lite presets also depart from the paper's initialisation and add gradient clipping, both measured here: with
+# xavier gain 0.02 an Adam step (lr 4e-4) is a ~30% change of each spectral-norm weight, the one power iteration per
+# step cannot follow, sigma is underestimated, D's logits explode within ~20 steps (gradient norm 4e6), and Adam's
+# second moment then keeps D's weights frozen for thousands of steps (D stays a per-class bias: d_real = ln 2 + ln N).
+_LITE = dict(
+    lr_g=2e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.999, reuse_fake=True,
+    init_gain_d=1.0, grad_clip_g=10.0, grad_clip_d=10.0,
+)  # fmt: skip
 PRESETS: dict[str, dict] = {
     "ade20k": _PAPER,
     "coco": _PAPER,
@@ -44,6 +51,10 @@ class TrainConfig:
     beta2: float = 0.999
     lambda_labelmix: float = 10.0
     ema_decay: float = 0.9999
+    grad_clip_g: float | None = None  # global gradient-norm clipping (not in the paper; the lite presets use it)
+    grad_clip_d: float | None = None
+    init_gain_g: float = 0.02  # xavier-normal gain of the initial conv weights (paper: 0.02 for both)
+    init_gain_d: float = 0.02
     # networks
     ch: int = 64
     spade_hidden: int = 128

@@ -121,8 +121,8 @@ def build_models(cfg: TrainConfig, space: LabelSpace) -> tuple[Generator, Discri
     gcfg, dcfg = model_configs(cfg, space)
     torch.manual_seed(_mix(cfg.seed, 0xA11CE))
     g, d = Generator(gcfg), Discriminator(dcfg)
-    g.init_weights()
-    d.init_weights()
+    g.init_weights(cfg.init_gain_g)
+    d.init_weights(cfg.init_gain_d)
     return g, d
 
 
@@ -367,6 +367,15 @@ class Run:
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype != torch.float32)
 
+    def _clip(self, opt: torch.optim.Optimizer, module: nn.Module, max_norm: float | None) -> torch.Tensor | None:
+        """Clip the global gradient norm (after DDP's all-reduce, so every rank clips alike); returns the norm
+        before clipping. One outlier batch otherwise inflates Adam's second moment (beta2 0.999) and freezes
+        learning for thousands of steps."""
+        if not max_norm:
+            return None
+        self.scaler.unscale_(opt)
+        return torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm).detach()
+
     # -------------------------------------------------------------------------------------- one iteration
     def train_step(self, image: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         cfg = self.cfg
@@ -385,8 +394,10 @@ class Run:
             loss_g = losses.generator_loss(self.d_plain(fake), labels, weights)
         self.d_plain.requires_grad_(True)
         ok_g = du.all_agree(bool(torch.isfinite(loss_g)), self.info)
+        norms: dict[str, torch.Tensor | None] = {}
         if ok_g:
             self.scaler.scale(loss_g).backward()
+            norms["gn_g"] = self._clip(self.opt_g, self.g_plain, cfg.grad_clip_g)
             self.scaler.step(self.opt_g)
         # D step: fake (again, or the G step's detached one), real and LabelMix in one D forward (D has no norm
         # layers, so batching them changes nothing)
@@ -409,6 +420,7 @@ class Run:
         ok_d = du.all_agree(bool(torch.isfinite(loss_d)), self.info)
         if ok_d:
             self.scaler.scale(loss_d).backward()
+            norms["gn_d"] = self._clip(self.opt_d, self.d_plain, cfg.grad_clip_d)
             self.scaler.step(self.opt_d)
         self.scaler.update()
         ema_update(self.ema, self.g_plain, cfg.ema_decay)
@@ -425,7 +437,9 @@ class Run:
                     f"{self.bad_steps} steps in a row produced non-finite losses at step {self.step}: the run "
                     "diverged; lower the learning rates, use --precision fp32, or resume from an earlier state"
                 )
-        return {"g": loss_g.detach().item(), "d": loss_d.detach().item(), **{k: v.item() for k, v in parts.items()}}
+        out = {"g": loss_g.detach().item(), "d": loss_d.detach().item(), **{k: v.item() for k, v in parts.items()}}
+        out.update({k: v.item() for k, v in norms.items() if v is not None})
+        return out
 
     # -------------------------------------------------------------------------------------- extras
     def fixed_val_batch(self, count: int = 4) -> tuple[torch.Tensor, torch.Tensor] | None:

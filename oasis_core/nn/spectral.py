@@ -22,13 +22,31 @@ def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
 
 
 def init_conv_weights(module: nn.Module, gain: float) -> None:
-    """Xavier-normal conv weights with ``gain`` (the spectral-norm original where wrapped), zero biases."""
+    """Xavier-normal conv weights with ``gain`` (the spectral-norm original where wrapped), zero biases.
+
+    Spectral-norm vectors are re-estimated for the new weights: the ones computed when the module was wrapped
+    belong to the old weights, and a stale pair underestimates sigma (the first training steps then explode)."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
             nn.init.xavier_normal_(weight, gain=gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+            if hasattr(m, "parametrizations"):
+                refresh_power_iteration(m)
+
+
+def refresh_power_iteration(conv: nn.Module, iterations: int = 30) -> None:
+    """Converge the stored spectral-norm vectors ``u``, ``v`` to the current weight's top singular pair."""
+    sn = conv.parametrizations.weight[0]
+    with torch.no_grad():
+        w = conv.parametrizations.weight.original.reshape(sn._u.shape[0], -1).float()
+        u, v = sn._u.float(), sn._v.float()
+        for _ in range(iterations):
+            v = nn.functional.normalize(torch.mv(w.t(), u), dim=0, eps=1e-12)
+            u = nn.functional.normalize(torch.mv(w, v), dim=0, eps=1e-12)
+        sn._u.copy_(u)
+        sn._v.copy_(v)
 
 
 def init_unit_gain(module: nn.Module, seed: int) -> nn.Module:
