@@ -38,7 +38,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -401,12 +401,14 @@ class _Geometry:
 
 @dataclass
 class _Plan:
-    """Everything label-dependent for one key map: the key table and the per-level geometry."""
+    """Everything label-dependent for one key map: the key table and the per-level geometry (built on first use,
+    then kept with the cached plan)."""
 
     n_keys: int
     key_label: torch.Tensor  # (U,) label channel of each key
     key_noise: list[torch.Tensor | None]  # per image: (U,) noise-vector id of each key (None: one vector)
-    levels: list[_Geometry]
+    kmap: torch.Tensor  # (H, W) key of every pixel
+    levels: list[_Geometry | None]
 
 
 # ----------------------------------------------------------------------------------------------- the generator
@@ -523,20 +525,22 @@ class FastGenerator:
             return None
         first = _first_index(keys, n_keys)
         key_noise = [None if ids is None else ids[first] for ids in layout.ids] if noise_key else []
-        kmap = keys.view(h, w)
-        levels = []
-        for i in range(len(self.levels)):
-            s = self.downscale >> i
-            km = kmap[::s, ::s]
-            pid3, pats3 = _patterns(km, n_keys)
-            n3 = n_keys + pats3.shape[0]
-            pid5, pats5 = _patterns(pid3.view(km.shape), n3)
-            levels.append(_Geometry(pid5, pats3, pats5, n3, n3 + pats5.shape[0]))
-        plan = _Plan(n_keys, lab[first], key_noise, levels)
+        plan = _Plan(n_keys, lab[first], key_noise, keys.view(h, w), [None] * len(self.levels))
         self._plans[key] = plan
         while len(self._plans) > self._cache_size:
             self._plans.popitem(last=False)
         return plan
+
+    def _geometry(self, plan: _Plan, i: int) -> _Geometry:
+        geo = plan.levels[i]
+        if geo is None:
+            s = self.downscale >> i
+            km = plan.kmap[::s, ::s]
+            pid3, pats3 = _patterns(km, plan.n_keys)
+            n3 = plan.n_keys + pats3.shape[0]
+            pid5, pats5 = _patterns(pid3.view(km.shape), n3)
+            geo = plan.levels[i] = _Geometry(pid5, pats3, pats5, n3, n3 + pats5.shape[0])
+        return geo
 
     # ------------------------------------------------------------------------------------------- tables
     def _gb_tables(self, lvl: _Level, geo: _Geometry, plan: _Plan, layout: NoiseLayout) -> dict[str, torch.Tensor]:
@@ -628,14 +632,23 @@ class FastGenerator:
                     self._streams.append(_Stream(self.device))
                 per = -(-n // n_streams)
                 jobs = [(i * per, min(n, (i + 1) * per)) for i in range(n_streams) if i * per < n]
+                if plan is not None and len(jobs) > 1:
+                    for i in range(len(self.levels)):  # shared by the streams: built once, before they start
+                        self._geometry(plan, i)
+                # one stream and a spare core: the label/noise tables of each level are built beside the trunk
+                pipeline = len(jobs) == 1 and self.streams > 1 and plan is not None
 
                 def run(k: int) -> torch.Tensor:
                     start, stop = jobs[k]
                     if k and self.threads is not None:  # a pool thread: its own intra-op setting (the caller
                         torch.set_num_threads(self.threads)  # restores the process-wide one when the call ends)
                     with torch.inference_mode():
-                        return self._run_stream(self._streams[k], channels, plan, layout, dense, start, stop)
+                        return self._run_stream(
+                            self._streams[k], channels, plan, layout, dense, start, stop, pipeline=pipeline
+                        )
 
+                if pipeline and self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self.streams - 1, thread_name_prefix="oasis-fast")
                 if len(jobs) == 1:
                     outs = [run(0)]
                 else:
@@ -654,6 +667,7 @@ class FastGenerator:
         dense: torch.Tensor | None,
         start: int,
         stop: int,
+        pipeline: bool = False,
     ) -> torch.Tensor:
         """Images ``start:stop`` of the batch on one stream, in chunks that fit the workspace budget."""
         h, w = channels.shape
@@ -667,8 +681,8 @@ class FastGenerator:
                     continue
                 sub = NoiseLayout(layout.vectors[a:b], layout.ids[a:b])
                 key_noise = plan.key_noise[a:b] if plan.key_noise else []
-                sub_plan = _Plan(plan.n_keys, plan.key_label, key_noise, plan.levels)
-                outs.append(self._forward_planned(st, channels, sub, sub_plan))
+                sub_plan = _Plan(plan.n_keys, plan.key_label, key_noise, plan.kmap, plan.levels)
+                outs.append(self._forward_planned(st, channels, sub, sub_plan, pipeline=pipeline))
         finally:
             if st.nbytes > self.workspace_bytes:
                 st.clear()
@@ -700,13 +714,44 @@ class FastGenerator:
         seg = torch.cat((latent_noise.float(), onehot[None].expand(latent_noise.shape[0], -1, -1, -1)), 1)
         return _nhwc(F.conv2d(seg, self.fc_weight, self.fc_bias, padding=1)).to(self.dtype)
 
-    def _forward_planned(self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan) -> torch.Tensor:
+    def _prepare_levels(self, plan: _Plan, layout: NoiseLayout, pipeline: bool):
+        """``get(i) -> (geometry, gamma/beta tables)`` of level i. With ``pipeline`` the levels are built in order
+        on a pool thread (the spare core) while the trunk runs, which then waits only for the level it needs next;
+        otherwise each is built when asked for."""
+
+        def prepare(i: int) -> tuple[_Geometry, dict[str, torch.Tensor]]:
+            geo = self._geometry(plan, i)
+            return geo, self._gb_tables(self.levels[i], geo, plan, layout)
+
+        if not (pipeline and self._pool is not None):
+            return prepare
+        futures: list[Future] = [Future() for _ in self.levels]
+
+        def produce() -> None:
+            if self.threads is not None:
+                torch.set_num_threads(self.threads)
+            with torch.inference_mode():
+                for i, fut in enumerate(futures):
+                    try:
+                        fut.set_result(prepare(i))
+                    except BaseException as exc:  # noqa: BLE001 - re-raised in the trunk that waits for it
+                        for rest in futures[i:]:
+                            rest.set_exception(exc)
+                        return
+
+        self._pool.submit(produce)
+        return lambda i: futures[i].result()
+
+    def _forward_planned(
+        self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan, pipeline: bool = False
+    ) -> torch.Tensor:
         b_ = layout.batch
         h, w = channels.shape
         d = self.downscale
+        level = self._prepare_levels(plan, layout, pipeline)
         x = self._fc(channels, self._latent_noise(layout, h, w))
-        for i, (lvl, geo) in enumerate(zip(self.levels, plan.levels)):
-            tables = self._gb_tables(lvl, geo, plan, layout)
+        for i, lvl in enumerate(self.levels):
+            geo, tables = level(i)
             if b_ > 1:
                 idx = (geo.pid[None] + (torch.arange(b_, device=self.device) * geo.n_rows)[:, None]).reshape(-1)
             else:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,39 @@ from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
 from oasis_core.labels import LabelSpace
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class _LayoutMemory:
+    """The noise layouts (distinct vectors + a vector id per pixel) of the fields a Synthesizer handed out.
+
+    Those arrays are made read-only, so a field that is handed back unchanged (the same object, still read-only)
+    needs no analysis: ``generate`` and ``reroll`` then work on the layout (a reroll touches the id map and adds a
+    vector instead of rewriting the 64-channel field pixel by pixel, and the generator skips scanning it).
+    """
+
+    def __init__(self, size: int = 32, max_vectors: int = 256):
+        self._items: OrderedDict[int, tuple[weakref.ref, NoiseLayout]] = OrderedDict()
+        self._size = size
+        self.max_vectors = max_vectors
+        self._lock = threading.Lock()
+
+    def remember(self, field: np.ndarray, layout: NoiseLayout) -> np.ndarray:
+        field.flags.writeable = False
+        with self._lock:
+            self._items[id(field)] = (weakref.ref(field), layout)
+            self._items.move_to_end(id(field))
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return field
+
+    def recall(self, field: object) -> NoiseLayout | None:
+        if not isinstance(field, np.ndarray) or field.flags.writeable:
+            return None
+        with self._lock:
+            item = self._items.get(id(field))
+        if item is None or item[0]() is not field:  # a new object that reuses a freed one's id
+            return None
+        return item[1]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -114,6 +149,7 @@ class Synthesizer:
             if self.discriminator is not None:
                 self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
         self._lock = threading.Lock()  # modules are not re-entrant under autocast; one call at a time
+        self._layouts = _LayoutMemory()
 
     # ------------------------------------------------------------------------------------------ loading
     @classmethod
@@ -170,21 +206,62 @@ class Synthesizer:
 
     # ------------------------------------------------------------------------------------------ noise
     def sample_noise(self, height: int, width: int, seed: int) -> np.ndarray:
-        """One seeded vector replicated over (H, W), as the paper samples it: ``(z_dim, H, W)`` float32."""
-        return noise_ops.sample_field(self.z_dim, height, width, seed).numpy()
+        """One seeded vector replicated over (H, W), as the paper samples it: ``(z_dim, H, W)`` float32.
+
+        The array is read-only: handed back unchanged, its layout is known without scanning it."""
+        vector = noise_ops.sample_vector(self.z_dim, seed)
+        field = noise_ops.replicate(vector, height, width).numpy()
+        return self._layouts.remember(field, NoiseLayout([vector[None]], [None]))
 
     def reroll(self, noise: np.ndarray, mask: np.ndarray, seed: int, strength: float = 1.0) -> np.ndarray:
-        """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged."""
-        z = torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32))
-        m = torch.from_numpy(np.asarray(mask, dtype=bool))
-        if m.dim() != 2 or z.dim() not in (3, 4) or m.shape != z.shape[-2:]:
-            return noise_ops.reroll(z, m, seed, strength).numpy()  # its checks and broadcasting rules
+        """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged.
+
+        The numbers are :func:`oasis_core.noise.reroll`'s, bit for bit. A field this Synthesizer handed out is
+        rerolled on its layout (the result is read-only too); any other array is rerolled inside the mask."""
+        m = np.asarray(mask, dtype=bool)
+        layout = self._layouts.recall(noise)
+        if layout is not None and m.shape == noise.shape[-2:] and noise.ndim == 3:
+            out = self._reroll_layout(layout, noise, m, seed, strength)
+            if out is not None:
+                return out
+        z = torch.from_numpy(np.array(noise, dtype=np.float32, copy=not noise.flags.writeable))
+        mt = torch.from_numpy(np.array(m, copy=True))
+        if mt.dim() != 2 or z.dim() not in (3, 4) or mt.shape != z.shape[-2:]:
+            return noise_ops.reroll(z, mt, seed, strength).numpy()  # its checks and broadcasting rules
         # the same numbers as noise_ops.reroll (same blend, element by element), computed inside the mask only
         new = noise_ops.sample_vector(z.shape[-3], seed).to(z)
-        inside = z[..., m]  # (..., z, M)
+        inside = z[..., mt]  # (..., z, M)
         out = z.clone()
-        out[..., m] = noise_ops.blend(inside, new[:, None].expand_as(inside), strength)
+        out[..., mt] = noise_ops.blend(inside, new[:, None].expand_as(inside), strength)
         return out.numpy()
+
+    def _reroll_layout(
+        self, layout: NoiseLayout, noise: np.ndarray, mask: np.ndarray, seed: int, strength: float
+    ) -> np.ndarray | None:
+        """Reroll on a known layout: each vector the mask covers gets one blended successor. ``None``: too many
+        vectors (the caller then rerolls the dense field)."""
+        vectors, ids = layout.vectors[0], layout.ids[0]  # (K, z); (H*W,) or None
+        z_dim, h, w = noise.shape
+        mt = torch.from_numpy(np.array(mask.reshape(-1), copy=True))
+        new = noise_ops.sample_vector(z_dim, seed).to(vectors)
+        k = vectors.shape[0]
+        if ids is None:
+            ids = torch.zeros(h * w, dtype=torch.long)
+        inside = ids[mt]
+        used = torch.unique(inside)  # vectors under the mask, each gets one successor
+        blended = noise_ops.blend(vectors[used], new[None].expand(used.numel(), -1), strength)
+        succ = torch.full((k,), -1, dtype=torch.long)
+        succ[used] = k + torch.arange(used.numel())
+        ids = ids.clone()
+        ids[mt] = succ[inside]
+        vectors = torch.cat((vectors, blended))
+        present = torch.bincount(ids, minlength=vectors.shape[0]) > 0  # drop vectors no pixel uses any more
+        vectors = vectors[present].contiguous()
+        ids = (torch.cumsum(present, 0) - 1)[ids]
+        if vectors.shape[0] > self._layouts.max_vectors:
+            return None
+        field = torch.index_select(vectors.t().contiguous(), 1, ids).view(z_dim, h, w).numpy()
+        return self._layouts.remember(field, NoiseLayout([vectors], [None if vectors.shape[0] == 1 else ids]))
 
     # ------------------------------------------------------------------------------------------ generation
     def check_size(self, height: int, width: int) -> None:
@@ -202,7 +279,10 @@ class Synthesizer:
         return oh.to(self.device, torch.float32)
 
     def _noise_tensor(self, noise: np.ndarray | torch.Tensor, height: int, width: int) -> torch.Tensor:
-        z = torch.as_tensor(np.asarray(noise, dtype=np.float32) if not torch.is_tensor(noise) else noise)
+        if not torch.is_tensor(noise):
+            noise = np.asarray(noise, dtype=np.float32)
+            noise = noise if noise.flags.writeable else noise.copy()  # torch.as_tensor wants writable memory
+        z = torch.as_tensor(noise)
         if z.dim() == 3:
             z = z[None]
         if z.dim() != 4 or z.shape[1] != self.z_dim or z.shape[-2:] != (height, width):
@@ -231,6 +311,9 @@ class Synthesizer:
         """(B, 3, H, W) float32 output in [-1, 1] before quantisation."""
         labels = self._check_labels(labels)
         h, w = labels.shape
+        layout = self._layouts.recall(noise) if self.fast_generator is not None else None
+        if layout is not None and noise.shape == (self.z_dim, h, w):
+            return self._fast(labels, layout)  # a field we handed out: its layout is known
         z = self._noise_tensor(noise, h, w)
         if self.fast_generator is not None:
             return self._fast(labels, z)

@@ -88,7 +88,32 @@ def test_reroll_is_bit_identical_to_noise_ops(pair) -> None:
         mask = rng.random((32, 64)) < 0.3
         for strength in (0.0, 0.4, 1.0):
             got = syn.reroll(z, mask, seed=i, strength=strength)
-            want = noise_ops.reroll(torch.from_numpy(z), torch.from_numpy(mask), i, strength).numpy()
+            want = noise_ops.reroll(torch.from_numpy(np.array(z)), torch.from_numpy(mask), i, strength).numpy()
             assert got.shape == want.shape and np.array_equal(got.view(np.int32), want.view(np.int32))
     with pytest.raises(ValueError, match="strength"):
         syn.reroll(base, np.ones((32, 64), bool), seed=1, strength=2.0)
+
+
+def test_handed_out_fields_are_read_only_and_rerolled_on_their_layout(pair) -> None:
+    """Fields from sample_noise/reroll are read-only and remembered by layout; a writable copy (analysed from its
+    numbers) must give the same fields bit for bit and the same images, through a chain of overlapping rerolls."""
+    from oasis_core.fast import NoiseLayout
+
+    syn = pair[0]
+    lab = scene(64, 96)
+    z = syn.sample_noise(64, 96, seed=11)
+    assert not z.flags.writeable
+    with pytest.raises(ValueError):
+        z[0, 0, 0] = 1.0
+    copy = np.array(z)
+    a = np.zeros((64, 96), bool)
+    a[5:40, 10:60] = True
+    b = lab == 6
+    for i, (mask, strength) in enumerate(((a, 1.0), (b, 0.5), (a & b, 0.3), (np.zeros_like(a), 1.0))):
+        z, copy = syn.reroll(z, mask, seed=20 + i, strength=strength), syn.reroll(copy, mask, 20 + i, strength)
+        assert not z.flags.writeable and copy.flags.writeable
+        assert np.array_equal(z.view(np.int32), copy.view(np.int32)), i
+        layout = syn._layouts.recall(z)
+        assert isinstance(layout, NoiseLayout) and layout.vectors[0].shape[0] <= 2 ** (i + 1)  # one successor per vector
+        assert np.array_equal(syn.generate(lab, z), syn.generate(lab, copy)), i
+    assert syn._layouts.recall(np.array(z)) is None  # an equal but different (writable) array is analysed
