@@ -723,23 +723,25 @@ class FastGenerator:
             geo = self._geometry(plan, i)
             return geo, self._gb_tables(self.levels[i], geo, plan, layout)
 
-        if not (pipeline and self._pool is not None):
+        if not (pipeline and self._pool is not None) or len(self.levels) < 2:
             return prepare
+        # level 0 is built here (the trunk needs it at once), the rest in order on the pool thread
         futures: list[Future] = [Future() for _ in self.levels]
 
         def produce() -> None:
             if self.threads is not None:
                 torch.set_num_threads(self.threads)
             with torch.inference_mode():
-                for i, fut in enumerate(futures):
+                for i in range(1, len(futures)):
                     try:
-                        fut.set_result(prepare(i))
+                        futures[i].set_result(prepare(i))
                     except BaseException as exc:  # noqa: BLE001 - re-raised in the trunk that waits for it
                         for rest in futures[i:]:
                             rest.set_exception(exc)
                         return
 
         self._pool.submit(produce)
+        futures[0].set_result(prepare(0))
         return lambda i: futures[i].result()
 
     def _forward_planned(

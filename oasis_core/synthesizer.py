@@ -260,7 +260,14 @@ class Synthesizer:
         ids = (torch.cumsum(present, 0) - 1)[ids]
         if vectors.shape[0] > self._layouts.max_vectors:
             return None
-        field = torch.index_select(vectors.t().contiguous(), 1, ids).view(z_dim, h, w).numpy()
+        # the old field outside the mask's bounding box, the new vectors inside it
+        field = noise.copy()
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        if rows.size:
+            y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            box = ids.view(h, w)[y0:y1, x0:x1].reshape(-1)
+            inside = torch.index_select(vectors.t().contiguous(), 1, box).view(z_dim, y1 - y0, x1 - x0)
+            field[:, y0:y1, x0:x1] = inside.numpy()
         return self._layouts.remember(field, NoiseLayout([vectors], [None if vectors.shape[0] == 1 else ids]))
 
     # ------------------------------------------------------------------------------------------ generation

@@ -114,6 +114,7 @@ def test_handed_out_fields_are_read_only_and_rerolled_on_their_layout(pair) -> N
         assert not z.flags.writeable and copy.flags.writeable
         assert np.array_equal(z.view(np.int32), copy.view(np.int32)), i
         layout = syn._layouts.recall(z)
-        assert isinstance(layout, NoiseLayout) and layout.vectors[0].shape[0] <= 2 ** (i + 1)  # one successor per vector
+        assert isinstance(layout, NoiseLayout)
+        assert layout.vectors[0].shape[0] <= 2 ** (i + 1)  # each covered vector gets one successor
         assert np.array_equal(syn.generate(lab, z), syn.generate(lab, copy)), i
     assert syn._layouts.recall(np.array(z)) is None  # an equal but different (writable) array is analysed
