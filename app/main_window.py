@@ -895,6 +895,11 @@ class MainWindow(QMainWindow):
             self.info.normalise(project.scene.labels, path.name)
             for e in project.scene.history:
                 self.info.normalise(e.labels, f"{path.name} (history)")
+            photo = project.scene.photo
+            if photo is not None:  # set_scene below shows its reference layer, overlay and panel
+                self.info.normalise(photo.labels, f"{path.name} (photo segmentation)")
+                if photo.applied is not None:
+                    self.info.normalise(photo.applied, f"{path.name} (photo clean-up)")
         except LabelMapError as exc:
             self.report("error", "Project does not fit the model", f"{exc} The open scene is kept.")
             return False

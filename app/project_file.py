@@ -2,13 +2,22 @@
 
 Layout (format ``oasis-studio-project`` version 1)::
 
-    scene.json              format, version, size, seeds, regions, model identity, history (JSON)
+    scene.json              format, version, size, seeds, regions, model identity, history, photo reference (JSON)
     labels.png              the label map (8-bit or 16-bit grayscale ids, exact)
     masks/<digest>.png      reroll region masks (1-bit), shared by the regions and history entries that use them
     history/<digest>.png    label maps of history entries (only those that differ from labels.png)
     history/thumb_<i>.png   thumbnails of history entries
     image.png               the image of the current history entry (for display before the model regenerates it)
     thumbnail.png           a small picture of the project
+    photo/photo.png         the imported photo at the scene size (RGB), only for scenes imported from a photo
+    photo/labels.png        its raw segmentation (ids in the label map's dtype, exact)
+    photo/applied.png       the map its last clean-up wrote (absent before any clean-up)
+    photo/confidence.png    the segmentation's confidence, round(confidence * 65535) as 16-bit grayscale
+
+The photo reference is optional: ``scene.json`` holds it under ``"photo"`` (member names, ``source``,
+``source_size``, ``cleanup``) or ``null``. It adds to version 1 without changing anything already there, so files
+without it are plain version-1 files and a reader that does not know the key still reads the scene correctly (it
+only leaves the reference layer out); that is why it does not bump the version.
 
 Saving writes a temporary file next to the target and renames it over the target, so a crash never leaves a half
 written project. Loading reads only JSON and PNG (never pickle) and checks every field and size; any problem raises
@@ -24,13 +33,14 @@ import os
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from app.document import MAX_SEED, HistoryEntry, RerollRegion, Scene, labels_digest
+from app.document import MAX_SEED, HistoryEntry, PhotoReference, RerollRegion, Scene, labels_digest
 
 FORMAT = "oasis-studio-project"
 VERSION = 1
@@ -38,6 +48,8 @@ SUFFIX = ".oasis"
 MAX_SIDE = 16384
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
 THUMB = 256
+CONFIDENCE_SCALE = 65535  # confidence in [0, 1] is stored as 16-bit integers
+MAX_SOURCE_SIDE = 1 << 31  # a side of the photo file the reference was imported from
 
 
 class ProjectError(ValueError):
@@ -133,6 +145,9 @@ def save_project(
         "history_index": scene.history_index,
         "image": "image.png" if image is not None else None,
     }
+    photo_members: list[tuple[str, np.ndarray]] = []
+    if scene.photo is not None:
+        doc["photo"], photo_members = _photo_members(scene)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -151,6 +166,8 @@ def save_project(
                 if image is not None:
                     z.writestr("image.png", _png(image), compress_type=zipfile.ZIP_STORED)
                     z.writestr("thumbnail.png", _png(thumbnail(image)), compress_type=zipfile.ZIP_STORED)
+                for ref, a in photo_members:
+                    z.writestr(ref, _png(a), compress_type=zipfile.ZIP_STORED)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -158,6 +175,39 @@ def save_project(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _photo_members(scene: Scene) -> tuple[dict, list[tuple[str, np.ndarray]]]:
+    """The scene's photo reference as its scene.json entry and the (member, array) pairs written beside it."""
+    photo = scene.photo
+    assert photo is not None
+    if photo.labels.shape != scene.shape:
+        raise ValueError(f"the photo reference is {photo.labels.shape} but the scene is {scene.shape}")
+    dtype = scene.labels.dtype
+
+    def as_label_dtype(a: np.ndarray, what: str) -> np.ndarray:
+        if a.dtype != dtype and a.size and int(a.max()) > np.iinfo(dtype).max:
+            raise ValueError(f"the photo's {what} holds ids that do not fit the label map's {dtype}")
+        return a.astype(dtype, copy=False)
+
+    confidence = np.rint(np.clip(photo.confidence, 0.0, 1.0) * CONFIDENCE_SCALE).astype(np.uint16)
+    members = [
+        ("photo/photo.png", photo.photo),
+        ("photo/labels.png", as_label_dtype(photo.labels, "segmentation")),
+        ("photo/confidence.png", confidence),
+    ]
+    if photo.applied is not None:
+        members.append(("photo/applied.png", as_label_dtype(photo.applied, "cleaned map")))
+    entry = {
+        "photo": "photo/photo.png",
+        "labels": "photo/labels.png",
+        "confidence": "photo/confidence.png",
+        "applied": "photo/applied.png" if photo.applied is not None else None,
+        "source": photo.source,
+        "source_size": [int(photo.source_size[0]), int(photo.source_size[1])],
+        "cleanup": int(photo.cleanup),
+    }
+    return entry, members
 
 
 # --------------------------------------------------------------------- loading
@@ -322,6 +372,8 @@ def load_project(path: str | os.PathLike) -> Project:
             image = r.image(_get(doc, "image", str, r.fail), shape, ("RGB",))
             if index >= 0:
                 scene.history[index].image = image
+        if doc.get("photo") is not None:
+            scene.photo = _read_photo(r, doc["photo"], shape, labels_png)
         model = doc.get("model") or {}
         if not isinstance(model, dict):
             raise r.fail("the model identity is not an object")
@@ -334,3 +386,40 @@ def load_project(path: str | os.PathLike) -> Project:
             saved_at=float(doc.get("saved_at", 0.0)) if isinstance(doc.get("saved_at"), (int, float)) else 0.0,
             app_version=str(doc.get("app_version", "")),
         )
+
+
+def _read_photo(
+    r: _Reader, d: object, shape: tuple[int, int], labels_png: Callable[[str], np.ndarray]
+) -> PhotoReference:
+    """The photo reference described by scene.json's "photo" entry, every member checked against the scene size."""
+    where = "the photo reference in scene.json"
+    if not isinstance(d, dict):
+        raise r.fail(f"{where} is not an object")
+    photo = r.image(_get(d, "photo", str, r.fail, where), shape, ("RGB",))
+    labels = labels_png(_get(d, "labels", str, r.fail, where))
+    ref = _get(d, "confidence", str, r.fail, where)
+    stored = r.image(ref, shape, ("I;16", "I", "I;16B"))
+    if stored.min() < 0 or stored.max() > CONFIDENCE_SCALE:
+        raise r.fail(f"{ref!r} holds confidence values outside 0..{CONFIDENCE_SCALE} (0..1)")
+    confidence = stored.astype(np.float32) / np.float32(CONFIDENCE_SCALE)
+    applied = None
+    if d.get("applied") is not None:
+        applied = labels_png(_get(d, "applied", str, r.fail, where))
+    source = _get(d, "source", str, r.fail, where)
+    size = _get(d, "source_size", list, r.fail, where)
+    if len(size) != 2 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MAX_SOURCE_SIDE for v in size
+    ):
+        raise r.fail(f"{where} has a source size {size} that is not a height and width")
+    cleanup = _get(d, "cleanup", int, r.fail, where)
+    if not 0 <= cleanup <= 100:
+        raise r.fail(f"{where} has a clean-up level {cleanup} outside 0..100")
+    return PhotoReference(
+        photo=photo,
+        labels=labels,
+        confidence=confidence,
+        source=source,
+        source_size=(size[0], size[1]),
+        cleanup=cleanup,
+        applied=applied,
+    )

@@ -9,10 +9,11 @@ import zipfile
 
 import numpy as np
 import pytest
+from photo_helpers import bomb_png
 from PIL import Image
 
 from app import label_io, tools
-from app.document import HistoryEntry, RerollRegion, Scene
+from app.document import HistoryEntry, PhotoReference, RerollRegion, Scene
 from app.model_info import ClassInfo, LabelMapError, ModelInfo
 from app.project_file import ProjectError, load_project, save_project
 
@@ -170,6 +171,157 @@ def test_missing_mask_file_is_reported(good_project, tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(ProjectError, match="does not exist"):
         load_project(tmp_path / "nope.oasis")
+
+
+# --------------------------------------------------------------------- photo reference
+def photo_scene(dtype=np.uint8, applied: bool = True) -> Scene:
+    """A painted scene that came from a photo: random photo, segmentation and confidence (0 and 1 included)."""
+    rng = np.random.default_rng(5)
+    s = painted_scene()
+    if dtype != np.uint8:
+        s = Scene(s.labels.astype(dtype) * 100, style_seed=s.style_seed)
+    shape = s.shape
+    labels = (rng.integers(0, 6, shape) * (1 if dtype == np.uint8 else 100)).astype(dtype)
+    confidence = rng.random(shape, dtype=np.float32)
+    confidence[0, :3] = (0.0, 1.0, 0.5)
+    s.photo = PhotoReference(
+        photo=rng.integers(0, 256, (*shape, 3), dtype=np.uint8),
+        labels=labels,
+        confidence=confidence,
+        source="street 07.jpg",
+        source_size=(720, 1080),
+        cleanup=35 if applied else 0,
+        applied=np.where(confidence < 0.3, labels[0, 0], labels).astype(dtype) if applied else None,
+    )
+    return s
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_photo_reference_round_trip(tmp_path, dtype):
+    s = photo_scene(dtype)
+    path = tmp_path / "photo.oasis"
+    save_project(path, s, image=np.zeros((*s.shape, 3), np.uint8))
+    t = load_project(path).scene
+    a, b = t.photo, s.photo
+    assert a is not None and not t.dirty
+    assert a.photo.dtype == np.uint8 and np.array_equal(a.photo, b.photo)
+    assert a.labels.dtype == dtype and np.array_equal(a.labels, b.labels)
+    assert a.applied.dtype == dtype and np.array_equal(a.applied, b.applied)
+    assert a.confidence.dtype == np.float32 and a.confidence.shape == s.shape
+    assert np.abs(a.confidence.astype(np.float64) - b.confidence).max() <= 1 / 65535
+    assert a.confidence[0, :2].tolist() == [0.0, 1.0]
+    assert (a.source, a.source_size, a.cleanup) == ("street 07.jpg", (720, 1080), 35)
+    assert np.array_equal(t.labels, s.labels) and len(t.history) == len(s.history)
+
+
+def test_photo_reference_before_any_cleanup_has_no_applied_map(tmp_path):
+    path = tmp_path / "raw.oasis"
+    save_project(path, photo_scene(applied=False))
+    with zipfile.ZipFile(path) as z:
+        assert "photo/applied.png" not in z.namelist()
+        assert json.loads(z.read("scene.json"))["photo"]["applied"] is None
+    photo = load_project(path).scene.photo
+    assert photo is not None and photo.applied is None and photo.cleanup == 0
+
+
+def test_saving_a_photo_that_cannot_be_encoded_keeps_the_old_file(tmp_path):
+    path = tmp_path / "p.oasis"
+    save_project(path, photo_scene())
+    good = path.read_bytes()
+    s = photo_scene()
+    s.photo.photo = s.photo.photo.astype(np.float64)
+    with pytest.raises(Exception):  # noqa: B017 - PIL cannot encode a float RGB image; the save fails midway
+        save_project(path, s)
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.oasis"]
+
+
+def test_a_project_without_a_photo_is_a_plain_version_1_file(good_project):
+    with zipfile.ZipFile(good_project) as z:
+        doc = json.loads(z.read("scene.json"))
+        names = z.namelist()
+    assert doc["version"] == 1 and "photo" not in doc
+    assert not [n for n in names if n.startswith("photo/")]
+    assert load_project(good_project).scene.photo is None
+
+
+def test_a_version_1_file_from_before_photos_still_loads(photo_project, tmp_path):
+    # what the first project writer made of the same scene: these scene.json keys and no photo/ members
+    old_keys = {"format", "version", "app_version", "saved_at", "size", "label_dtype", "style_seed", "seed_locked"}
+    old_keys |= {"regions", "model", "history", "history_index", "image"}
+    with zipfile.ZipFile(photo_project) as z:
+        photo_members = tuple(n for n in z.namelist() if n.startswith("photo/"))
+    assert len(photo_members) == 4
+    old = _rewrite(
+        photo_project,
+        tmp_path / "old.oasis",
+        change={"scene.json": _json_edit(lambda j: [j.pop(k) for k in set(j) - old_keys])},
+        drop=photo_members,
+    )
+    t = load_project(old).scene
+    assert t.photo is None and np.array_equal(t.labels, painted_scene().labels) and not t.dirty
+
+
+@pytest.fixture
+def photo_project(tmp_path):
+    path = tmp_path / "photo.oasis"
+    save_project(path, photo_scene())
+    return path
+
+
+def _photo_json(fn):
+    return {"scene.json": _json_edit(lambda j: fn(j["photo"]))}
+
+
+def _bomb(tmp_path):
+    """A PNG header announcing 17000x4000 pixels: past the project's side limit, under PIL's own bomb warning."""
+    return bomb_png(tmp_path / "bomb.png", 17000, 4000).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda g, d, t: _rewrite(g, d, change={"photo/photo.png": lambda b: b[:60]}), "'photo/photo.png' cannot"),
+        (lambda g, d, t: _rewrite(g, d, drop=("photo/photo.png",)), "no 'photo/photo.png'"),
+        (
+            lambda g, d, t: _rewrite(g, d, change={"photo/photo.png": lambda b: _png_bytes(np.zeros((8, 8, 3), "u1"))}),
+            "'photo/photo.png' is 8x8 but the scene is 96x64",
+        ),
+        (
+            lambda g, d, t: _rewrite(g, d, change={"photo/photo.png": lambda b: _png_bytes(np.zeros((64, 96), "u1"))}),
+            "'photo/photo.png' has pixel mode L, expected one of RGB",
+        ),
+        (lambda g, d, t: _rewrite(g, d, change={"photo/photo.png": lambda b: _bomb(t)}), "larger than 16384"),
+        (
+            lambda g, d, t: _rewrite(g, d, change={"photo/labels.png": lambda b: _png_bytes(np.zeros((64, 8), "u1"))}),
+            "'photo/labels.png' is 8x64",
+        ),
+        (lambda g, d, t: _rewrite(g, d, drop=("photo/applied.png",)), "no 'photo/applied.png'"),
+        (lambda g, d, t: _rewrite(g, d, drop=("photo/confidence.png",)), "no 'photo/confidence.png'"),
+        (
+            lambda g, d, t: _rewrite(
+                g, d, change={"photo/confidence.png": lambda b: _png_bytes(np.zeros((64, 96), np.uint8))}
+            ),
+            "'photo/confidence.png' has pixel mode L",
+        ),
+        (lambda g, d, t: _rewrite(g, d, change=_photo_json(lambda p: p.update(cleanup=300))), "clean-up level 300"),
+        (lambda g, d, t: _rewrite(g, d, change=_photo_json(lambda p: p.update(source_size=[-1, 5]))), "source size"),
+        (lambda g, d, t: _rewrite(g, d, change=_photo_json(lambda p: p.pop("source"))), "has no 'source'"),
+        (lambda g, d, t: _rewrite(g, d, change=_photo_json(lambda p: p.update(source=7))), "wrong type"),
+        (
+            lambda g, d, t: _rewrite(g, d, change={"scene.json": _json_edit(lambda j: j.update(photo=[1]))}),
+            "the photo reference in scene.json is not an object",
+        ),
+    ],
+)
+def test_damaged_photo_reference_raises_one_clear_error(photo_project, tmp_path, damage, words):
+    bad = tmp_path / "bad.oasis"
+    damage(photo_project, bad, tmp_path)
+    with pytest.raises(ProjectError) as err:
+        load_project(bad)
+    msg = str(err.value)
+    assert msg.startswith("bad.oasis is not a usable OASIS Studio project") and words in msg, msg
+    assert "\n" not in msg
 
 
 # --------------------------------------------------------------------- label maps

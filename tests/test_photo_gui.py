@@ -1,6 +1,7 @@
 """From a photo, in the real window (pytest-qt, offscreen): import a CamVid photo, edit its segmentation, restyle,
 undo; clean-up slider; confidence and realism overlays; reroll of the least realistic regions; bad files; large
-photos in the worker; cancel. The model is a real CamVid-label-space model file with random weights."""
+photos in the worker; cancel; save and reopen as a project. The model is a real CamVid-label-space model file with
+random weights."""
 
 from __future__ import annotations
 
@@ -298,3 +299,45 @@ def test_a_model_without_discriminator_cannot_import_photos(qtbot, tmp_path, pho
         assert w.reroll_least_realistic() == 0
     finally:
         close_window(w)
+
+
+# --------------------------------------------------------------------------------------------- project files
+def test_a_saved_photo_project_reopens_with_its_reference_layer(qtbot, win, photo_path, tmp_path, camvid_model) -> None:
+    scene = import_photo(win, photo_path)
+    photo = scene.photo
+    win.photo_panel.cleanup.setValue(40)
+    assert wait_for(lambda: photo.cleanup == 40, 60) and win.wait_idle(60)
+    assert photo.applied is not None
+    path = tmp_path / "photo.oasis"
+    assert win.save_project(path) and not scene.dirty
+
+    fresh_dir = tmp_path / "fresh"
+    fresh_dir.mkdir()
+    fresh = open_window(qtbot, fresh_dir, camvid_model)
+    try:
+        plain = fresh_dir / "plain.oasis"
+        assert fresh.scene.photo is None and fresh.save_project(plain)
+        fresh.photo_panel.confidence.setChecked(True)
+        assert not fresh.canvas.has_reference and not fresh.photo_panel.isVisible()
+
+        assert fresh.open_project(path), [m.text for m in fresh.messages]
+        assert fresh.wait_idle(60)
+        opened = fresh.scene.photo
+        assert opened is not None and opened.source == photo_path.name and opened.source_size == (360, 480)
+        assert np.array_equal(opened.photo, photo.photo) and np.array_equal(opened.labels, photo.labels)
+        assert np.array_equal(opened.applied, photo.applied) and opened.cleanup == 40
+        assert np.abs(opened.confidence - photo.confidence).max() <= 0.5 / 65535 + 1e-7
+        assert np.array_equal(fresh.scene.labels, scene.labels)
+        assert fresh.canvas.has_reference and fresh.canvas.shows_confidence
+        assert fresh.photo_panel.isVisible() and fresh.photo_panel.cleanup.value() == 40
+        assert photo_path.name in fresh.photo_panel.source.text()
+        assert not fresh.scene.dirty, "opening the project does not start a clean-up"
+        assert not [m for m in fresh.messages if m.kind == "error"]
+
+        # a project without a photo takes the reference layer away again
+        assert fresh.open_project(plain) and fresh.wait_idle(60)
+        assert fresh.scene.photo is None
+        assert not fresh.canvas.has_reference and not fresh.canvas.shows_confidence
+        assert not fresh.photo_panel.isVisible()
+    finally:
+        close_window(fresh)
