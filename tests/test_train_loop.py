@@ -87,6 +87,31 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_weights(tmp_path):
 
 
 @needs_facades
+def test_interrupted_run_saves_its_last_step_and_resumes(tmp_path, sig=signal.SIGINT):
+    """Ctrl-C (SIGTERM takes the same path) finishes the current step and saves it, though the next save was far
+    off."""
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "train", "fit", *TINY, *QUIET, "--iters", "1000", "--save-every", "500"]
+    proc = subprocess.Popen([*args, "--run-dir", str(run_dir)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "resume with --resume" in err
+    logged = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    saved = load_state(run_dir / "state.pt")["step"]
+    assert 3 <= saved < 500 and saved in (logged[-1], logged[-1] + 1), (saved, logged)
+    r = run_cli(["fit", *TINY, *QUIET, "--iters", str(saved + 2), "--run-dir", str(run_dir), "--resume"])
+    assert r.returncode == 0, r.stderr
+    assert load_state(run_dir / "state.pt")["step"] == saved + 2
+
+
+@needs_facades
 def test_existing_run_folder_is_not_overwritten_without_resume(tmp_path):
     run_dir = tmp_path / "run"
     assert run_cli(["fit", *TINY, *QUIET, "--iters", "1", "--run-dir", str(run_dir)]).returncode == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 import torch
@@ -146,6 +147,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         run = fit(cfg, info, dataset_factory(cfg, space), space, resume=args.resume, init_from=args.init_from)
         if info.is_main:
             print(f"finished at step {run.step}; state in {cfg.run_dir}")
+    except BaseException as exc:
+        if not info.enabled:
+            raise  # main() reports it
+        # a torchrun worker ends through os._exit below: report here, with an exit code that says what happened
+        code = _report(args.command, exc) if info.is_main else (130 if isinstance(exc, KeyboardInterrupt) else 1)
     finally:
         du.finish(info, code)
     return code
@@ -227,18 +233,28 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BaseException as exc:
+        if isinstance(exc, (SystemExit, GeneratorExit)):
+            raise
+        return _report(args.command, exc)
+
+
+def _report(command: str, exc: BaseException) -> int:
+    """One line on stderr for an expected failure or an interruption (exit 2 / 130); a traceback otherwise (1)."""
     from oasis_core.checkpoint import CheckpointError
     from train.data import DatasetError
     from train.loop import TrainingError
 
-    try:
-        return COMMANDS[args.command](args)
-    except (DatasetError, TrainingError, CheckpointError, ValueError, FileNotFoundError) as exc:
-        print(f"oasis-train {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"oasis-train {args.command}: interrupted; resume with --resume", file=sys.stderr)
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"oasis-train {command}: interrupted; resume with --resume", file=sys.stderr)
         return 130
+    if isinstance(exc, (DatasetError, TrainingError, CheckpointError, ValueError, FileNotFoundError)):
+        print(f"oasis-train {command}: error: {exc}", file=sys.stderr)
+        return 2
+    traceback.print_exception(exc)
+    return 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ import io
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -487,6 +489,38 @@ class Run:
         return du.check_replicas(tensors, self.info)
 
 
+class StopRequest:
+    """SIGINT/SIGTERM during ``fit``: finish the current step, save the state, then stop (a second signal stops at
+    once). Handlers are installed only in the main thread and restored on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signal is not None:  # the second one: stop now
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(
+            f"\n{signal.Signals(signum).name}: stopping after this step and saving the state "
+            "(send it again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
 def log_line(path: Path, record: dict) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
@@ -535,7 +569,9 @@ def fit(
     batches = run.loader()
     bar = tqdm(total=cfg.iters, initial=run.step, disable=not info.is_main, dynamic_ncols=True, desc="train", unit="it")
     t0, seen = time.perf_counter(), 0
+    stop = StopRequest()
     try:
+        stop.__enter__()
         while run.step < cfg.iters:
             image, labels = next(batches)
             metrics = run.train_step(image, labels)
@@ -559,7 +595,16 @@ def fit(
                 run.write_samples(fixed)
             if run.step % cfg.save_every == 0:
                 du.barrier(info)
+            if not du.all_agree(stop.signal is None, info):  # any rank asked to stop: all stop at this step
+                if info.is_main:
+                    if run.step % cfg.save_every:
+                        save_state(state_path, run.state_dict())
+                    bar.close()
+                    print(f"stopped at step {run.step}; the state is saved in {run_dir}", file=sys.stderr)
+                du.barrier(info)
+                raise KeyboardInterrupt
     finally:
+        stop.__exit__()
         bar.close()
         if tb is not None:
             tb.close()
