@@ -715,24 +715,27 @@ class FastGenerator:
         return _nhwc(F.conv2d(seg, self.fc_weight, self.fc_bias, padding=1)).to(self.dtype)
 
     def _prepare_levels(self, plan: _Plan, layout: NoiseLayout, pipeline: bool):
-        """``get(i) -> (geometry, gamma/beta tables)`` of level i. With ``pipeline`` the levels are built in order
-        on a pool thread (the spare core) while the trunk runs, which then waits only for the level it needs next;
-        otherwise each is built when asked for."""
+        """``(get, finish)``: ``get(i) -> (geometry, gamma/beta tables)`` of level i, and ``finish()`` to call when
+        the forward is over. With ``pipeline`` the levels are built in order on a pool thread (the spare core) while
+        the trunk runs, which then waits only for the level it needs next; otherwise each is built when asked for."""
 
         def prepare(i: int) -> tuple[_Geometry, dict[str, torch.Tensor]]:
             geo = self._geometry(plan, i)
             return geo, self._gb_tables(self.levels[i], geo, plan, layout)
 
         if not (pipeline and self._pool is not None) or len(self.levels) < 2:
-            return prepare
+            return prepare, lambda: None
         # level 0 is built here (the trunk needs it at once), the rest in order on the pool thread
         futures: list[Future] = [Future() for _ in self.levels]
+        cancelled = threading.Event()
 
         def produce() -> None:
             if self.threads is not None:
                 torch.set_num_threads(self.threads)
             with torch.inference_mode():
                 for i in range(1, len(futures)):
+                    if cancelled.is_set():
+                        return
                     try:
                         futures[i].set_result(prepare(i))
                     except BaseException as exc:  # noqa: BLE001 - re-raised in the trunk that waits for it
@@ -740,17 +743,36 @@ class FastGenerator:
                             rest.set_exception(exc)
                         return
 
-        self._pool.submit(produce)
-        futures[0].set_result(prepare(0))
-        return lambda i: futures[i].result()
+        job = self._pool.submit(produce)
+
+        def finish() -> None:
+            """The call is over (done or failed): the producer stops after its current level and is waited for,
+            so it never outlives the call that holds the lock."""
+            cancelled.set()
+            job.exception()
+
+        try:
+            futures[0].set_result(prepare(0))
+        except BaseException:
+            finish()
+            raise
+        return (lambda i: futures[i].result()), finish
 
     def _forward_planned(
         self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan, pipeline: bool = False
     ) -> torch.Tensor:
+        level, finish = self._prepare_levels(plan, layout, pipeline)
+        try:
+            return self._trunk_planned(st, channels, layout, plan, level)
+        finally:
+            finish()
+
+    def _trunk_planned(
+        self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan, level
+    ) -> torch.Tensor:
         b_ = layout.batch
         h, w = channels.shape
         d = self.downscale
-        level = self._prepare_levels(plan, layout, pipeline)
         x = self._fc(channels, self._latent_noise(layout, h, w))
         for i, lvl in enumerate(self.levels):
             geo, tables = level(i)

@@ -49,9 +49,16 @@ class _LayoutMemory:
 
     def remember(self, field: np.ndarray, layout: NoiseLayout) -> np.ndarray:
         field.flags.writeable = False
+        key = id(field)
+
+        def forget(ref: weakref.ref, key: int = key) -> None:  # the array is gone: drop its layout now
+            with self._lock:
+                if key in self._items and self._items[key][0] is ref:
+                    del self._items[key]
+
         with self._lock:
-            self._items[id(field)] = (weakref.ref(field), layout)
-            self._items.move_to_end(id(field))
+            self._items[key] = (weakref.ref(field, forget), layout)
+            self._items.move_to_end(key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return field
@@ -224,7 +231,8 @@ class Synthesizer:
             out = self._reroll_layout(layout, noise, m, seed, strength)
             if out is not None:
                 return out
-        z = torch.from_numpy(np.array(noise, dtype=np.float32, copy=not noise.flags.writeable))
+        z = np.ascontiguousarray(noise, dtype=np.float32)
+        z = torch.from_numpy(z if z.flags.writeable else z.copy())
         mt = torch.from_numpy(np.array(m, copy=True))
         if mt.dim() != 2 or z.dim() not in (3, 4) or mt.shape != z.shape[-2:]:
             return noise_ops.reroll(z, mt, seed, strength).numpy()  # its checks and broadcasting rules
@@ -250,8 +258,11 @@ class Synthesizer:
         inside = ids[mt]
         used = torch.unique(inside)  # vectors under the mask, each gets one successor
         blended = noise_ops.blend(vectors[used], new[None].expand(used.numel(), -1), strength)
+        # equal successors (strength 1 makes them all the new vector) share one row; compared bit for bit
+        rows, first = torch.unique(blended.view(torch.int32), dim=0, return_inverse=True)
+        blended = rows.view(torch.float32)
         succ = torch.full((k,), -1, dtype=torch.long)
-        succ[used] = k + torch.arange(used.numel())
+        succ[used] = k + first
         ids = ids.clone()
         ids[mt] = succ[inside]
         vectors = torch.cat((vectors, blended))

@@ -142,16 +142,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
     space = default_label_space(cfg.dataset, cfg.data)
     info = du.init(cfg.device)
-    code = 0
+    code = 1  # until it is known how the run ended (os._exit below must not report success by default)
     try:
         run = fit(cfg, info, dataset_factory(cfg, space), space, resume=args.resume, init_from=args.init_from)
         if info.is_main:
             print(f"finished at step {run.step}; state in {cfg.run_dir}")
+        code = 0
     except BaseException as exc:
         if not info.enabled:
             raise  # main() reports it
-        # a torchrun worker ends through os._exit below: report here, with an exit code that says what happened
-        code = _report(args.command, exc) if info.is_main else (130 if isinstance(exc, KeyboardInterrupt) else 1)
+        # a torchrun worker ends through os._exit below: report here (every rank; the others prefixed), with an
+        # exit code that says what happened
+        code = _report(args.command if info.is_main else f"{args.command} (rank {info.rank})", exc)
     finally:
         du.finish(info, code)
     return code

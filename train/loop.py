@@ -348,6 +348,7 @@ class Run:
             persistent_workers=cfg.workers > 0,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=4 if cfg.workers > 0 else None,
+            worker_init_fn=_ignore_sigint if cfg.workers > 0 else None,
         )
         return iter(dl)
 
@@ -378,6 +379,10 @@ class Run:
         self.scaler.unscale_(opt)
         return torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm).detach()
 
+    def _finite_norm(self, norm: torch.Tensor | None) -> bool:
+        """A clipped gradient whose norm is not finite is not applied (fp16's scaler skips such steps itself)."""
+        return norm is None or self.scaler.is_enabled() or bool(torch.isfinite(norm))
+
     # -------------------------------------------------------------------------------------- one iteration
     def train_step(self, image: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         cfg = self.cfg
@@ -397,10 +402,14 @@ class Run:
         self.d_plain.requires_grad_(True)
         ok_g = du.all_agree(bool(torch.isfinite(loss_g)), self.info)
         norms: dict[str, torch.Tensor | None] = {}
+        backward = False
         if ok_g:
             self.scaler.scale(loss_g).backward()
+            backward = True
             norms["gn_g"] = self._clip(self.opt_g, self.g_plain, cfg.grad_clip_g)
-            self.scaler.step(self.opt_g)
+            ok_g = self._finite_norm(norms["gn_g"])  # equal on every rank (taken after the all-reduce)
+            if ok_g:
+                self.scaler.step(self.opt_g)
         # D step: fake (again, or the G step's detached one), real and LabelMix in one D forward (D has no norm
         # layers, so batching them changes nothing)
         self.opt_d.zero_grad(set_to_none=True)
@@ -422,9 +431,13 @@ class Run:
         ok_d = du.all_agree(bool(torch.isfinite(loss_d)), self.info)
         if ok_d:
             self.scaler.scale(loss_d).backward()
+            backward = True
             norms["gn_d"] = self._clip(self.opt_d, self.d_plain, cfg.grad_clip_d)
-            self.scaler.step(self.opt_d)
-        self.scaler.update()
+            ok_d = self._finite_norm(norms["gn_d"])
+            if ok_d:
+                self.scaler.step(self.opt_d)
+        if backward:  # a GradScaler update needs an unscale or a step recorded this iteration
+            self.scaler.update()
         ema_update(self.ema, self.g_plain, cfg.ema_decay)
 
         if ok_g and ok_d:
@@ -433,7 +446,9 @@ class Run:
             self.bad_steps += 1
             if self.info.is_main:
                 lg, ld = loss_g.detach().item(), loss_d.detach().item()
-                warnings.warn(f"step {self.step}: non-finite loss (G {lg}, D {ld}); step skipped", stacklevel=2)
+                warnings.warn(
+                    f"step {self.step}: non-finite loss or gradient (G {lg}, D {ld}); step skipped", stacklevel=2
+                )
             if self.bad_steps >= cfg.max_bad_steps:
                 raise TrainingError(
                     f"{self.bad_steps} steps in a row produced non-finite losses at step {self.step}: the run "
@@ -489,6 +504,11 @@ class Run:
         return du.check_replicas(tensors, self.info)
 
 
+def _ignore_sigint(_worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C to the training process, which stops after the step and saves."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class StopRequest:
     """SIGINT/SIGTERM during ``fit``: finish the current step, save the state, then stop (a second signal stops at
     once). Handlers are installed only in the main thread and restored on exit."""
@@ -509,12 +529,8 @@ class StopRequest:
         if self.signal is not None:  # the second one: stop now
             raise KeyboardInterrupt
         self.signal = signum
-        print(
-            f"\n{signal.Signals(signum).name}: stopping after this step and saving the state "
-            "(send it again to stop at once)",
-            file=sys.stderr,
-            flush=True,
-        )
+        msg = f"\n{signal.Signals(signum).name}: stopping after this step and saving the state (again: stop at once)\n"
+        os.write(2, msg.encode())  # not print: the signal may have interrupted a write to stderr
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
@@ -595,7 +611,7 @@ def fit(
                 run.write_samples(fixed)
             if run.step % cfg.save_every == 0:
                 du.barrier(info)
-            if not du.all_agree(stop.signal is None, info):  # any rank asked to stop: all stop at this step
+            if run.step < cfg.iters and not du.all_agree(stop.signal is None, info):  # any rank: all stop here
                 if info.is_main:
                     if run.step % cfg.save_every:
                         save_state(state_path, run.state_dict())
