@@ -287,3 +287,23 @@ def test_lite_discriminator_learns_to_segment_quickly():
     print(f"relative loss drop: lite {lite:.3f}, paper init {paper:.3f}")
     assert lite > 0.08, lite
     assert lite > 5 * paper, (lite, paper)
+
+
+def test_clip_and_gain_options_are_validated_and_reach_the_config(capsys):
+    from train.cli import build_parser
+    from train.config import make_config
+
+    base = ["fit", "--dataset", "facades", "--data", "x", "--iters", "1", "--run-dir", "r"]
+    for bad in (["--grad-clip", "-1"], ["--grad-clip", "nan"], ["--init-gain-d", "0"], ["--init-gain-d", "x"]):
+        with pytest.raises(SystemExit) as exc:
+            build_parser().parse_args(base + bad)
+        assert exc.value.code == 2
+        assert f"argument {bad[0]}" in capsys.readouterr().err
+    args = build_parser().parse_args(base + ["--grad-clip", "0", "--init-gain-d", "0.02"])
+    cfg = make_config("lite", grad_clip_g=args.grad_clip, grad_clip_d=args.grad_clip, init_gain_d=args.init_gain_d,
+                      dataset="facades", data="x", run_dir="r")  # fmt: skip
+    assert cfg.grad_clip_g == 0.0 and cfg.grad_clip_d == 0.0 and cfg.init_gain_d == 0.02  # 0 = clipping off
+    lite = make_config("lite", dataset="facades", data="x", run_dir="r")
+    assert (lite.grad_clip_g, lite.grad_clip_d, lite.init_gain_d) == (10.0, 10.0, 1.0)
+    paper = make_config("ade20k", dataset="ade20k", data="x", run_dir="r")
+    assert (paper.grad_clip_g, paper.grad_clip_d, paper.init_gain_d) == (None, None, 0.02)

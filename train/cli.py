@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -29,6 +30,19 @@ def _positive(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return v
+
+
+def _float_at_least(low: float, strict: bool):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text}") from None
+        if not math.isfinite(v) or v < low or (strict and v == low):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>' if strict else '>='} {low:g}, got {text}")
+        return v
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ch", type=int, help="generator width (paper: 64)")
     f.add_argument("--spade-hidden", type=int, help="SPADE hidden width (paper: 128)")
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
+    f.add_argument(
+        "--grad-clip",
+        type=_float_at_least(0.0, strict=False),
+        metavar="NORM",
+        help="clip G's and D's gradient norms (0: off; lite presets: 10, paper presets: off)",
+    )
+    f.add_argument(
+        "--init-gain-d",
+        type=_float_at_least(0.0, strict=True),
+        metavar="GAIN",
+        help="xavier gain of D's initial weights (paper: 0.02; lite presets: 1.0)",
+    )
     f.add_argument("--save-every", type=_positive, default=100)
     f.add_argument("--sample-every", type=int, default=250)
     f.add_argument("--log-every", type=_positive, default=10)
@@ -135,6 +161,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         ch=args.ch,
         spade_hidden=args.spade_hidden,
         reuse_fake=args.reuse_fake,
+        grad_clip_g=args.grad_clip,
+        grad_clip_d=args.grad_clip,
+        init_gain_d=args.init_gain_d,
         save_every=args.save_every,
         sample_every=args.sample_every,
         log_every=args.log_every,
