@@ -647,13 +647,11 @@ class FastGenerator:
                             self._streams[k], channels, plan, layout, dense, start, stop, pipeline=pipeline
                         )
 
-                if pipeline and self._pool is None:
+                if (pipeline or len(jobs) > 1) and self._pool is None:  # the spare core(s): streams or tables
                     self._pool = ThreadPoolExecutor(max_workers=self.streams - 1, thread_name_prefix="oasis-fast")
                 if len(jobs) == 1:
                     outs = [run(0)]
                 else:
-                    if self._pool is None:
-                        self._pool = ThreadPoolExecutor(max_workers=self.streams - 1, thread_name_prefix="oasis-fast")
                     futures = [self._pool.submit(run, k) for k in range(1, len(jobs))]
                     outs = [run(0)] + [f.result() for f in futures]
                 return outs[0] if len(outs) == 1 else torch.cat(outs)

@@ -259,8 +259,8 @@ class Synthesizer:
         used = torch.unique(inside)  # vectors under the mask, each gets one successor
         blended = noise_ops.blend(vectors[used], new[None].expand(used.numel(), -1), strength)
         # equal successors (strength 1 makes them all the new vector) share one row; compared bit for bit
-        rows, first = torch.unique(blended.view(torch.int32), dim=0, return_inverse=True)
-        blended = rows.view(torch.float32)
+        distinct, first = torch.unique(blended.view(torch.int32), dim=0, return_inverse=True)
+        blended = distinct.view(torch.float32)
         succ = torch.full((k,), -1, dtype=torch.long)
         succ[used] = k + first
         ids = ids.clone()
