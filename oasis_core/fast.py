@@ -285,39 +285,38 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------------------------- SPADE constants
 class _Spade:
-    """One SPADE's fused (BN-folded) gamma/beta weights, laid out for per-tap products."""
+    """One SPADE's fused (BN-folded) gamma/beta weights, laid out for table look-ups, in the table dtype."""
 
-    def __init__(self, spade: SPADE, device: torch.device):
+    def __init__(self, spade: SPADE, dtype: torch.dtype, device: torch.device):
         conv_s = spade.mlp_shared[0]
         self.hidden = hid = conv_s.weight.shape[0]
         wg = spade.mlp_gamma.weight.detach().double()
         wb = spade.mlp_beta.weight.detach().double()
         bg = _bias(spade.mlp_gamma).double()
         bb = _bias(spade.mlp_beta).double()
-        self.channels = c = wg.shape[0]
+        self.channels = wg.shape[0]
         norm = spade.first_norm
         self.instance = isinstance(norm, nn.InstanceNorm2d)
         self.eps = float(norm.eps)
         if self.instance:  # out = IN(x) * (1 + gamma) + beta
-            w_gb = torch.cat((wg, wb))
-            b_gb = torch.cat((bg + 1, bb))
+            parts = ((wg, bg + 1), (wb, bb))
         else:  # BN(x) = a x + b: out = x * [a (1 + gamma)] + [b (1 + gamma) + beta]
             a = torch.rsqrt(norm.running_var.detach().double() + norm.eps)
             b = -norm.running_mean.detach().double() * a
-            w_gb = torch.cat((a[:, None, None, None] * wg, b[:, None, None, None] * wg + wb))
-            b_gb = torch.cat((a * (1 + bg), b * (1 + bg) + bb))
-        # (hid, 9 * 2C): act @ w_taps gives every tap's contribution of an activation row, laid out (tap, 2C)
-        self.w_taps = w_gb.permute(1, 2, 3, 0).reshape(hid, 9 * 2 * c).float().contiguous().to(device)
-        self.w_sum = w_gb.sum(dim=(2, 3)).t().float().contiguous().to(device)  # (hid, 2C): uniform patterns
-        self.b_gb = b_gb.float().to(device)
+            parts = ((a[:, None, None, None] * wg, a * (1 + bg)), (b[:, None, None, None] * wg + wb, b * (1 + bg) + bb))
+        self.dtype = dtype
+        # per output (G, then B): (9 * hid, C) rows (tap, hidden) so that a pattern's 9 activation rows laid side by
+        # side times it is the 3x3 convolution at that pixel; (hid, C) the sum over taps (uniform neighbourhoods)
+        self.w_taps = [w.permute(2, 3, 1, 0).reshape(9 * hid, -1).to(device, dtype).contiguous() for w, _ in parts]
+        self.w_sum = [w.sum(dim=(2, 3)).t().to(device, dtype).contiguous() for w, _ in parts]
+        self.bias = [b.to(device, dtype) for _, b in parts]
         self._dense: _Conv | None = None
 
     def dense_conv(self, dtype: torch.dtype) -> _Conv:
         """The fused gamma/beta as one 3x3 convolution (dense path; built on first use)."""
         if self._dense is None:
-            c2 = 2 * self.channels
-            w = self.w_taps.view(self.hidden, 3, 3, c2).permute(3, 0, 1, 2)
-            self._dense = _Conv(w, self.b_gb, dtype, self.w_taps.device)
+            w = torch.cat(self.w_taps, 1).view(3, 3, self.hidden, 2 * self.channels).permute(3, 2, 0, 1)
+            self._dense = _Conv(w, torch.cat(self.bias), dtype, w.device)
         return self._dense
 
 
@@ -333,7 +332,7 @@ class _Level:
         spades = {"0": block.norm_0, "1": block.norm_1}
         if block.learned_shortcut:
             spades = {"s": block.norm_s, **spades}
-        self.spades = {name: _Spade(sp, device) for name, sp in spades.items()}
+        self.spades = {name: _Spade(sp, dtype, device) for name, sp in spades.items()}
         self.slices: dict[str, slice] = {}
         start = 0
         for name, sp in self.spades.items():
@@ -568,23 +567,22 @@ class FastGenerator:
             pre = F.embedding_bag(idx, t.view(-1, hid), mode="sum").view(b_, n_pat, hid)
             parts.append(torch.relu_(pre.add_(lvl.b_shared)))
         parts.append(t.new_zeros((b_, 1, hid)))
-        act = torch.cat(parts, 1)  # (B, n3 + 1, Hcat): row n3 = outside the image (zero)
+        act = torch.cat(parts, 1).to(self.dtype)  # (B, n3 + 1, Hcat): row n3 = outside the image (zero)
         n3, n5 = geo.n3, geo.pats5.shape[0]
-        if n5:
-            base = (torch.arange(b_, device=self.device) * (n3 + 1))[:, None, None]
-            idx5 = ((base + geo.pats5[None]) * 9 + taps).view(b_ * n5, 9)
+        idx5 = None
+        if n5:  # the 9 activation rows of every gamma/beta pattern, per image
+            idx5 = (geo.pats5[None] + (torch.arange(b_, device=self.device) * (n3 + 1))[:, None, None]).view(-1)
         out = {}
         for name, sp in lvl.spades.items():
-            c2 = 2 * sp.channels
             a = act[:, :, lvl.slices[name]].reshape(b_ * (n3 + 1), sp.hidden)
-            rows = torch.addmm(sp.b_gb, a, sp.w_sum).view(b_, n3 + 1, c2)[:, :n3]  # uniform neighbourhoods
-            if n5:
-                prod = a @ sp.w_taps  # (B * (n3 + 1), 9 * 2C): every activation row times every tap
-                pat = F.embedding_bag(idx5, prod.view(-1, c2), mode="sum").add_(sp.b_gb)
-                rows = torch.cat((rows, pat.view(b_, n5, c2)), 1)
-            rows = rows.reshape(b_ * geo.n_rows, c2)
-            c = sp.channels
-            out[name] = (rows[:, :c].to(self.dtype).contiguous(), rows[:, c:].to(self.dtype).contiguous())
+            x = torch.index_select(a, 0, idx5).view(b_ * n5, 9 * sp.hidden) if n5 else None
+            maps = []
+            for w_sum, w_taps, bias in zip(sp.w_sum, sp.w_taps, sp.bias):
+                rows = torch.addmm(bias, a, w_sum).view(b_, n3 + 1, -1)[:, :n3]  # uniform neighbourhoods
+                if n5:  # one matmul for all patterns: (B * Q, 9 * hid) @ (9 * hid, C)
+                    rows = torch.cat((rows, torch.addmm(bias, x, w_taps).view(b_, n5, -1)), 1)
+                maps.append(rows.reshape(b_ * geo.n_rows, -1))
+            out[name] = (maps[0], maps[1])
         return out
 
     # ------------------------------------------------------------------------------------------- forward
