@@ -34,6 +34,7 @@ level for all ``mlp_shared`` of a block and one fused gamma/beta convolution per
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
@@ -96,23 +97,29 @@ def _patterns(kmap: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.Te
     (``0..n_values-1``); the others get ``n_values + j`` where ``pats[j]`` is their neighbourhood (taps in
     ``_TAPS`` order, values in ``[0, n_values]``).
     """
-    h, w = kmap.shape
     kp = F.pad(kmap[None, None], (1, 1, 1, 1), value=n_values)[0, 0]
+    return _window_patterns(kp, n_values + 1, n_values)
+
+
+def _window_patterns(kp: torch.Tensor, bound: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_patterns` of the inner (h, w) cells of ``kp`` (h + 2, w + 2), whose border holds their neighbours
+    (or the padding value): values in ``[0, bound)``, mixed neighbourhoods numbered from ``offset``."""
+    w = kp.shape[1] - 2
     # mixed where the 3x3 max and min differ (separable: rows, then columns)
     rmax = torch.maximum(torch.maximum(kp[:, :-2], kp[:, 1:-1]), kp[:, 2:])
     rmin = torch.minimum(torch.minimum(kp[:, :-2], kp[:, 1:-1]), kp[:, 2:])
     mixed = torch.maximum(torch.maximum(rmax[:-2], rmax[1:-1]), rmax[2:]) != torch.minimum(
         torch.minimum(rmin[:-2], rmin[1:-1]), rmin[2:]
     )
-    pid = kmap.reshape(-1).clone()
+    pid = kp[1:-1, 1:-1].reshape(-1).clone()
     idx = mixed.reshape(-1).nonzero().squeeze(1)
     if idx.numel() == 0:
-        return pid, torch.empty((0, 9), dtype=torch.long, device=kmap.device)
+        return pid, torch.empty((0, 9), dtype=torch.long, device=kp.device)
     base = (idx // w) * (w + 2) + (idx % w)
-    offsets = torch.tensor([dy * (w + 2) + dx for dy, dx in _TAPS], device=kmap.device)
+    offsets = torch.tensor([dy * (w + 2) + dx for dy, dx in _TAPS], device=kp.device)
     rows = kp.reshape(-1)[base[:, None] + offsets[None, :]]
-    pats, inverse = _unique_rows(rows, n_values + 1)
-    pid[idx] = n_values + inverse
+    pats, inverse = _unique_rows(rows, bound)
+    pid[idx] = offset + inverse
     return pid, pats
 
 
@@ -389,25 +396,48 @@ class _Stream:
 
 @dataclass
 class _Geometry:
-    """The pattern groups of one level for one key map (labels + noise layout); independent of the noise values."""
+    """The pattern groups of one level for one key map (labels + noise layout); independent of the noise values.
 
-    pid: torch.Tensor  # (h*w,) gamma/beta row of every pixel, in [0, n_rows)
-    pats3: torch.Tensor  # (P, 9) key neighbourhoods of the non-uniform mlp_shared patterns
-    pats5: torch.Tensor  # (Q, 9) pattern-id neighbourhoods of the non-uniform gamma/beta patterns
-    n3: int  # U + P: rows of the activation table (row n3 = zero padding)
+    Activation rows: ``[0, u_cap)`` one per key (uniform 3x3 neighbourhood), then ``pats3`` from ``u_cap``, then
+    zero rows (free room for incremental updates) up to ``n3``, which is the zero row for outside the image.
+    Gamma/beta rows: ``[0, n3)`` one per activation row (uniform 5x5 neighbourhood), then ``pats5`` from ``n3``.
+    """
+
+    pid: torch.Tensor  # (h*w,) gamma/beta row of every cell, in [0, n_rows)
+    pid3: torch.Tensor  # (h*w,) activation row of every cell (kept for incremental updates)
+    pats3: torch.Tensor  # (P, 9) key neighbourhoods of the mixed mlp_shared patterns (outside = u_cap)
+    pats5: torch.Tensor  # (Q, 9) activation-row neighbourhoods of the mixed gamma/beta patterns (outside = n3)
+    n3: int
     n_rows: int  # n3 + Q
 
 
 @dataclass
 class _Plan:
     """Everything label-dependent for one key map: the key table and the per-level geometry (built on first use,
-    then kept with the cached plan)."""
+    then kept with the cached plan).
+
+    Keys ``[0, n_keys)`` are (label, noise vector) pairs; ``[n_keys, u_cap)`` is free room for keys that an
+    incremental update adds (their table rows are computed but never looked up). ``key_noise`` is empty when every
+    image has one noise vector (keys are labels), else per image the vector id of each key. ``parent``: the plan
+    this one was derived from (a stroke or a reroll away), whose levels are updated instead of rebuilt."""
 
     n_keys: int
-    key_label: torch.Tensor  # (U,) label channel of each key
-    key_noise: list[torch.Tensor | None]  # per image: (U,) noise-vector id of each key (None: one vector)
+    u_cap: int
+    key_label: torch.Tensor  # (u_cap,) label channel of each key
+    key_noise: list[torch.Tensor]  # per image: (u_cap,) noise-vector id of each key; [] for label keys
     kmap: torch.Tensor  # (H, W) key of every pixel
     levels: list[_Geometry | None]
+    lab: torch.Tensor  # (H*W,) label channels
+    key_live: torch.Tensor | None = None  # (u_cap,) False for keys whose vector the layout no longer holds
+    parent: _Plan | None = None
+
+
+def _key_room(n: int) -> int:
+    return n + max(16, n)
+
+
+def _row_room(n: int) -> int:
+    return n + max(64, n // 2)
 
 
 # ----------------------------------------------------------------------------------------------- the generator
@@ -472,16 +502,18 @@ class FastGenerator:
             self.levels = [_Level(b, cfg.z_dim, dtype, self.device) for b in generator.body]
             self.conv_img = _Conv(generator.conv_img.weight, generator.conv_img.bias, dtype, self.device)
         self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
+        self._last: tuple[_Plan, NoiseLayout | None] | None = None  # the last plan used, for incremental updates
         self._cache_size = cache_size
         self._streams = [_Stream(self.device)]
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self.stats = {"plan_hits": 0, "plan_misses": 0, "dense": 0}
+        self.stats = {"plan_hits": 0, "plan_misses": 0, "dense": 0, "plan_updates": 0}
 
     def clear_cache(self) -> None:
         """Forget the cached label-map plans and release the reused buffers."""
         with self._lock:
             self._plans.clear()
+            self._last = None
             for st in self._streams:
                 st.clear()
 
@@ -508,8 +540,22 @@ class FastGenerator:
         if plan is not None:
             self._plans.move_to_end(key)
             self.stats["plan_hits"] += 1
-            return plan
-        self.stats["plan_misses"] += 1
+        else:
+            self.stats["plan_misses"] += 1
+            plan = self._derive(lab, layout, h, w) if self._last is not None else None
+            if plan is None:
+                plan = self._new_plan(lab, layout, bool(noise_key), h, w)
+                if plan is None:
+                    return None
+            else:
+                self.stats["plan_updates"] += 1
+            self._plans[key] = plan
+            while len(self._plans) > self._cache_size:
+                self._plans.popitem(last=False)
+        self._last = (plan, layout if layout.batch == 1 else None)
+        return plan
+
+    def _new_plan(self, lab: torch.Tensor, layout: NoiseLayout, with_ids: bool, h: int, w: int) -> _Plan | None:
         code, span = lab, self.semantic_nc
         for ids, vec in zip(layout.ids, layout.vectors):
             if ids is None:
@@ -523,29 +569,155 @@ class FastGenerator:
         if n_keys > self.max_keys:
             return None
         first = _first_index(keys, n_keys)
-        key_noise = [None if ids is None else ids[first] for ids in layout.ids] if noise_key else []
-        plan = _Plan(n_keys, lab[first], key_noise, keys.view(h, w), [None] * len(self.levels))
-        self._plans[key] = plan
-        while len(self._plans) > self._cache_size:
-            self._plans.popitem(last=False)
-        return plan
+        u_cap = _key_room(n_keys)
+
+        def room(t: torch.Tensor) -> torch.Tensor:
+            return F.pad(t, (0, u_cap - n_keys))
+
+        key_noise = [room(torch.zeros_like(first) if ids is None else ids[first]) for ids in layout.ids]
+        return _Plan(
+            n_keys,
+            u_cap,
+            room(lab[first]),
+            key_noise if with_ids else [],
+            keys.view(h, w),
+            [None] * len(self.levels),
+            lab,
+        )
+
+    def _derive(self, lab: torch.Tensor, layout: NoiseLayout, h: int, w: int) -> _Plan | None:
+        """The plan of a key map that differs from the last one in a small area (a stroke, a reroll): the same key
+        numbers for the same (label, noise vector) pairs, new keys added, geometry updated around the change
+        (see :meth:`_geometry`). ``None`` when a fresh plan is the better choice."""
+        parent, p_layout = self._last
+        if parent.kmap.shape != (h, w) or any(g is None for g in parent.levels):
+            return None
+        parent.parent = None  # fully built: no chains of ancestors are kept
+        n_p = parent.n_keys
+        with_ids = any(ids is not None for ids in layout.ids)
+        changed = lab != parent.lab
+        key_vec = key_live = None
+        if not with_ids and not parent.key_noise:  # keys are labels on both sides
+            pix, span = lab, self.semantic_nc
+            p_code = parent.key_label[:n_p]
+        else:
+            if not with_ids or layout.batch != 1 or p_layout is None:
+                return None
+            vp, vc = p_layout.vectors[0].cpu(), layout.vectors[0].cpu()
+            known = {vp[i].numpy().tobytes(): i for i in range(vp.shape[0])}
+            c2p = [known.get(vc[i].numpy().tobytes(), -1) for i in range(vc.shape[0])]
+            fresh = [i for i, j in enumerate(c2p) if j < 0]
+            for r, i in enumerate(fresh):
+                c2p[i] = vp.shape[0] + r  # vectors new to this layout follow the parent's
+            span_v = vp.shape[0] + len(fresh)
+            comb = torch.tensor(c2p, dtype=torch.long, device=lab.device)  # child vector -> combined index
+            pix_v = comb[layout.ids[0]]
+            p_ids = p_layout.ids[0]
+            changed |= pix_v != (p_ids if p_ids is not None else 0)
+            pix, span = lab * span_v + pix_v, self.semantic_nc * span_v
+            p_vec = parent.key_noise[0][:n_p] if parent.key_noise else torch.zeros_like(parent.key_label[:n_p])
+            p_code = parent.key_label[:n_p] * span_v + p_vec
+            if parent.key_live is not None:
+                p_code = p_code.masked_fill(~parent.key_live[:n_p], -1)  # a vector gone: never matched again
+            back = torch.full((span_v,), -1, dtype=torch.long, device=lab.device)
+            back[comb] = torch.arange(comb.numel(), device=lab.device)  # combined index -> child vector
+            key_vec = back[p_vec]
+        rows = changed.view(h, w).any(1).nonzero().squeeze(1)
+        if rows.numel() == 0:
+            r0 = r1 = c0 = c1 = 0
+        else:
+            cols = changed.view(h, w).any(0).nonzero().squeeze(1)
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            if (r1 - r0) * (c1 - c0) * 2 > h * w:
+                return None
+        box = pix.view(h, w)[r0:r1, c0:c1].reshape(-1)
+        # box codes -> parent keys (sorted search), the rest -> new keys
+        order = torch.argsort(p_code)
+        srt = p_code[order]
+        pos = torch.searchsorted(srt, box).clamp_(max=max(0, n_p - 1))
+        hit = srt[pos] == box if n_p else torch.zeros_like(box, dtype=torch.bool)
+        keys = torch.where(hit, order[pos], 0)
+        new_codes, inverse = torch.unique(box[~hit], return_inverse=True)
+        n_new = new_codes.numel()
+        if n_p + n_new > parent.u_cap:
+            return None  # out of key room: a fresh plan
+        keys[~hit] = n_p + inverse
+        kmap = parent.kmap.clone()
+        kmap[r0:r1, c0:c1] = keys.view(r1 - r0, c1 - c0)
+        key_label = parent.key_label.clone()
+        key_label[n_p : n_p + n_new] = new_codes // (span // self.semantic_nc)
+        key_noise: list[torch.Tensor] = []
+        if key_vec is not None:
+            vec = torch.zeros_like(key_label)
+            vec[:n_p] = key_vec.clamp(min=0)
+            vec[n_p : n_p + n_new] = back[new_codes % (span // self.semantic_nc)]
+            key_noise = [vec]
+            key_live = torch.ones_like(key_label, dtype=torch.bool)
+            key_live[:n_p] = key_vec >= 0
+        levels: list[_Geometry | None] = [None] * len(self.levels)
+        return _Plan(n_p + n_new, parent.u_cap, key_label, key_noise, kmap, levels, lab, key_live, parent)
 
     def _geometry(self, plan: _Plan, i: int) -> _Geometry:
         geo = plan.levels[i]
         if geo is None:
             s = self.downscale >> i
             km = plan.kmap[::s, ::s]
-            pid3, pats3 = _patterns(km, plan.n_keys)
-            n3 = plan.n_keys + pats3.shape[0]
-            pid5, pats5 = _patterns(pid3.view(km.shape), n3)
-            geo = plan.levels[i] = _Geometry(pid5, pats3, pats5, n3, n3 + pats5.shape[0])
+            parent = plan.parent
+            if parent is not None and parent.levels[i] is not None:
+                geo = self._update_geometry(km, parent.kmap[::s, ::s], parent.levels[i], plan.u_cap)
+            if geo is None:
+                pid3, pats3 = _patterns(km, plan.u_cap)
+                n3 = _row_room(plan.u_cap + pats3.shape[0])
+                pid5, pats5 = _patterns(pid3.view(km.shape), n3)
+                geo = _Geometry(pid5, pid3, pats3, pats5, n3, n3 + pats5.shape[0])
+            plan.levels[i] = geo
+            if all(g is not None for g in plan.levels):
+                plan.parent = None  # nothing more to update from
         return geo
+
+    def _update_geometry(self, km: torch.Tensor, km_p: torch.Tensor, old: _Geometry, u_cap: int) -> _Geometry | None:
+        """``old`` (the geometry of ``km_p``) updated for ``km``: cells within 2 of a changed key are regrouped,
+        their new patterns appended. ``None`` when a rebuild is due (out of room, or many stale rows)."""
+        hl, wl = km.shape
+        diff = km != km_p
+        rows = diff.any(1).nonzero().squeeze(1)
+        if rows.numel() == 0:
+            return old
+        cols = diff.any(0).nonzero().squeeze(1)
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+        def grow(k: int) -> tuple[int, int, int, int]:
+            return max(0, r0 - k), min(hl, r1 + k), max(0, c0 - k), min(wl, c1 + k)
+
+        # activation patterns of the cells within 1 of a change (their 3x3 keys: the padded map around them)
+        a0, a1, b0, b1 = grow(1)
+        kp = F.pad(km[None, None], (1, 1, 1, 1), value=u_cap)[0, 0]
+        n_used = old.pats3.shape[0]
+        local3, new3 = _window_patterns(kp[a0 : a1 + 2, b0 : b1 + 2], u_cap + 1, u_cap + n_used)
+        if u_cap + n_used + new3.shape[0] > old.n3:
+            return None
+        pid3 = old.pid3.clone().view(hl, wl)
+        pid3[a0:a1, b0:b1] = local3.view(a1 - a0, b1 - b0)
+        # gamma/beta patterns of the cells within 2 of a change
+        a0, a1, b0, b1 = grow(2)
+        pp = F.pad(pid3[None, None], (1, 1, 1, 1), value=old.n3)[0, 0]
+        local5, new5 = _window_patterns(pp[a0 : a1 + 2, b0 : b1 + 2], old.n3 + 1, old.n_rows)
+        pid = old.pid.clone().view(hl, wl)
+        pid[a0:a1, b0:b1] = local5.view(a1 - a0, b1 - b0)
+        pid = pid.view(-1)
+        pats5 = torch.cat((old.pats5, new5))
+        n_rows = old.n_rows + new5.shape[0]
+        if pats5.shape[0] > 256:  # stale pattern rows cost table work: rebuild once most are stale
+            live = int((torch.bincount(pid, minlength=n_rows)[old.n3 :] > 0).sum())
+            if 2 * live < pats5.shape[0]:
+                return None
+        return _Geometry(pid, pid3.view(-1), torch.cat((old.pats3, new3)), pats5, old.n3, n_rows)
 
     # ------------------------------------------------------------------------------------------- tables
     def _gb_tables(self, lvl: _Level, geo: _Geometry, plan: _Plan, layout: NoiseLayout) -> dict[str, torch.Tensor]:
         """Per SPADE of the level: ``(G, B)`` tables, each (B * n_rows, C) in the compute dtype."""
         b_ = layout.batch
-        u = plan.n_keys
+        u = plan.u_cap
         hid = lvl.hidden
         taps = torch.arange(9, device=self.device)
         # per-tap mlp_shared contribution of every key, row u = zero padding: (B, U + 1, 9 * Hcat)
@@ -566,9 +738,9 @@ class FastGenerator:
             idx = ((base + geo.pats3[None]) * 9 + taps).view(b_ * n_pat, 9)
             pre = F.embedding_bag(idx, t.view(-1, hid), mode="sum").view(b_, n_pat, hid)
             parts.append(torch.relu_(pre.add_(lvl.b_shared)))
-        parts.append(t.new_zeros((b_, 1, hid)))
-        act = torch.cat(parts, 1).to(self.dtype)  # (B, n3 + 1, Hcat): row n3 = outside the image (zero)
         n3, n5 = geo.n3, geo.pats5.shape[0]
+        parts.append(t.new_zeros((b_, n3 + 1 - u - n_pat, hid)))  # free room, and row n3: outside the image
+        act = torch.cat(parts, 1).to(self.dtype)  # (B, n3 + 1, Hcat)
         idx5 = None
         if n5:  # the 9 activation rows of every gamma/beta pattern, per image
             idx5 = (geo.pats5[None] + (torch.arange(b_, device=self.device) * (n3 + 1))[:, None, None]).view(-1)
@@ -677,7 +849,7 @@ class FastGenerator:
                     continue
                 sub = NoiseLayout(layout.vectors[a:b], layout.ids[a:b])
                 key_noise = plan.key_noise[a:b] if plan.key_noise else []
-                sub_plan = _Plan(plan.n_keys, plan.key_label, key_noise, plan.kmap, plan.levels)
+                sub_plan = dataclasses.replace(plan, key_noise=key_noise)
                 outs.append(self._forward_planned(st, channels, sub, sub_plan, pipeline=pipeline))
         finally:
             if st.nbytes > self.workspace_bytes:

@@ -141,7 +141,7 @@ def test_cache_repeats_exactly_and_follows_label_edits() -> None:
     fast = FastGenerator(g, torch.float32)
     first = fast(channels, z)
     assert torch.equal(fast(channels, z), first)  # second call: plan from the cache
-    assert fast.stats == {"plan_hits": 1, "plan_misses": 1, "dense": 0}
+    assert fast.stats == {"plan_hits": 1, "plan_misses": 1, "dense": 0, "plan_updates": 0}
 
     edited = channels.clone()
     edited[10:30, 20:50] = 9  # a stroke of a new class
@@ -223,3 +223,50 @@ def test_pipelined_tables_give_the_same_images() -> None:
         z = noise_ops.reroll(base, channels == k, 5 + k, strength=0.8)
         for _ in range(2):  # new plan, then cached plan
             assert torch.equal(one(channels, z), two(channels, z))
+
+
+def test_strokes_and_rerolls_update_the_plan_and_match_a_fresh_one() -> None:
+    """A session of edits: each frame's plan is derived from the previous one (keys kept, geometry regrouped only
+    around the change) and must give what a fresh generator gives, through room running out and rebuilds."""
+    g = seeded(LITE)
+    h, w = 64, 96
+    rng = np.random.default_rng(3)
+    channels = painted(h, w, LITE.semantic_nc)
+    field = noise_ops.sample_field(LITE.z_dim, h, w, 1)
+    fast = FastGenerator(g, torch.float32)
+    fast(channels, field[None])
+    kinds = []
+    for step in range(40):
+        y, x = int(rng.integers(0, h - 8)), int(rng.integers(0, w - 8))
+        dy, dx = int(rng.integers(2, 20)), int(rng.integers(2, 30))
+        if step % 3 == 2:  # a reroll of a box, some blended, some replacing
+            mask = torch.zeros(h, w, dtype=torch.bool)
+            mask[y : y + dy, x : x + dx] = True
+            field = noise_ops.reroll(field, mask, 100 + step, strength=1.0 if step % 2 else 0.5)
+            kinds.append("reroll")
+        else:  # a stroke of some class, sometimes one not on the map yet
+            channels = channels.clone()
+            channels[y : y + dy, x : x + dx] = int(rng.integers(0, LITE.semantic_nc))
+            kinds.append("stroke")
+        got = fast(channels, field[None])
+        want = FastGenerator(g, torch.float32)(channels, field[None])
+        assert float((got - want).abs().max()) <= 1e-5, f"step {step} ({kinds[-1]})"
+    assert float((got - eager(g, channels, field[None])).abs().max()) <= FP32_TOL
+    assert fast.stats["dense"] == 0
+    assert fast.stats["plan_updates"] >= 30  # most frames were updates, not rebuilds
+    # the first map still gives its first image (plans are cached whole, not shared wrongly)
+    channels0 = painted(h, w, LITE.semantic_nc)
+    base = noise_ops.sample_field(LITE.z_dim, h, w, 1)[None]
+    assert torch.equal(fast(channels0, base), FastGenerator(g, torch.float32)(channels0, base))
+
+
+def test_a_new_seed_or_a_large_change_builds_a_fresh_plan() -> None:
+    g = seeded(LITE)
+    channels = painted(64, 64, LITE.semantic_nc)
+    fast = FastGenerator(g, torch.float32)
+    fast(channels, noise_ops.sample_field(LITE.z_dim, 64, 64, 1)[None])
+    other = (channels + 1) % LITE.semantic_nc  # every pixel changed
+    got = fast(other, noise_ops.sample_field(LITE.z_dim, 64, 64, 1)[None])
+    assert fast.stats["plan_updates"] == 0 and fast.stats["plan_misses"] == 2
+    want = FastGenerator(g, torch.float32)(other, noise_ops.sample_field(LITE.z_dim, 64, 64, 1)[None])
+    assert torch.equal(got, want)
