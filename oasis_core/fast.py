@@ -19,7 +19,13 @@ distinct inputs, and :class:`FastGenerator` computes each distinct one once:
   ``G = a (1 + gamma)``, ``B = b (1 + gamma) + beta``: one fused gamma/beta weight with ``2C`` outputs and one
   ``addcmul`` per SPADE (the nearest x2 upsample before a block is one row gather, shared by the block).
 - **Reuse.** The pattern geometry of a key map (which depends on the labels and the layout of the noise regions, not
-  on the noise values) is cached per label map, so variants and rerolls pay only for the small tables.
+  on the noise values) is cached per label map, so new seeds and variants pay only for the small tables. A key map
+  that differs from the last one in a small area (a stroke, a rerolled region) updates that plan: the same key
+  numbers for the same (label, vector) pairs, and only the cells within two of a changed key regrouped, their new
+  patterns appended (rebuilt from scratch when the room runs out or most rows went stale).
+- **Tables in the compute dtype.** Each gamma/beta pattern row is one row of ``(rows, 9 * hidden) @ (9 * hidden,
+  C)``: the pattern's 9 activation rows side by side times the kernel, which on CPUs with AMX runs in bf16 at
+  several times the fp32 rate (the rows are rounded to the compute dtype anyway).
 - **Trunk.** The residual convolutions run channels-last, in bf16 where the CPU has native bf16 (fp16/bf16 on CUDA),
   with weights packed once for oneDNN on CPUs (the residual add and the final tanh fused into the convolution).
 - **Memory.** Every big per-call tensor lives in a reused buffer (a fresh allocation costs page faults, which on
