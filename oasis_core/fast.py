@@ -129,6 +129,27 @@ def _window_patterns(kp: torch.Tensor, bound: int, offset: int) -> tuple[torch.T
     return pid, pats
 
 
+def _bucket(m: int) -> int:
+    """A matmul row count rounded up to one of 8 sizes per octave (at most 12.5% more rows). oneDNN builds a kernel
+    for every new shape (about a millisecond each), and every new plan brings new row counts: with buckets the
+    shapes repeat and the kernels come from its cache."""
+    if m <= 64:
+        return 64
+    e = m.bit_length() - 4
+    return -(-m >> e) << e
+
+
+def _matmul(bias: torch.Tensor | None, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``x @ w (+ bias)`` with the row count of ``x`` padded to a :func:`_bucket` size (zero rows, never read
+    back)."""
+    m = x.shape[0]
+    xp = x.new_empty((_bucket(m), x.shape[1]))
+    xp[:m] = x
+    xp[m:].zero_()  # never read back, but a NaN there can reach the other rows in some oneDNN kernels
+    out = torch.mm(xp, w) if bias is None else torch.addmm(bias, xp, w)
+    return out[:m]
+
+
 def _digest(t: torch.Tensor | np.ndarray) -> bytes:
     a = t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
     h = hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1), digest_size=16)
@@ -732,7 +753,7 @@ class FastGenerator:
             kvec = torch.stack(
                 [v.expand(u, -1) if ids is None else v[ids] for v, ids in zip(layout.vectors, plan.key_noise)]
             )
-            t = t + (kvec.to(self.device) @ lvl.t_noise).view(b_, u, -1)
+            t = t + _matmul(None, kvec.to(self.device).view(b_ * u, -1), lvl.t_noise).view(b_, u, -1)
         else:
             vecs = torch.cat(layout.vectors).to(self.device)  # (B, z)
             t = t + (vecs @ lvl.t_noise)[:, None]
@@ -746,19 +767,26 @@ class FastGenerator:
             parts.append(torch.relu_(pre.add_(lvl.b_shared)))
         n3, n5 = geo.n3, geo.pats5.shape[0]
         parts.append(t.new_zeros((b_, n3 + 1 - u - n_pat, hid)))  # free room, and row n3: outside the image
-        act = torch.cat(parts, 1).to(self.dtype)  # (B, n3 + 1, Hcat)
+        m_act = b_ * (n3 + 1)
+        act = torch.empty((_bucket(m_act), hid), dtype=self.dtype, device=self.device)
+        act[:m_act].view(b_, n3 + 1, hid).copy_(torch.cat(parts, 1))
+        act[m_act:].zero_()
         idx5 = None
         if n5:  # the 9 activation rows of every gamma/beta pattern, per image
             idx5 = (geo.pats5[None] + (torch.arange(b_, device=self.device) * (n3 + 1))[:, None, None]).view(-1)
         out = {}
         for name, sp in lvl.spades.items():
-            a = act[:, :, lvl.slices[name]].reshape(b_ * (n3 + 1), sp.hidden)
-            x = torch.index_select(a, 0, idx5).view(b_ * n5, 9 * sp.hidden) if n5 else None
+            a = act[:, lvl.slices[name]].contiguous()
+            x = None
+            if n5:
+                x = torch.empty((_bucket(b_ * n5), 9 * sp.hidden), dtype=self.dtype, device=self.device)
+                torch.index_select(a, 0, idx5, out=x[: b_ * n5].view(-1, sp.hidden))
+                x[b_ * n5 :].zero_()  # oneDNN's bf16 kernels can carry a NaN of a padding row into the others
             maps = []
             for w_sum, w_taps, bias in zip(sp.w_sum, sp.w_taps, sp.bias):
-                rows = torch.addmm(bias, a, w_sum).view(b_, n3 + 1, -1)[:, :n3]  # uniform neighbourhoods
+                rows = torch.addmm(bias, a, w_sum)[:m_act].view(b_, n3 + 1, -1)[:, :n3]  # uniform neighbourhoods
                 if n5:  # one matmul for all patterns: (B * Q, 9 * hid) @ (9 * hid, C)
-                    rows = torch.cat((rows, torch.addmm(bias, x, w_taps).view(b_, n5, -1)), 1)
+                    rows = torch.cat((rows, torch.addmm(bias, x, w_taps)[: b_ * n5].view(b_, n5, -1)), 1)
                 maps.append(rows.reshape(b_ * geo.n_rows, -1))
             out[name] = (maps[0], maps[1])
         return out
