@@ -95,3 +95,11 @@ def discriminator_loss(
         total = total + lambda_labelmix * l_lm
         parts["d_labelmix"] = l_lm.detach()
     return total, parts
+
+
+def diversity_ratio(a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
+    """Per sample ``mean |a - b| / mean |za - zb|``: how far two outputs for the same label map move apart per unit
+    of noise distance (the diversity-sensitive term of Yang et al., ICLR 2019; not part of OASIS). (B,) float32."""
+    num = (a.float() - b.float()).abs().flatten(1).mean(1)
+    den = (za.float() - zb.float()).abs().flatten(1).mean(1)
+    return num / den.clamp_min(1e-8)

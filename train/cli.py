@@ -84,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GAIN",
         help="xavier gain of D's initial weights (paper: 0.02; lite presets: 1.0)",
     )
+    f.add_argument(
+        "--diversity",
+        type=_float_at_least(0.0, strict=False),
+        metavar="LAMBDA",
+        help="weight of a diversity-sensitive term for G (not in the paper; 0: off, the default)",
+    )
+    f.add_argument(
+        "--diversity-cap",
+        type=_float_at_least(0.0, strict=True),
+        metavar="TAU",
+        help="cap of the diversity ratio mean|G(z1)-G(z2)| / mean|z1-z2| (default 0.5)",
+    )
     f.add_argument("--save-every", type=_positive, default=100)
     f.add_argument("--sample-every", type=int, default=250)
     f.add_argument("--log-every", type=_positive, default=10)
@@ -164,6 +176,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         grad_clip_g=args.grad_clip,
         grad_clip_d=args.grad_clip,
         init_gain_d=args.init_gain_d,
+        lambda_diversity=args.diversity,
+        diversity_cap=args.diversity_cap,
         save_every=args.save_every,
         sample_every=args.sample_every,
         log_every=args.log_every,

@@ -53,6 +53,11 @@ class TrainConfig:
     ema_decay: float = 0.9999
     grad_clip_g: float | None = None  # global gradient-norm clipping (not in the paper; the lite presets use it)
     grad_clip_d: float | None = None
+    # diversity-sensitive term (Yang et al., ICLR 2019; not in OASIS): G also maximises
+    # min(mean |G(s, z1) - G(s, z2)| / mean |z1 - z2|, diversity_cap) on half of each batch, weighted by
+    # lambda_diversity (0: off, the paper). A second noise draw for half the batch costs about a quarter more per step.
+    lambda_diversity: float = 0.0
+    diversity_cap: float = 0.5
     init_gain_g: float = 0.02  # xavier-normal gain of the initial conv weights (paper: 0.02 for both)
     init_gain_d: float = 0.02
     # networks

@@ -392,19 +392,33 @@ class Run:
         b, _, h, w = oh.shape
         weights = self.class_weights(labels)
         z = self.noise(b, h, w, self.step)
+        # the diversity term's second noise draw for the first half of the batch (same label maps), in the same pass
+        k = max(1, b // 2) if cfg.lambda_diversity > 0 else 0
+        g_oh, g_z = oh, z
+        if k:
+            z2 = self.noise(k, h, w, self.step, salt=0xD17)
+            g_oh = torch.cat([oh, oh[:k]]).contiguous(memory_format=self.memory_format)
+            g_z = torch.cat([z, z2]).contiguous(memory_format=self.memory_format)
 
         # G step: D's parameters are frozen and D is called outside DDP (no gradient to reduce for it)
         self.d_plain.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
+        extra: dict[str, torch.Tensor] = {}
         with self.autocast():
-            fake = self.g(oh, z)
+            out_g = self.g(g_oh, g_z)
+            fake = out_g[:b]
             loss_g = losses.generator_loss(self.d_plain(fake), labels, weights)
+            loss_total = loss_g
+            if k:
+                div = losses.diversity_ratio(out_g[:k], out_g[b:], z[:k], z2).clamp(max=cfg.diversity_cap).mean()
+                loss_total = loss_g - cfg.lambda_diversity * div
+                extra["div"] = div.detach()
         self.d_plain.requires_grad_(True)
-        ok_g = du.all_agree(bool(torch.isfinite(loss_g)), self.info)
+        ok_g = du.all_agree(bool(torch.isfinite(loss_total)), self.info)
         norms: dict[str, torch.Tensor | None] = {}
         backward = False
         if ok_g:
-            self.scaler.scale(loss_g).backward()
+            self.scaler.scale(loss_total).backward()
             backward = True
             norms["gn_g"] = self._clip(self.opt_g, self.g_plain, cfg.grad_clip_g)
             ok_g = self._finite_norm(norms["gn_g"])  # equal on every rank (taken after the all-reduce)
@@ -456,6 +470,7 @@ class Run:
                 )
         out = {"g": loss_g.detach().item(), "d": loss_d.detach().item(), **{k: v.item() for k, v in parts.items()}}
         out.update({k: v.item() for k, v in norms.items() if v is not None})
+        out.update({k: v.item() for k, v in extra.items()})
         return out
 
     # -------------------------------------------------------------------------------------- extras
