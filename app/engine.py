@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +125,53 @@ class _Job:
     payload: dict = field(default_factory=dict)
 
 
+class NoiseFields:
+    """The noise fields of recent recipes, by recipe prefix: a frame of a scene with rerolled regions reuses the
+    field it had (every stroke regenerates the frame), a new reroll starts from the field before it, and an undone
+    reroll finds its shorter recipe's field. Fields are (z, H, W) float32 arrays handed out read-only by the
+    ``Synthesizer`` (which knows their layouts); the cache holds at most ``budget_bytes`` of them."""
+
+    def __init__(self, budget_bytes: int = 96 << 20) -> None:
+        self.budget_bytes = budget_bytes
+        self._fields: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.rerolls = 0  # reroll computations done (the rest came from the cache)
+
+    def field(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
+        base = (syn.model_hash, recipe.height, recipe.width, recipe.style_seed)
+        regions = [(r.digest, r.seed, r.strength) for r in recipe.regions]
+        start, z = 0, None
+        for i in range(len(regions), -1, -1):  # the longest prefix of the recipe already computed
+            z = self._fields.get((*base, tuple(regions[:i])))
+            if z is not None:
+                start = i
+                self._fields.move_to_end((*base, tuple(regions[:i])))
+                break
+        if z is None:
+            z = self._put((*base, ()), syn.sample_noise(recipe.height, recipe.width, recipe.style_seed))
+        for i in range(start, len(regions)):
+            r = recipe.regions[i]
+            z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength)  # torch wants writable arrays
+            self.rerolls += 1
+            if i == len(regions) - 1 or i == len(regions) - 2:  # the field and the one before it (undo, new reroll)
+                self._put((*base, tuple(regions[: i + 1])), z)
+        return z
+
+    def _put(self, key: tuple, z: np.ndarray) -> np.ndarray:
+        self._fields[key] = z
+        self._fields.move_to_end(key)
+        total = sum(f.nbytes for f in self._fields.values())
+        while total > self.budget_bytes and len(self._fields) > 1:
+            _, old = self._fields.popitem(last=False)
+            total -= old.nbytes
+        return z
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def clear(self) -> None:
+        self._fields.clear()
+
+
 class _Worker(QThread):
     """Runs jobs one at a time; emits plain Python objects back to the engine."""
 
@@ -138,7 +186,7 @@ class _Worker(QThread):
         self._jobs: list[_Job] = []
         self._stop = False
         self.cancel_before = 0  # jobs with a stamp <= this are abandoned (checked between variants)
-        self._noise_cache: tuple[tuple, np.ndarray] | None = None
+        self.noise_fields = NoiseFields()
 
     def submit(self, job: _Job) -> None:
         with self._cond:
@@ -204,6 +252,7 @@ class _Worker(QThread):
         t0 = time.perf_counter()
         p = job.payload
         syn = Synthesizer.load(p["path"], device=p["device"], dtype=p["dtype"])
+        self.noise_fields.clear()  # the fields of the previous model are not needed any more
         return syn, describe(syn, p["path"]), (time.perf_counter() - t0) * 1000
 
     def _run_convert(self, job: _Job) -> str:
@@ -275,15 +324,7 @@ class _Worker(QThread):
         return WorstRegions(fake, masks, p.get("tag"))
 
     def _noise(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
-        base_key = (syn.model_hash, recipe.height, recipe.width, recipe.style_seed)
-        if self._noise_cache is not None and self._noise_cache[0] == base_key:
-            z = self._noise_cache[1]
-        else:
-            z = syn.sample_noise(recipe.height, recipe.width, recipe.style_seed)
-            self._noise_cache = (base_key, z)
-        for r in recipe.regions:
-            z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength)  # torch wants writable arrays
-        return z
+        return self.noise_fields.field(syn, recipe)
 
     def _run_generate(self, job: _Job) -> GenerationResult:
         syn = self.engine.synthesizer

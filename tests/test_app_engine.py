@@ -125,3 +125,44 @@ def test_only_the_engine_imports_torch_and_oasis_core():
             assert not names & {"torch", "oasis_core"}, f.name
         if f.name in ("document.py", "tools.py", "project_file.py", "label_io.py", "model_info.py", "resources.py"):
             assert "PySide6" not in names, f"{f.name} must stay Qt-free"
+
+
+def test_noise_fields_reuse_recipe_prefixes_and_match_a_fresh_computation(model_path):
+    """Every stroke regenerates the frame: a scene's rerolled field comes from the cache, a new reroll starts from
+    the field before it, an undone reroll finds its shorter recipe; each field equals one built from scratch."""
+    from app.engine import NoiseFields
+    from oasis_core.synthesizer import Synthesizer
+
+    syn = Synthesizer.load(model_path, device="cpu", dtype="fp32")
+    h, w = 64, 96
+
+    def region(y: int, x: int, seed: int) -> RerollRegion:
+        m = np.zeros((h, w), bool)
+        m[y : y + 20, x : x + 30] = True
+        return RerollRegion.make(m, seed, 0.8)
+
+    def fresh(recipe: NoiseRecipe) -> np.ndarray:
+        z = syn.sample_noise(h, w, recipe.style_seed)
+        for r in recipe.regions:
+            z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength)
+        return z
+
+    cache = NoiseFields()
+    recipe = NoiseRecipe(h, w, 7)
+    for k in range(3):
+        recipe = recipe.with_region(region(5 * k, 10 * k, 100 + k))
+    first = cache.field(syn, recipe)
+    assert cache.rerolls == 3 and np.array_equal(first, fresh(recipe))
+    assert cache.field(syn, recipe) is first and cache.rerolls == 3  # a stroke: the same field, nothing recomputed
+    longer = recipe.with_region(region(30, 50, 200))
+    assert np.array_equal(cache.field(syn, longer), fresh(longer)) and cache.rerolls == 4  # one more reroll only
+    undone = cache.field(syn, recipe)  # undo of that reroll: the shorter recipe's field is still there
+    assert undone is first and cache.rerolls == 4
+    other = NoiseRecipe(h, w, 8, recipe.regions)  # a new style seed: a new base, every region again
+    assert np.array_equal(cache.field(syn, other), fresh(other)) and cache.rerolls == 7
+    assert not first.flags.writeable  # handed out read-only, so cached fields cannot be changed by a caller
+
+    small = NoiseFields(budget_bytes=first.nbytes)  # room for one field: the newest stays, results stay right
+    assert np.array_equal(small.field(syn, longer), fresh(longer))
+    assert np.array_equal(small.field(syn, recipe), fresh(recipe))
+    assert len(small) == 1
