@@ -189,6 +189,14 @@ class NoiseLayout:
     def batch(self) -> int:
         return len(self.vectors)
 
+    def to(self, device: torch.device) -> NoiseLayout:
+        """The same layout with its tensors on ``device`` (itself when they are there already)."""
+        tensors = [*self.vectors, *(i for i in self.ids if i is not None)]
+        if all(t.device == device for t in tensors):
+            return self
+        ids = [None if i is None else i.to(device) for i in self.ids]
+        return NoiseLayout([v.to(device) for v in self.vectors], ids)
+
     @classmethod
     def replicated(cls, vectors: torch.Tensor) -> NoiseLayout:
         """One vector per image ``(B, z)``, replicated over the image (the paper's noise)."""
@@ -579,7 +587,10 @@ class FastGenerator:
             self._plans[key] = plan
             while len(self._plans) > self._cache_size:
                 self._plans.popitem(last=False)
-        self._last = (plan, layout if layout.batch == 1 else None)
+        snap = None
+        if layout.batch == 1:  # what the next update compares with, copied: callers may edit their arrays in place
+            snap = NoiseLayout([layout.vectors[0].clone()], [None if layout.ids[0] is None else layout.ids[0].clone()])
+        self._last = (plan, snap)
         return plan
 
     def _new_plan(self, lab: torch.Tensor, layout: NoiseLayout, with_ids: bool, h: int, w: int) -> _Plan | None:
@@ -609,7 +620,7 @@ class FastGenerator:
             key_noise if with_ids else [],
             keys.view(h, w),
             [None] * len(self.levels),
-            lab,
+            lab.clone(),  # the caller's label map may be edited in place after this call
         )
 
     def _derive(self, lab: torch.Tensor, layout: NoiseLayout, h: int, w: int) -> _Plan | None:
@@ -631,8 +642,15 @@ class FastGenerator:
             if not with_ids or layout.batch != 1 or p_layout is None:
                 return None
             vp, vc = p_layout.vectors[0].cpu(), layout.vectors[0].cpu()
-            known = {vp[i].numpy().tobytes(): i for i in range(vp.shape[0])}
-            c2p = [known.get(vc[i].numpy().tobytes(), -1) for i in range(vc.shape[0])]
+            # each child vector takes a parent index holding the same bytes, each parent index at most once: two ids
+            # with equal vectors stay two keys (the plan is cached by ids and serves layouts whose vectors differ)
+            known: dict[bytes, list[int]] = {}
+            for i in range(vp.shape[0]):
+                known.setdefault(vp[i].numpy().tobytes(), []).append(i)
+            c2p = []
+            for i in range(vc.shape[0]):
+                same = known.get(vc[i].numpy().tobytes())
+                c2p.append(same.pop(0) if same else -1)
             fresh = [i for i, j in enumerate(c2p) if j < 0]
             for r, i in enumerate(fresh):
                 c2p[i] = vp.shape[0] + r  # vectors new to this layout follow the parent's
@@ -666,7 +684,7 @@ class FastGenerator:
         keys = torch.where(hit, order[pos], 0)
         new_codes, inverse = torch.unique(box[~hit], return_inverse=True)
         n_new = new_codes.numel()
-        if n_p + n_new > parent.u_cap:
+        if n_p + n_new > min(parent.u_cap, self.max_keys):
             return None  # out of key room: a fresh plan
         keys[~hit] = n_p + inverse
         kmap = parent.kmap.clone()
@@ -682,7 +700,7 @@ class FastGenerator:
             key_live = torch.ones_like(key_label, dtype=torch.bool)
             key_live[:n_p] = key_vec >= 0
         levels: list[_Geometry | None] = [None] * len(self.levels)
-        return _Plan(n_p + n_new, parent.u_cap, key_label, key_noise, kmap, levels, lab, key_live, parent)
+        return _Plan(n_p + n_new, parent.u_cap, key_label, key_noise, kmap, levels, lab.clone(), key_live, parent)
 
     def _geometry(self, plan: _Plan, i: int) -> _Geometry:
         geo = plan.levels[i]
@@ -815,7 +833,7 @@ class FastGenerator:
                 raise ValueError(f"label channels must be in [0, {self.semantic_nc})")
             dense = None
             if isinstance(noise, NoiseLayout):
-                layout = noise
+                layout = noise.to(self.device)
             else:
                 noise = torch.as_tensor(noise)
                 if noise.dim() == 3:
@@ -858,6 +876,8 @@ class FastGenerator:
                 else:
                     futures = [self._pool.submit(run, k) for k in range(1, len(jobs))]
                     outs = [run(0)] + [f.result() for f in futures]
+                if plan is not None and all(g is not None for g in plan.levels):
+                    plan.parent = None  # built: nothing left to update from (streams worked on copies of the plan)
                 return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def _run_stream(

@@ -270,3 +270,42 @@ def test_a_new_seed_or_a_large_change_builds_a_fresh_plan() -> None:
     assert fast.stats["plan_updates"] == 0 and fast.stats["plan_misses"] == 2
     want = FastGenerator(g, torch.float32)(other, noise_ops.sample_field(LITE.z_dim, 64, 64, 1)[None])
     assert torch.equal(got, want)
+
+
+def test_an_update_sees_a_label_map_edited_in_place() -> None:
+    """The plan keeps its own copy of the labels: a caller that paints into the array it passed last time still
+    gets the edited image (the update compares against what the last frame really was)."""
+    g = seeded(LITE)
+    channels = painted(32, 64, LITE.semantic_nc).clone()
+    z = noise_ops.sample_field(LITE.z_dim, 32, 64, 1)[None]
+    fast = FastGenerator(g, torch.float32)
+    fast(channels, z)
+    channels[5:15, 10:30] = 6  # in place
+    got = fast(channels, z)
+    assert fast.stats["plan_updates"] == 1
+    assert float((got - FastGenerator(g, torch.float32)(channels.clone(), z)).abs().max()) <= 1e-5
+
+
+def test_equal_vectors_under_different_ids_stay_different_keys() -> None:
+    """Rerolling with a seed used before (strength 1) gives a layout with two equal vectors under different ids.
+    The updated plan is cached by the ids, so it must keep them apart: a later layout with the same ids and
+    different vectors reuses it."""
+    g = seeded(LITE)
+    h, w = 32, 64
+    channels = painted(h, w, LITE.semantic_nc)
+    v0, v5, v6 = (noise_ops.sample_vector(LITE.z_dim, s) for s in (1, 5, 6))
+    ids = torch.zeros(h, w, dtype=torch.long)
+    ids[4:20, 8:40] = 1
+    ids2 = ids.clone()
+    ids2[10:28, 30:50] = 2
+    one = NoiseLayout([v0[None]], [None])
+    first = NoiseLayout([torch.stack([v0, v5])], [ids.view(-1)])
+    twice = NoiseLayout([torch.stack([v0, v5, v5])], [ids2.view(-1)])  # ids 1 and 2 hold the same vector
+    other = NoiseLayout([torch.stack([v0, v5, v6])], [ids2.view(-1)])  # same ids, different vectors
+    fast = FastGenerator(g, torch.float32)
+    for layout in (one, first, twice):
+        fast(channels, layout)
+    got = fast(channels, other)
+    assert fast.stats["plan_hits"] >= 1  # the ids repeat: the cached plan served it
+    want = FastGenerator(g, torch.float32)(channels, other)
+    assert float((got - want).abs().max()) <= 1e-5
