@@ -128,16 +128,18 @@ class _Job:
 class NoiseFields:
     """The noise fields of recent recipes, by recipe prefix: a frame of a scene with rerolled regions reuses the
     field it had (every stroke regenerates the frame), a new reroll starts from the field before it, and an undone
-    reroll finds its shorter recipe's field. Fields are (z, H, W) float32 arrays handed out read-only by the
-    ``Synthesizer`` (which knows their layouts); the cache holds at most ``budget_bytes`` of them."""
+    reroll finds its shorter recipe's field. Fields are (z, H, W) float32 arrays, read-only; the ``Synthesizer`` that
+    made them knows their layouts (it remembers 32, so the cache keeps fewer). At most ``budget_bytes`` and
+    ``max_fields`` are kept; the newest field always stays."""
 
-    def __init__(self, budget_bytes: int = 96 << 20) -> None:
+    def __init__(self, budget_bytes: int = 192 << 20, max_fields: int = 16) -> None:
         self.budget_bytes = budget_bytes
+        self.max_fields = max_fields
         self._fields: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.rerolls = 0  # reroll computations done (the rest came from the cache)
 
     def field(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
-        base = (syn.model_hash, recipe.height, recipe.width, recipe.style_seed)
+        base = (id(syn), syn.model_hash, recipe.height, recipe.width, recipe.style_seed)  # this Synthesizer's fields
         regions = [(r.digest, r.seed, r.strength) for r in recipe.regions]
         start, z = 0, None
         for i in range(len(regions), -1, -1):  # the longest prefix of the recipe already computed
@@ -157,10 +159,11 @@ class NoiseFields:
         return z
 
     def _put(self, key: tuple, z: np.ndarray) -> np.ndarray:
+        z.flags.writeable = False  # shared by every later frame of the recipe (a dense reroll returns a new array)
         self._fields[key] = z
         self._fields.move_to_end(key)
         total = sum(f.nbytes for f in self._fields.values())
-        while total > self.budget_bytes and len(self._fields) > 1:
+        while (total > self.budget_bytes or len(self._fields) > self.max_fields) and len(self._fields) > 1:
             _, old = self._fields.popitem(last=False)
             total -= old.nbytes
         return z

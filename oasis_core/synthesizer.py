@@ -68,8 +68,9 @@ class _LayoutMemory:
             return None
         with self._lock:
             item = self._items.get(id(field))
-        if item is None or item[0]() is not field:  # a new object that reuses a freed one's id
-            return None
+            if item is None or item[0]() is not field:  # a new object that reuses a freed one's id
+                return None
+            self._items.move_to_end(id(field))  # in use: the last to be forgotten
         return item[1]
 
 

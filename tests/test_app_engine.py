@@ -162,6 +162,14 @@ def test_noise_fields_reuse_recipe_prefixes_and_match_a_fresh_computation(model_
     assert np.array_equal(cache.field(syn, other), fresh(other)) and cache.rerolls == 7
     assert not first.flags.writeable  # handed out read-only, so cached fields cannot be changed by a caller
 
+    # many other seeds later (more fields than the Synthesizer remembers layouts for): still read-only and right
+    for seed in range(20, 60):
+        cache.field(syn, NoiseRecipe(h, w, seed, recipe.regions[:1]))
+    assert len(cache) <= cache.max_fields
+    again = cache.field(syn, longer.with_region(region(40, 0, 300)))
+    assert not again.flags.writeable
+    assert np.array_equal(again, fresh(longer.with_region(region(40, 0, 300))))
+
     small = NoiseFields(budget_bytes=first.nbytes)  # room for one field: the newest stays, results stay right
     assert np.array_equal(small.field(syn, longer), fresh(longer))
     assert np.array_equal(small.field(syn, recipe), fresh(recipe))

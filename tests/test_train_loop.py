@@ -350,5 +350,5 @@ def test_diversity_term_spreads_the_noise_draws_apart(tmp_path):
     with_term, logged = spread(10.0)
     print(f"mean |G(z1) - G(z2)|: {without:.4f} without the term, {with_term:.4f} with it; ratios {logged[:3]}...")
     assert all(np.isnan(v) for v in logged0)  # not computed when off
-    assert all(np.isfinite(v) and 0 <= v <= 0.5 for v in logged)  # logged, capped
+    assert all(np.isfinite(v) and v >= 0 for v in logged) and logged[-1] > logged[0]  # logged, and it grew
     assert with_term > 1.5 * without, (with_term, without)

@@ -88,13 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--diversity",
         type=_float_at_least(0.0, strict=False),
         metavar="LAMBDA",
-        help="weight of a diversity-sensitive term for G (not in the paper; 0: off, the default)",
+        help="weight of a diversity-sensitive term for G (not in the paper; 0: off, the default; try 0.1-1 on a run "
+        "that already trains well, and pass it again with --resume)",
     )
     f.add_argument(
         "--diversity-cap",
         type=_float_at_least(0.0, strict=True),
         metavar="TAU",
-        help="cap of the diversity ratio mean|G(z1)-G(z2)| / mean|z1-z2| (default 0.5)",
+        help="cap of the diversity ratio mean|G(z1)-G(z2)| / mean|z1-z2| (default 0.25)",
     )
     f.add_argument("--save-every", type=_positive, default=100)
     f.add_argument("--sample-every", type=int, default=250)

@@ -410,9 +410,9 @@ class Run:
             loss_g = losses.generator_loss(self.d_plain(fake), labels, weights)
             loss_total = loss_g
             if k:
-                div = losses.diversity_ratio(out_g[:k], out_g[b:], z[:k], z2).clamp(max=cfg.diversity_cap).mean()
-                loss_total = loss_g - cfg.lambda_diversity * div
-                extra["div"] = div.detach()
+                ratio = losses.diversity_ratio(out_g[:k], out_g[b:], z[:k], z2)
+                loss_total = loss_g - cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
+                extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart
         self.d_plain.requires_grad_(True)
         ok_g = du.all_agree(bool(torch.isfinite(loss_total)), self.info)
         norms: dict[str, torch.Tensor | None] = {}
