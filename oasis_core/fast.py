@@ -768,9 +768,7 @@ class FastGenerator:
         # per-tap mlp_shared contribution of every key, row u = zero padding: (B, U + 1, 9 * Hcat)
         t = lvl.t_label[plan.key_label][None]
         if plan.key_noise:
-            kvec = torch.stack(
-                [v.expand(u, -1) if ids is None else v[ids] for v, ids in zip(layout.vectors, plan.key_noise)]
-            )
+            kvec = torch.stack([v[ids] for v, ids in zip(layout.vectors, plan.key_noise)])
             t = t + _matmul(None, kvec.to(self.device).view(b_ * u, -1), lvl.t_noise).view(b_, u, -1)
         else:
             vecs = torch.cat(layout.vectors).to(self.device)  # (B, z)
