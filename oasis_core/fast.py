@@ -139,13 +139,20 @@ def _bucket(m: int) -> int:
     return -(-m >> e) << e
 
 
+def _row_buffer(m: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A ``(_bucket(m), cols)`` matmul input whose rows past ``m`` are zero (never read back, but a NaN there can
+    reach the other rows in oneDNN's bf16 kernels); the caller fills the first ``m``."""
+    buf = torch.empty((_bucket(m), cols), dtype=dtype, device=device)
+    buf[m:].zero_()
+    return buf
+
+
 def _matmul(bias: torch.Tensor | None, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """``x @ w (+ bias)`` with the row count of ``x`` padded to a :func:`_bucket` size (zero rows, never read
     back)."""
     m = x.shape[0]
-    xp = x.new_empty((_bucket(m), x.shape[1]))
+    xp = _row_buffer(m, x.shape[1], x.dtype, x.device)
     xp[:m] = x
-    xp[m:].zero_()  # never read back, but a NaN there can reach the other rows in some oneDNN kernels
     out = torch.mm(xp, w) if bias is None else torch.addmm(bias, xp, w)
     return out[:m]
 
@@ -784,9 +791,8 @@ class FastGenerator:
         n3, n5 = geo.n3, geo.pats5.shape[0]
         parts.append(t.new_zeros((b_, n3 + 1 - u - n_pat, hid)))  # free room, and row n3: outside the image
         m_act = b_ * (n3 + 1)
-        act = torch.empty((_bucket(m_act), hid), dtype=self.dtype, device=self.device)
+        act = _row_buffer(m_act, hid, self.dtype, self.device)
         act[:m_act].view(b_, n3 + 1, hid).copy_(torch.cat(parts, 1))
-        act[m_act:].zero_()
         idx5 = None
         if n5:  # the 9 activation rows of every gamma/beta pattern, per image
             idx5 = (geo.pats5[None] + (torch.arange(b_, device=self.device) * (n3 + 1))[:, None, None]).view(-1)
@@ -795,9 +801,8 @@ class FastGenerator:
             a = act[:, lvl.slices[name]].contiguous()
             x = None
             if n5:
-                x = torch.empty((_bucket(b_ * n5), 9 * sp.hidden), dtype=self.dtype, device=self.device)
+                x = _row_buffer(b_ * n5, 9 * sp.hidden, self.dtype, self.device)
                 torch.index_select(a, 0, idx5, out=x[: b_ * n5].view(-1, sp.hidden))
-                x[b_ * n5 :].zero_()  # oneDNN's bf16 kernels can carry a NaN of a padding row into the others
             maps = []
             for w_sum, w_taps, bias in zip(sp.w_sum, sp.w_taps, sp.bias):
                 rows = torch.addmm(bias, a, w_sum)[:m_act].view(b_, n3 + 1, -1)[:, :n3]  # uniform neighbourhoods
