@@ -167,15 +167,15 @@ def test_new_noise_values_reuse_the_plan_but_not_the_image() -> None:
     assert float((a - b).abs().mean()) > 0.01
 
 
-@pytest.mark.parametrize("streams", [1, 2])
-def test_batch_of_variants_equals_one_at_a_time(streams: int) -> None:
+@pytest.mark.parametrize("cores", [1, 2])
+def test_batch_of_variants_equals_one_at_a_time(cores: int) -> None:
     g = seeded(LITE)
     h, w = 64, 96
     channels = painted(h, w, LITE.semantic_nc)
     fields = noise_fields(LITE.z_dim, h, w, channels)
     vectors = noise_ops.sample_vectors(3, LITE.z_dim, 11)
     batch_fields = torch.cat([noise_ops.replicate(vectors, h, w), fields["rerolled"], fields["random"]])
-    fast = FastGenerator(g, torch.float32, streams=streams)
+    fast = FastGenerator(g, torch.float32, cores=cores)
     one = torch.cat([fast(channels, z[None]) for z in batch_fields])
     # mixed batch (one image with random noise: the whole batch goes dense)
     assert float((fast(channels, batch_fields) - one).abs().max()) <= BATCH_TOL
@@ -190,8 +190,8 @@ def test_small_workspace_splits_the_batch() -> None:
     g = seeded(LITE)
     channels = painted(64, 64, LITE.semantic_nc)
     vectors = noise_ops.sample_vectors(3, LITE.z_dim, 1)
-    big = FastGenerator(g, torch.float32, streams=1)
-    small = FastGenerator(g, torch.float32, streams=1, workspace_mb=0)
+    big = FastGenerator(g, torch.float32, cores=1)
+    small = FastGenerator(g, torch.float32, cores=1, workspace_mb=0)
     want = big(channels, NoiseLayout.replicated(vectors))
     assert float((small(channels, NoiseLayout.replicated(vectors)) - want).abs().max()) <= BATCH_TOL
 
@@ -213,11 +213,11 @@ def test_inputs_are_checked() -> None:
 
 
 def test_pipelined_tables_give_the_same_images() -> None:
-    """One image on a 2-stream generator builds its tables on the spare core beside the trunk: the result must be
-    bit-identical to building them inline (1 stream), for a cached and an uncached plan."""
+    """One image on a 2-core generator builds its tables on the spare core beside the trunk: the result must be
+    bit-identical to building them inline (1 core), for a cached and an uncached plan."""
     g = seeded(LITE, seed=5)
     channels = painted(64, 96, LITE.semantic_nc)
-    one, two = FastGenerator(g, streams=1), FastGenerator(g, streams=2)
+    one, two = FastGenerator(g, cores=1), FastGenerator(g, cores=2)
     base = noise_ops.sample_field(LITE.z_dim, 64, 96, 1)
     for k in range(3):
         z = noise_ops.reroll(base, channels == k, 5 + k, strength=0.8)
