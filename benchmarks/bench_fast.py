@@ -21,7 +21,9 @@ process (construction included) and peak during generation (kernel peak-RSS mark
 
 Label maps are painted-looking scenes (a wavy horizon, a lake, blobs), not per-pixel noise. ``--threads`` sets the
 intra-op threads of every row (eager and fast alike); 1 is the default because a machine shared with other jobs
-makes multi-threaded small ops wait for busy cores. Not part of the test run.
+makes multi-threaded small ops wait for busy cores. The fast path uses the machine's second core as the app does:
+one image builds its tables there beside the trunk, and a batch of variants runs every step on both cores
+(``FastGenerator(cores=...)``, 2 on 2+ cores). Not part of the test run.
 """
 
 from __future__ import annotations

@@ -407,11 +407,15 @@ class _Level:
         self.fout = block.conv_1.out_channels
         self.conv_0 = _Conv(block.conv_0.weight, block.conv_0.bias, dtype, device)
         self.conv_1 = _Conv(block.conv_1.weight, block.conv_1.bias, dtype, device)
-        self.conv_s = _Conv(block.conv_s.weight, None, dtype, device) if block.learned_shortcut else None
-        # a 1x1 shortcut as a (fin, fout) matrix: applied chunk by chunk inside the fused norm_s pass
-        self.w_s = None
-        if block.learned_shortcut and tuple(block.conv_s.weight.shape[-2:]) == (1, 1) and block.conv_s.bias is None:
-            self.w_s = block.conv_s.weight.detach()[:, :, 0, 0].t().to(device, dtype).contiguous()
+        # a 1x1 shortcut without bias (the generator's) as a (fin, fout) matrix, applied chunk by chunk inside the
+        # fused norm_s pass; any other shortcut stays a convolution
+        self.w_s = self.conv_s = None
+        if block.learned_shortcut:
+            sc = block.conv_s
+            if tuple(sc.weight.shape[-2:]) == (1, 1) and sc.bias is None:
+                self.w_s = sc.weight.detach()[:, :, 0, 0].t().to(device, dtype).contiguous()
+            else:
+                self.conv_s = _Conv(sc.weight, sc.bias, dtype, device)
 
     def dense_shared(self, dtype: torch.dtype) -> _Conv:
         """All ``mlp_shared`` of the block as one 3x3 convolution over ``cat(noise, onehot)`` (dense path)."""
@@ -537,8 +541,8 @@ class FastGenerator:
 
     ``threads``: intra-op threads for one image (None: torch's setting). ``cores``: cores a call may use (None: 2 on
     CPUs with 2+ cores, else 1): with 2, one image builds its tables on the second core beside the trunk, and a
-    batch runs every step on ``max(cores, threads)`` intra-op threads. ``workspace_mb``: reused
-    buffers are kept between calls up to this size per stream, and a batch is run in chunks that fit it.
+    batch runs every step on ``max(cores, threads)`` intra-op threads. ``workspace_mb``: reused buffers are kept
+    between calls up to this size, and a batch is run in chunks of images that fit it.
     ``cache_size``: label-map plans kept (LRU). ``max_keys``: more (label, noise vector) pairs than this take the
     dense path. Calls are serialised (a lock); the object is safe to share between threads.
     """
@@ -597,8 +601,10 @@ class FastGenerator:
         total = 0
         for i, lvl in enumerate(self.levels):
             px = (height >> (len(self.levels) - 1 - i)) * (width >> (len(self.levels) - 1 - i))
-            gb = 2 * max(lvl.fin, lvl.fmiddle)
-            total += px * (gb + lvl.fin + lvl.fmiddle * 2 + lvl.fout) * item
+            # upsampled input (unfused blocks), modulated map, conv_0 output, residual; the planned path gathers
+            # G and B per chunk, the dense path keeps a G|B map per SPADE (2 * (fin + fin + fmiddle))
+            total += px * (lvl.fin + max(lvl.fin, lvl.fmiddle) + lvl.fmiddle + lvl.fout) * item
+            total += px * 2 * (2 * lvl.fin + lvl.fmiddle) * item
         return total
 
     # ------------------------------------------------------------------------------------------- plans
@@ -799,7 +805,8 @@ class FastGenerator:
 
     # ------------------------------------------------------------------------------------------- tables
     def _gb_tables(self, lvl: _Level, geo: _Geometry, plan: _Plan, layout: NoiseLayout) -> dict[str, torch.Tensor]:
-        """Per SPADE of the level: its ``(G, B)`` tables, each (B * n_rows, C) in the compute dtype."""
+        """Per SPADE of the level: its ``(G, B)`` tables, each (rows, C) in the compute dtype, rows laid out as
+        :meth:`_table_index` reads them."""
         b_ = layout.batch
         u = plan.u_cap
         hid = lvl.hidden
@@ -1087,7 +1094,7 @@ class FastGenerator:
         n = b_ * h * w
         out = st.get("mod", (b_, h, w, c), self.dtype)
         xs, os_ = x.reshape(n, c), out.view(n, c)
-        step = min(n, max(64, _CHUNK_VALUES * torch.get_num_threads() // c))
+        step = self._chunk(n, c)
         rows = _RowGather(st, gb, step, c, self.dtype)
         for s in range(0, n, step):
             e = min(n, s + step)
@@ -1096,6 +1103,13 @@ class FastGenerator:
             if leaky:
                 F.leaky_relu_(o, 0.2)
         return out
+
+    def _chunk(self, n: int, c: int) -> int:
+        """Pixels per chunk of a fused pass over ``n`` pixels of ``c`` channels: cache-sized on CPUs (scaled by the
+        intra-op threads that share the work), the whole map on GPUs (one kernel launch per step)."""
+        if self.device.type != "cpu":
+            return n
+        return min(n, max(64, _CHUNK_VALUES * torch.get_num_threads() // c))
 
     def _up_index(self, st: _Stream, b_: int, h0: int, w0: int) -> torch.Tensor:
         """Row of the (B * h0 * w0, C) map that each pixel of its nearest x2 upsampling reads (cached per stream)."""
@@ -1129,7 +1143,7 @@ class FastGenerator:
         m0 = st.get("mod", (b_, hl, wl, c), self.dtype)
         xs, rs, ms = x.reshape(-1, c), res.view(n, -1), m0.view(n, c)
         up_idx = self._up_index(st, b_, h0, w0) if up else None
-        step = min(n, max(64, _CHUNK_VALUES * torch.get_num_threads() // c))
+        step = self._chunk(n, c)
         rows_s = _RowGather(st, gb("s"), step, c, self.dtype)
         rows_0 = _RowGather(st, gb("0"), step, c, self.dtype)  # the same buffers: used one after the other
         xbuf = st.get("xrows", (step, c), self.dtype)
@@ -1154,7 +1168,11 @@ class FastGenerator:
             b_, hl, wl, _ = x.shape
             if lvl.learned_shortcut:
                 res = st.get(f"res{i % 2}", (b_, hl, wl, lvl.fout), self.dtype)
-                lvl.conv_s(self._modulate(st, lvl.spades["s"], x, gb("s"), leaky=False), out=res)
+                m = self._modulate(st, lvl.spades["s"], x, gb("s"), leaky=False)
+                if lvl.conv_s is not None:
+                    lvl.conv_s(m, out=res)
+                else:
+                    torch.mm(m.view(-1, lvl.fin), lvl.w_s, out=res.view(-1, lvl.fout))
             else:
                 res = x  # the residual: a buffer of ours, read by norm_0 before conv_1 adds into it
             dx = self._modulate(st, lvl.spades["0"], x, gb("0"), leaky=True)

@@ -24,6 +24,8 @@ BATCH_TOL = 1e-4  # a batch may round differently from single images (other matm
 LITE = GeneratorConfig(semantic_nc=12, ch=16, spade_hidden=32, z_dim=64)
 # three blocks, instance norm and no noise channels: the unusual corners of the config space
 ODD = GeneratorConfig(semantic_nc=7, ch=4, spade_hidden=8, z_dim=0, norm="instance", multipliers=(4, 2, 1))
+# batch norm with a learned shortcut in the first block: the fused shortcut pass without an upsampling
+SHORT = GeneratorConfig(semantic_nc=7, ch=8, spade_hidden=8, z_dim=16, multipliers=(4, 2, 1))
 
 
 def seeded(config: GeneratorConfig, seed: int = 0) -> Generator:
@@ -67,10 +69,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(10 * torch.log10(4.0 / ((a - b) ** 2).mean()))
 
 
-@pytest.mark.parametrize("which", ["tiny", "lite", "odd"])
+@pytest.mark.parametrize("which", ["tiny", "lite", "odd", "short"])
 @pytest.mark.parametrize("size", [(64, 96), (96, 32)])
 def test_fp32_matches_eager(which: str, size: tuple[int, int], tiny_configs) -> None:
-    config = {"tiny": tiny_configs[0], "lite": LITE, "odd": ODD}[which]
+    config = {"tiny": tiny_configs[0], "lite": LITE, "odd": ODD, "short": SHORT}[which]
     g = seeded(config, seed=3)
     h, w = size
     channels = painted(h, w, config.semantic_nc)
@@ -95,6 +97,32 @@ def test_noise_kinds_take_the_expected_paths() -> None:
     assert fast.stats["dense"] == 0
     fast(channels, fields["random"])
     assert fast.stats["dense"] == 1
+
+
+def test_small_chunks_and_unfused_shortcuts_give_the_same_images(monkeypatch) -> None:
+    """The fused passes in many small chunks (the last one short), and with the 1x1 shortcuts run as convolutions
+    outside the fused pass, must give the eager images (and each other's), for one image and a batch."""
+    import oasis_core.fast as fast_module
+
+    g = seeded(LITE, seed=7)
+    h, w = 96, 64
+    channels = painted(h, w, LITE.semantic_nc, seed=3)
+    fields = noise_fields(LITE.z_dim, h, w, channels)
+    batch = torch.cat([fields["replicated"], fields["rerolled"]])
+    want = eager(g, channels, batch)
+    fused = FastGenerator(g, torch.float32)(channels, batch)
+    monkeypatch.setattr(fast_module, "_CHUNK_VALUES", 3200)  # 100-pixel chunks at 32 channels: the last one short
+    small = FastGenerator(g, torch.float32)
+    assert float((small(channels, batch) - want).abs().max()) <= FP32_TOL
+    assert float((small(channels, batch[1:]) - want[1:]).abs().max()) <= FP32_TOL
+    unfused = FastGenerator(g, torch.float32)
+    n = 0
+    for lvl, block in zip(unfused.levels, g.body):
+        if lvl.w_s is not None:
+            lvl.w_s, lvl.conv_s = None, fast_module._Conv(block.conv_s.weight, None, torch.float32, torch.device("cpu"))
+            n += 1
+    assert n >= 3  # the lite config has 1x1 shortcuts in its last four blocks
+    assert float((unfused(channels, batch) - fused).abs().max()) <= 1e-5
 
 
 def test_bf16_psnr(tiny_configs) -> None:
