@@ -69,6 +69,10 @@ _CODE_LIMIT = 1 << 62
 # values of x per chunk and intra-op thread in the fused gather-modulate-activate passes (about 400 kB of bf16 with
 # the gathered rows and the result: L2-sized; measured best between 64k and 128k for 16 to 256 channels)
 _CHUNK_VALUES = 96 * 1024
+# levels with fewer cells regroup from scratch after a stroke or reroll: the incremental update's fixed cost (some
+# forty small steps, about 1 ms) exceeds a full grouping there (measured at 256x256: 0.2-0.6 ms from scratch against
+# 0.7-1.6 ms updated for the 8x8 to 64x64 levels, equal at 128x128, 2.6 against 1.9 ms at 256x256)
+_UPDATE_MIN_CELLS = 128 * 128
 
 
 # ----------------------------------------------------------------------------------------------- small helpers
@@ -586,7 +590,7 @@ class FastGenerator:
         self._stream = _Stream(self.device)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self.stats = {"plan_hits": 0, "plan_misses": 0, "dense": 0, "plan_updates": 0}
+        self.stats = {"plan_hits": 0, "plan_misses": 0, "dense": 0, "plan_updates": 0, "level_updates": 0}
 
     def clear_cache(self) -> None:
         """Forget the cached label-map plans and release the reused buffers."""
@@ -753,8 +757,9 @@ class FastGenerator:
             s = self.downscale >> i
             km = plan.kmap[::s, ::s]
             parent = plan.parent
-            if parent is not None and parent.levels[i] is not None:
+            if parent is not None and parent.levels[i] is not None and km.numel() >= _UPDATE_MIN_CELLS:
                 geo = self._update_geometry(km, parent.kmap[::s, ::s], parent.levels[i], plan.u_cap)
+                self.stats["level_updates"] += geo is not None
             if geo is None:
                 pid3, pats3 = _patterns(km, plan.u_cap)
                 n3 = _row_room(plan.u_cap + pats3.shape[0])

@@ -169,7 +169,7 @@ def test_cache_repeats_exactly_and_follows_label_edits() -> None:
     fast = FastGenerator(g, torch.float32)
     first = fast(channels, z)
     assert torch.equal(fast(channels, z), first)  # second call: plan from the cache
-    assert fast.stats == {"plan_hits": 1, "plan_misses": 1, "dense": 0, "plan_updates": 0}
+    assert fast.stats == {"plan_hits": 1, "plan_misses": 1, "dense": 0, "plan_updates": 0, "level_updates": 0}
 
     edited = channels.clone()
     edited[10:30, 20:50] = 9  # a stroke of a new class
@@ -253,9 +253,16 @@ def test_pipelined_tables_give_the_same_images() -> None:
             assert torch.equal(one(channels, z), two(channels, z))
 
 
-def test_strokes_and_rerolls_update_the_plan_and_match_a_fresh_one() -> None:
+@pytest.mark.parametrize("update_min_cells", [0, None])
+def test_strokes_and_rerolls_update_the_plan_and_match_a_fresh_one(update_min_cells, monkeypatch) -> None:
     """A session of edits: each frame's plan is derived from the previous one (keys kept, geometry regrouped only
-    around the change) and must give what a fresh generator gives, through room running out and rebuilds."""
+    around the change) and must give what a fresh generator gives, through room running out and rebuilds. With
+    ``_UPDATE_MIN_CELLS`` 0 every level's geometry is updated in place (at the default these small maps regroup
+    from scratch, as small levels do)."""
+    import oasis_core.fast as fast_module
+
+    if update_min_cells is not None:
+        monkeypatch.setattr(fast_module, "_UPDATE_MIN_CELLS", update_min_cells)
     g = seeded(LITE)
     h, w = 64, 96
     rng = np.random.default_rng(3)
@@ -282,6 +289,10 @@ def test_strokes_and_rerolls_update_the_plan_and_match_a_fresh_one() -> None:
     assert float((got - eager(g, channels, field[None])).abs().max()) <= FP32_TOL
     assert fast.stats["dense"] == 0
     assert fast.stats["plan_updates"] >= 30  # most frames were updates, not rebuilds
+    if update_min_cells == 0:
+        assert fast.stats["level_updates"] >= 30 * len(fast.levels) // 2
+    else:
+        assert fast.stats["level_updates"] == 0  # 64x96: every level is below the threshold
     # the first map still gives its first image (plans are cached whole, not shared wrongly)
     channels0 = painted(h, w, LITE.semantic_nc)
     base = noise_ops.sample_field(LITE.z_dim, h, w, 1)[None]
