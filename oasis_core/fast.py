@@ -73,6 +73,10 @@ _CHUNK_VALUES = 96 * 1024
 # forty small steps, about 1 ms) exceeds a full grouping there (measured at 256x256: 0.2-0.6 ms from scratch against
 # 0.7-1.6 ms updated for the 8x8 to 64x64 levels, equal at 128x128, 2.6 against 1.9 ms at 256x256)
 _UPDATE_MIN_CELLS = 128 * 128
+# levels of a single image with at most this many cells compute their SPADE inputs densely (two small convolutions)
+# instead of through pattern tables: there are fewer cells than table rows, and the few convolutions cost less than
+# the tables' forty small steps (level 0 of a 256x256 frame: about 0.4 ms against 1.3 ms, on the critical path)
+_DENSE_MAX_CELLS = 256
 
 
 # ----------------------------------------------------------------------------------------------- small helpers
@@ -677,7 +681,7 @@ class FastGenerator:
         numbers for the same (label, noise vector) pairs, new keys added, geometry updated around the change
         (see :meth:`_geometry`). ``None`` when a fresh plan is the better choice."""
         parent, p_layout = self._last
-        if parent.kmap.shape != (h, w) or any(g is None for g in parent.levels):
+        if parent.kmap.shape != (h, w) or self._updatable_levels_missing(parent):
             return None
         parent.parent = None  # fully built: no chains of ancestors are kept
         n_p = parent.n_keys
@@ -757,7 +761,7 @@ class FastGenerator:
             s = self.downscale >> i
             km = plan.kmap[::s, ::s]
             parent = plan.parent
-            if parent is not None and parent.levels[i] is not None and km.numel() >= _UPDATE_MIN_CELLS:
+            if parent is not None and parent.levels[i] is not None and self._updatable(km.numel()):
                 geo = self._update_geometry(km, parent.kmap[::s, ::s], parent.levels[i], plan.u_cap)
                 self.stats["level_updates"] += geo is not None
             if geo is None:
@@ -766,9 +770,22 @@ class FastGenerator:
                 pid5, pats5 = _patterns(pid3.view(km.shape), n3)
                 geo = _Geometry(pid5, pid3, pats3, pats5, n3, n3 + pats5.shape[0])
             plan.levels[i] = geo
-            if all(g is not None for g in plan.levels):
+            if not self._updatable_levels_missing(plan):
                 plan.parent = None  # nothing more to update from
         return geo
+
+    @staticmethod
+    def _updatable(cells: int) -> bool:
+        """Whether a level of this many cells updates its geometry from the parent plan's after a stroke or reroll
+        (big levels; small ones regroup from scratch, the smallest are dense for single images)."""
+        return cells >= _UPDATE_MIN_CELLS and cells > _DENSE_MAX_CELLS
+
+    def _updatable_levels_missing(self, plan: _Plan) -> bool:
+        """Whether an updatable level of the plan is still unbuilt: a plan is derived from only when they are all
+        built, and keeps its own parent until then (afterwards dropped: no chains of plans)."""
+        h, w = plan.kmap.shape
+        d = self.downscale
+        return any(g is None and self._updatable((h // (d >> i)) * (w // (d >> i))) for i, g in enumerate(plan.levels))
 
     def _update_geometry(self, km: torch.Tensor, km_p: torch.Tensor, old: _Geometry, u_cap: int) -> _Geometry | None:
         """``old`` (the geometry of ``km_p``) updated for ``km``: cells within 2 of a changed key are regrouped,
@@ -930,7 +947,7 @@ class FastGenerator:
                     # interpreter lock) and 23 with one core.
                     with _num_threads(max(self.cores, self.threads) if self.threads is not None else None):
                         out = self._run_stream(st, channels, plan, layout, dense, 0, n)
-                if plan is not None and all(g is not None for g in plan.levels):
+                if plan is not None and not self._updatable_levels_missing(plan):
                     plan.parent = None  # built: nothing left to update from
                 return out
 
@@ -971,9 +988,9 @@ class FastGenerator:
             out.append(v[0][:, None, None].expand(-1, h, w) if ids is None else v[ids].t().reshape(-1, h, w))
         return torch.stack(out).float()
 
-    def _latent_noise(self, layout: NoiseLayout, h: int, w: int) -> torch.Tensor:
-        """(B, z, h/d, w/d): the noise the first conv sees (the nearest-resized field)."""
-        d = self.downscale
+    def _latent_noise(self, layout: NoiseLayout, h: int, w: int, d: int | None = None) -> torch.Tensor:
+        """(B, z, h/d, w/d): the nearest-resized noise field at stride ``d`` (default: the first conv's)."""
+        d = self.downscale if d is None else d
         out = []
         for vec, ids in zip(layout.vectors, layout.ids):
             v = vec.to(self.device)
@@ -995,7 +1012,12 @@ class FastGenerator:
         the forward is over. With ``pipeline`` the levels are built in order on a pool thread (the spare core) while
         the trunk runs, which then waits only for the level it needs next; otherwise each is built when asked for."""
 
-        def prepare(i: int) -> tuple[_Geometry, dict[str, torch.Tensor]]:
+        h, w = plan.kmap.shape
+
+        def prepare(i: int) -> tuple[_Geometry | None, dict[str, torch.Tensor] | None]:
+            s = self.downscale >> i
+            if layout.batch == 1 and (h // s) * (w // s) <= _DENSE_MAX_CELLS:
+                return None, None  # a small level of one image: computed densely by the trunk
             geo = self._geometry(plan, i)
             return geo, self._gb_tables(self.levels[i], geo, plan, layout)
 
@@ -1051,6 +1073,12 @@ class FastGenerator:
         x = self._fc(channels, self._latent_noise(layout, h, w))
         for i, lvl in enumerate(self.levels):
             geo, tables = level(i)
+            if tables is None:
+                s = self.downscale >> i
+                x = self._block(
+                    st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], self._latent_noise(layout, h, w, s))
+                )
+                continue
             idx = self._table_index(geo, b_)
 
             def gb(name: str, tables=tables, idx=idx) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -1060,25 +1088,31 @@ class FastGenerator:
         return self._head(x)
 
     def _forward_dense(self, st: _Stream, channels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        b_ = noise.shape[0]
         d = self.downscale
         x = self._fc(channels, noise[:, :, ::d, ::d])
         for i, lvl in enumerate(self.levels):
             s = d >> i
-            onehot = F.one_hot(channels[::s, ::s], self.semantic_nc).to(self.dtype)
-            seg = torch.cat((_nhwc(noise[:, :, ::s, ::s]).to(self.dtype), onehot[None].expand(b_, -1, -1, -1)), -1)
-            actv = torch.relu_(lvl.dense_shared(self.dtype)(seg))  # (B, h, w, Hcat)
-
-            def gb(name: str, actv=actv, lvl=lvl) -> tuple[torch.Tensor, torch.Tensor, None]:
-                sp = lvl.spades[name]
-                a = actv[..., lvl.slices[name]].contiguous()
-                both = st.get(f"gb{name}", (*a.shape[:3], 2 * sp.channels), self.dtype)  # norm_s and norm_0 are
-                both = sp.dense_conv(self.dtype)(a, out=both)  # read side by side: a buffer each
-                both = both.view(-1, 2 * sp.channels)
-                return both[:, : sp.channels], both[:, sp.channels :], None
-
-            x = self._block(st, i, lvl, x, gb)
+            x = self._block(st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], noise[:, :, ::s, ::s]))
         return self._head(x)
+
+    def _dense_gb(self, st: _Stream, lvl: _Level, channels: torch.Tensor, noise: torch.Tensor):
+        """A level's SPADE inputs computed densely from its (h, w) label channels and (B, z, h, w) noise: one
+        convolution for all its ``mlp_shared``, then per SPADE (on first use) its fused gamma/beta convolution.
+        Returns the ``gb(name) -> (G, B, None)`` the trunk reads: per-pixel rows."""
+        b_ = noise.shape[0]
+        onehot = F.one_hot(channels, self.semantic_nc).to(self.dtype)
+        seg = torch.cat((_nhwc(noise).to(self.dtype), onehot[None].expand(b_, -1, -1, -1)), -1)
+        actv = torch.relu_(lvl.dense_shared(self.dtype)(seg))  # (B, h, w, Hcat)
+
+        def gb(name: str) -> tuple[torch.Tensor, torch.Tensor, None]:
+            sp = lvl.spades[name]
+            a = actv[..., lvl.slices[name]].contiguous()
+            both = st.get(f"gb{name}", (*a.shape[:3], 2 * sp.channels), self.dtype)  # norm_s and norm_0 are
+            both = sp.dense_conv(self.dtype)(a, out=both)  # read side by side: a buffer each
+            both = both.view(-1, 2 * sp.channels)
+            return both[:, : sp.channels], both[:, sp.channels :], None
+
+        return gb
 
     # ------------------------------------------------------------------------------------------- trunk
     def _modulate(self, st: _Stream, sp: _Spade, x: torch.Tensor, gb: tuple, leaky: bool) -> torch.Tensor:
