@@ -352,3 +352,50 @@ def test_diversity_term_spreads_the_noise_draws_apart(tmp_path):
     assert all(np.isnan(v) for v in logged0)  # not computed when off
     assert all(np.isfinite(v) and v >= 0 for v in logged) and logged[-1] > logged[0]  # logged, and it grew
     assert with_term > 1.5 * without, (with_term, without)
+
+
+def test_mixed_noise_gives_some_images_a_second_vector_in_a_region(tmp_path):
+    """Opt-in mixed noise fields (off in every preset): with the fraction 1 every image of a batch holds exactly two
+    vectors, the second over a class of its label map or an ellipse; the draw is deterministic per step, a step
+    trains on it with finite losses, and with the fraction 0 every image keeps one vector."""
+    from train.cli import dataset_factory
+    from train.config import make_config
+    from train.data import default_label_space
+    from train.loop import Run
+
+    space = default_label_space("facades", FACADES)
+    info = du.init("cpu")
+
+    def make(p: float) -> Run:
+        torch.manual_seed(0)
+        cfg = make_config("tiny", dataset="facades", data=str(FACADES), run_dir=str(tmp_path / f"r{p}"),
+                          size=(64, 64), batch=4, workers=0, mixed_noise=p, precision="fp32")  # fmt: skip
+        return Run(cfg, info, dataset_factory(cfg, space), space)
+
+    run = make(1.0)
+    image, labels = next(run.loader())
+    z = run.noise(4, 64, 64, 7, labels=labels)
+    assert torch.equal(z, run.noise(4, 64, 64, 7, labels=labels))  # deterministic
+    assert not torch.equal(z, run.noise(4, 64, 64, 8, labels=labels))
+    kinds = []
+    for step in range(8):
+        z = run.noise(4, 64, 64, step, labels=labels)
+        base = run.noise(4, 64, 64, step)  # the same first draws: one vector per image
+        for i in range(4):
+            assert torch.unique(z[i].reshape(run.cfg.z_dim, -1).t(), dim=0).shape[0] == 2, f"step {step} image {i}"
+            region = (z[i] != base[i]).any(0)
+            assert 0 < int(region.sum()) < 64 * 64
+            if any(torch.equal(region, labels[i] == c) for c in torch.unique(labels[i])):
+                kinds.append("class")
+            else:  # an ellipse: its pixels' mean is its centre, and it holds its centre
+                yy, xx = region.nonzero().float().mean(0).round().long().tolist()
+                assert region[yy, xx] or region.sum() < 40
+                kinds.append("ellipse")
+    assert {"class", "ellipse"} <= set(kinds), kinds
+    stats = run.train_step(image, labels)
+    assert np.isfinite(stats["g"]) and np.isfinite(stats["d"])
+    plain = make(0.0)
+    z0 = plain.noise(4, 64, 64, 7, labels=labels)
+    for i in range(4):
+        assert torch.unique(z0[i].reshape(plain.cfg.z_dim, -1).t(), dim=0).shape[0] == 1
+    print("regions:", kinds.count("class"), "classes,", kinds.count("ellipse"), "ellipses")

@@ -45,6 +45,16 @@ def _float_at_least(low: float, strict: bool):
     return parse
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="oasis-train", description="Train, evaluate and export OASIS models.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -96,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_float_at_least(0.0, strict=True),
         metavar="TAU",
         help="cap of the diversity ratio mean|G(z1)-G(z2)| / mean|z1-z2| (default 0.25)",
+    )
+    f.add_argument(
+        "--mixed-noise",
+        type=_fraction,
+        metavar="P",
+        help="fraction of the images whose noise gets a second vector in a random region (a class or an ellipse), "
+        "as rerolls make it (not in the paper; 0: off, the default; pass it again with --resume)",
     )
     f.add_argument("--save-every", type=_positive, default=100)
     f.add_argument("--sample-every", type=int, default=250)
@@ -179,6 +196,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         init_gain_d=args.init_gain_d,
         lambda_diversity=args.diversity,
         diversity_cap=args.diversity_cap,
+        mixed_noise=args.mixed_noise,
         save_every=args.save_every,
         sample_every=args.sample_every,
         log_every=args.log_every,

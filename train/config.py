@@ -61,6 +61,11 @@ class TrainConfig:
     # on unless lambda is small (0.1-1), so it suits a run that already trains well.
     lambda_diversity: float = 0.0
     diversity_cap: float = 0.25
+    # mixed noise fields (not in OASIS, which draws one vector per image): this fraction of the images of each batch
+    # gets a second noise vector inside a random region, either one class of its label map or an ellipse, as an
+    # app reroll makes it (per class, or a lasso). G then learns the fields rerolls produce, instead of meeting them
+    # first at inference (where a rerolled region comes out as a colour cast with visible edges). 0: off.
+    mixed_noise: float = 0.0
     init_gain_g: float = 0.02  # xavier-normal gain of the initial conv weights (paper: 0.02 for both)
     init_gain_d: float = 0.02
     # networks

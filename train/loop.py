@@ -356,11 +356,39 @@ class Run:
         oh = F.one_hot(labels, self.space.num_channels).permute(0, 3, 1, 2).float()
         return oh.contiguous(memory_format=self.memory_format)
 
-    def noise(self, batch: int, height: int, width: int, step: int, salt: int = 0) -> torch.Tensor:
+    def noise(
+        self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, z, H, W): one vector per image, as the paper draws it; with ``labels`` (B, H, W) and
+        ``mixed_noise`` > 0, that fraction of the images gets a second vector inside a random region (see
+        :meth:`reroll_region`). Deterministic per (seed, step, rank, salt)."""
         g = torch.Generator().manual_seed(_mix(self.cfg.seed, step, self.info.rank, salt))
         z = torch.randn(batch, self.cfg.z_dim, generator=g)
         z = z[:, :, None, None].expand(-1, -1, height, width)
+        p = self.cfg.mixed_noise
+        if p > 0 and labels is not None:
+            z = z.clone()
+            for i in range(batch):
+                if float(torch.rand((), generator=g)) >= p:
+                    continue
+                mask = self.reroll_region(labels[i].cpu(), g)
+                z[i][:, mask] = torch.randn(self.cfg.z_dim, generator=g)[:, None]
         return z.to(self.device).contiguous(memory_format=self.memory_format)
+
+    @staticmethod
+    def reroll_region(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """(H, W) bool: a region as an app reroll picks one. Half the time one class present in ``labels``
+        (a per-class reroll), else an ellipse 15-45% of the image across, anywhere (a lasso)."""
+        h, w = labels.shape
+        if float(torch.rand((), generator=g)) < 0.5:
+            present = torch.unique(labels)
+            c = present[int(torch.randint(len(present), (), generator=g))]
+            return labels == c
+        cy, cx = (torch.rand(2, generator=g) * torch.tensor([h, w])).tolist()
+        ry, rx = ((0.15 + 0.3 * torch.rand(2, generator=g)) * torch.tensor([h, w]) / 2).tolist()
+        yy = torch.arange(h, dtype=torch.float32)[:, None]
+        xx = torch.arange(w, dtype=torch.float32)[None, :]
+        return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
     def class_weights(self, labels: torch.Tensor) -> torch.Tensor:
         counts = losses.class_counts(labels, self.space.num_channels)
@@ -391,7 +419,7 @@ class Run:
         oh = self.onehot(labels)
         b, _, h, w = oh.shape
         weights = self.class_weights(labels)
-        z = self.noise(b, h, w, self.step)
+        z = self.noise(b, h, w, self.step, labels=labels)
         # the diversity term's second noise draw for the first half of the batch (same label maps), in the same pass
         k = max(1, b // 2) if cfg.lambda_diversity > 0 else 0
         g_oh, g_z = oh, z
