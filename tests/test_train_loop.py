@@ -354,6 +354,7 @@ def test_diversity_term_spreads_the_noise_draws_apart(tmp_path):
     assert with_term > 1.5 * without, (with_term, without)
 
 
+@needs_facades
 def test_mixed_noise_gives_some_images_a_second_vector_in_a_region(tmp_path):
     """Opt-in mixed noise fields (off in every preset): with the fraction 1 every image of a batch holds exactly two
     vectors, the second over a class of its label map or an ellipse; the draw is deterministic per step, a step
