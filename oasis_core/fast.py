@@ -939,14 +939,14 @@ class FastGenerator:
                     pipeline = self.cores > 1 and plan is not None
                     if pipeline and self._pool is None:
                         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oasis-fast")
-                    out = self._run_stream(st, channels, plan, layout, dense, 0, 1, pipeline=pipeline)
+                    out = self._run_stream(st, channels, plan, layout, dense, 1, pipeline=pipeline)
                 else:
                     # a batch: one stream whose every op runs on all the cores (intra-op threads), in chunks twice
                     # as big. Measured on 2 cores, 8 variants of a lite model: 13 ms per variant, against 15 with
                     # one stream of 4 images per core (their thousands of small chunk ops wait for each other's
                     # interpreter lock) and 23 with one core.
                     with _num_threads(max(self.cores, self.threads) if self.threads is not None else None):
-                        out = self._run_stream(st, channels, plan, layout, dense, 0, n)
+                        out = self._run_stream(st, channels, plan, layout, dense, n)
                 if plan is not None and not self._updatable_levels_missing(plan):
                     plan.parent = None  # built: nothing left to update from
                 return out
@@ -958,17 +958,16 @@ class FastGenerator:
         plan: _Plan | None,
         layout: NoiseLayout | None,
         dense: torch.Tensor | None,
-        start: int,
-        stop: int,
+        n: int,
         pipeline: bool = False,
     ) -> torch.Tensor:
-        """Images ``start:stop`` of the batch on one stream, in chunks that fit the workspace budget."""
+        """The ``n`` images of the batch on the stream, in chunks of images that fit the workspace budget."""
         h, w = channels.shape
         chunk = max(1, self.workspace_bytes // max(1, self.image_bytes(h, w)))
         outs = []
         try:
-            for a in range(start, stop, chunk):
-                b = min(stop, a + chunk)
+            for a in range(0, n, chunk):
+                b = min(n, a + chunk)
                 if plan is None:
                     outs.append(self._forward_dense(st, channels, dense[a:b]))
                     continue

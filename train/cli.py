@@ -46,11 +46,8 @@ def _float_at_least(low: float, strict: bool):
 
 
 def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text}") from None
-    if not 0.0 <= v <= 1.0:
+    v = _float_at_least(0.0, strict=False)(text)
+    if v > 1.0:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
     return v
 
