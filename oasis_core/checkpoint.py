@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
@@ -32,6 +33,7 @@ from oasis_core.config import DiscriminatorConfig, GeneratorConfig, paper_config
 from oasis_core.labels import LabelSpace
 from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.spectral import fold_spectral_norm, from_official_keys, to_official_keys
+from oasis_core.segmentation import check_prior, prior_bias
 
 FORMAT_NAME = "oasis-studio.model"
 FORMAT_VERSION = 1
@@ -65,6 +67,17 @@ class ModelFile:
             return int(size[0]), int(size[1])
         w = 256
         return round(w / self.generator_config.aspect_ratio), w
+
+    @property
+    def segment_bias(self) -> np.ndarray | None:
+        """Per-class logit bias (label-space channels, float32) that segmentation adds to the discriminator's real
+        class logits: the training split's class prior (see ``oasis_core.segmentation.PRIOR_STRENGTH``). None when
+        the file carries no class frequencies (official checkpoints, older files)."""
+        prior = self.document.get("segmentation_prior")
+        if not prior:
+            return None
+        freq, strength = check_prior(prior, self.label_space.num_channels)
+        return prior_bias(freq, strength)
 
     def build_generator(self) -> Generator:
         g = Generator(self.generator_config, spectral_norm=False)
@@ -225,6 +238,11 @@ def load_checkpoint(path: str | os.PathLike, with_discriminator: bool = True) ->
         raise CheckpointError(
             f"{path}: the label space has {space.num_channels} channels but the generator {gcfg.semantic_nc}"
         )
+    if doc.get("segmentation_prior"):
+        try:
+            check_prior(doc["segmentation_prior"], space.num_channels)
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: invalid segmentation prior in the model metadata ({exc})") from None
 
     with torch.device("meta"):
         g_shapes = _expected_shapes(Generator(gcfg, spectral_norm=False))

@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--confidence", type=Path, help="confidence map PNG (grayscale)")
     s.add_argument("--logits", type=Path, help="raw (N+1, H, W) discriminator logits as .npy")
     s.add_argument("--flip", action="store_true", help="average with the mirrored photo (test-time augmentation)")
+    s.add_argument(
+        "--no-prior",
+        action="store_true",
+        help="plain argmax of the logits, without the model's training class prior (files that carry one)",
+    )
     s.add_argument("--cleanup", action="store_true", help="merge small regions and fill low-confidence pixels")
     s.add_argument("--min-region", type=int, default=64, help="smallest region kept by --cleanup, in pixels")
     _add_runtime(s)
@@ -144,6 +149,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    import torch
+
     from oasis_core.synthesizer import Synthesizer
 
     syn = Synthesizer.load(args.model, device=args.device, dtype=args.dtype)
@@ -162,14 +169,15 @@ def cmd_segment(args: argparse.Namespace) -> int:
         if args.flip:
             logits = 0.5 * (logits + syn.discriminate(x[:, :, ::-1].copy())[0].flip(-1))
         keep = syn._real_channels()
-        real = logits[keep].softmax(0)
+        bias = torch.from_numpy(syn.real_class_bias(not args.no_prior)).to(logits)
+        real = (logits[keep] + bias[:, None, None]).softmax(0)
         conf, idx = real.max(0)
         labels = syn.label_space.to_values((keep[idx] - 1).cpu().numpy())
         confidence = conf.cpu().numpy()
         logits_np = logits.cpu().numpy()
     else:
         photo = read_rgb(args.image)
-        result = syn.segment(photo, flip=args.flip)
+        result = syn.segment(photo, flip=args.flip, prior=not args.no_prior)
         labels, confidence = result.labels, result.confidence
         logits_np = None
         if args.logits:
@@ -183,7 +191,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
         write_gray_png(args.confidence, confidence)
     if args.logits is not None and logits_np is not None:
         write_npy(args.logits, logits_np.astype(np.float32))
-    print(f"wrote {args.output}")
+    prior = " (labels with the model's class prior)" if syn.has_segment_prior and not args.no_prior else ""
+    print(f"wrote {args.output}{prior}")
     return 0
 
 

@@ -158,6 +158,20 @@ class Synthesizer:
                 self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
         self._lock = threading.Lock()  # modules are not re-entrant under autocast; one call at a time
         self._layouts = _LayoutMemory()
+        self._segment_bias = model.segment_bias  # validated when the file was loaded
+
+    @property
+    def has_segment_prior(self) -> bool:
+        """Whether the model file carries its training split's class frequencies (used by ``segment``)."""
+        return self._segment_bias is not None
+
+    def real_class_bias(self, prior: bool = True) -> np.ndarray:
+        """The bias ``segment`` adds to the real-class logits (``_real_channels`` order): the model's class prior,
+        or zeros when ``prior`` is False or the file has none."""
+        keep = np.asarray(self.label_space.real_logit_channels())
+        if not prior or self._segment_bias is None:
+            return np.zeros(len(keep), np.float32)
+        return self._segment_bias[keep - 1]
 
     # ------------------------------------------------------------------------------------------ loading
     @classmethod
@@ -423,7 +437,11 @@ class Synthesizer:
 
     @torch.inference_mode()
     def segment(
-        self, photo: np.ndarray, flip: bool = False, progress: Callable[[int, int], None] | None = None
+        self,
+        photo: np.ndarray,
+        flip: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        prior: bool = True,
     ) -> SegmentResult:
         """Segment a photo (H, W, 3) uint8 into the model's classes at the photo's own resolution.
 
@@ -431,8 +449,10 @@ class Synthesizer:
         discriminator's multiple; the logits of the photo part are resized back to (H, W) bilinearly, computing
         only what differs from a lookup (see ``_maps_at_size``), so a 6000x4000 photo takes seconds and needs memory
         for its maps, not for N+1 full-size logit planes. ``flip`` averages the logits
-        of the photo and its mirror image (test-time augmentation). ``progress(done, total)`` is called after each
-        step; it may raise to abandon the work.
+        of the photo and its mirror image (test-time augmentation). ``prior`` adds the model's training class prior
+        to the real-class logits (``real_class_bias``; no effect for files without one); the fake probability is
+        always the raw discriminator's. ``progress(done, total)`` is called after each step; it may raise to abandon
+        the work.
         """
         photo = self._check_photo(photo)
         h, w = photo.shape[:2]
@@ -464,7 +484,7 @@ class Synthesizer:
         keep = self._real_channels().cpu().numpy()
         values = self.label_space.to_values(keep - 1)
         values = values.astype(np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.int64)
-        return _maps_at_size(logits, keep, values, h, w, step)
+        return _maps_at_size(logits, keep, values, h, w, step, self.real_class_bias(prior))
 
     def realism(self, image: np.ndarray, flip: bool = False) -> np.ndarray:
         """The discriminator's fake probability (H, W) float32 in [0, 1] for an image (H, W, 3) uint8, e.g. a
@@ -473,7 +493,13 @@ class Synthesizer:
 
 
 def _maps_at_size(
-    logits: np.ndarray, keep: np.ndarray, values: np.ndarray, h: int, w: int, step: Callable[[], None]
+    logits: np.ndarray,
+    keep: np.ndarray,
+    values: np.ndarray,
+    h: int,
+    w: int,
+    step: Callable[[], None],
+    bias: np.ndarray | None = None,
 ) -> SegmentResult:
     """Labels, confidence and fake probability at (h, w) from (N+1, rh, rw) logits, as if the logits had been
     resized bilinearly (align_corners=False) first, without ever holding N+1 full-size planes.
@@ -481,9 +507,12 @@ def _maps_at_size(
     Where the four source pixels of an output pixel agree on the best class, the interpolated logits agree too
     (the margin of the best class is positive at every corner, so at any blend of them): only pixels between
     disagreeing sources need their logits interpolated. Confidence and fake probability are smooth, so they are
-    computed at the model's size and resized.
+    computed at the model's size and resized. ``bias`` (one value per ``keep`` channel) is added to the real-class
+    logits only, so the fake probability stays the raw discriminator's.
     """
     real = logits[keep]
+    if bias is not None:
+        real = real + bias.astype(real.dtype)[:, None, None]
     best = real.argmax(axis=0)
     top = real.max(axis=0)
     small_conf = 1.0 / np.exp(real - top).sum(axis=0)

@@ -46,8 +46,9 @@ def read_ids(path: Path) -> np.ndarray:
         return np.asarray(im).astype(np.int64)
 
 
-def make_photo_model(path: Path, dataset: str, seed: int = 0) -> Path:
-    """A real model file for a dataset's label space with random weights (until trained models exist)."""
+def make_photo_model(path: Path, dataset: str, seed: int = 0, class_frequencies: list[float] | None = None) -> Path:
+    """A real model file for a dataset's label space with random weights; ``class_frequencies`` adds a training
+    class prior (as ``oasis-train export`` writes it)."""
     import torch
 
     from oasis_core import labels
@@ -78,7 +79,12 @@ def make_photo_model(path: Path, dataset: str, seed: int = 0) -> Path:
         scale = 2.0 / float(out.std())
         d.layer_up_last.weight.mul_(scale)
         d.layer_up_last.bias.mul_(scale).sub_(out.mean(dim=(0, 2, 3)) * scale)
-    return save_checkpoint(path, g, d, label_space=space, name=f"random {dataset}", natural_size=NATURAL_SIZE[dataset])
+    extra = None
+    if class_frequencies is not None:
+        extra = {"segmentation_prior": {"class_frequencies": class_frequencies, "strength": 0.5}}
+    return save_checkpoint(
+        path, g, d, label_space=space, name=f"random {dataset}", natural_size=NATURAL_SIZE[dataset], extra=extra
+    )
 
 
 def flood_fill_sizes(labels: np.ndarray) -> list[int]:

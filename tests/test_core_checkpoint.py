@@ -198,7 +198,29 @@ def _bad_config(src: Path, dest: Path) -> Path:
     return _rewrite(src, dest, edit_meta=edit)
 
 
+def _bad_prior(edit_prior):
+    def make(src: Path, dest: Path) -> Path:
+        def edit(meta: dict) -> dict:
+            doc = json.loads(meta["oasis"])
+            n = doc["generator"]["semantic_nc"]
+            doc["segmentation_prior"] = edit_prior({"class_frequencies": [1.0 / n] * n, "strength": 0.5})
+            return {**meta, "oasis": json.dumps(doc)}
+
+        return _rewrite(src, dest, edit_meta=edit)
+
+    return make
+
+
 BAD_MODEL_FILES = {
+    "prior_too_short": (
+        _bad_prior(lambda p: {**p, "class_frequencies": p["class_frequencies"][:-1]}),
+        ["invalid segmentation prior", "class_frequencies"],
+    ),
+    "prior_negative": (
+        _bad_prior(lambda p: {**p, "class_frequencies": [-1.0] + p["class_frequencies"][1:]}),
+        ["invalid segmentation prior", "non-negative"],
+    ),
+    "prior_text_strength": (_bad_prior(lambda p: {**p, "strength": "high"}), ["not a number"]),
     "png_renamed": (_png_renamed, ["not a model file of this project"]),
     "truncated": (_truncated, []),
     "no_metadata": (_without_metadata, ["not an OASIS Studio model"]),

@@ -93,6 +93,42 @@ def test_the_resize_back_equals_a_full_bilinear_resize_of_the_logits(models) -> 
     assert np.abs(seg.fake - fake.numpy()).max() < 1e-4  # the fake probability is resized from the model's size
 
 
+def test_the_class_prior_moves_labels_toward_frequent_classes_and_leaves_the_fake_map(tmp_path: Path) -> None:
+    """A model file with training class frequencies: labels are the argmax of logits + 0.5 log(frequency) over the
+    real classes; the fake probability is the raw discriminator's; ``prior=False`` is the plain argmax."""
+    freq = np.random.default_rng(5).dirichlet(np.full(12, 0.3))
+    freq[DONT_CARE["camvid"]] = 0.0
+    freq = (freq / freq.sum()).tolist()
+    syn = Synthesizer.load(
+        make_photo_model(tmp_path / "prior.safetensors", "camvid", class_frequencies=freq), device="cpu", dtype="fp32"
+    )
+    assert syn.has_segment_prior
+    photo = read_photo(val_pairs("camvid", 1)[0][0])
+    small = torch.tensor(resize_photo(photo, 192, 256)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    full = F.interpolate(syn.discriminate(small), size=photo.shape[:2], mode="bilinear", align_corners=False)[0]
+    keep = syn._real_channels()
+    bias = 0.5 * np.log(np.maximum(np.array(freq), 1e-6))[keep.numpy() - 1]
+    np.testing.assert_allclose(syn.real_class_bias(), bias, rtol=1e-5)
+    biased = full[keep] + torch.tensor(bias, dtype=torch.float32)[:, None, None]
+    expected = syn.label_space.to_values((keep[biased.argmax(0)] - 1).numpy())
+    plain = syn.label_space.to_values((keep[full[keep].argmax(0)] - 1).numpy())
+    with_prior, without = syn.segment(photo), syn.segment(photo, prior=False)
+    assert (with_prior.labels == expected).mean() > 0.9999
+    assert (without.labels == plain).mean() > 0.9999
+    assert (with_prior.labels != without.labels).mean() > 0.01, "the prior changed a visible part of the map"
+    np.testing.assert_array_equal(with_prior.fake, without.fake)
+    # frequent classes gain pixels: the share of the most frequent class does not drop
+    top = syn.label_space.to_values(np.array([int(np.argmax(freq))]))[0]
+    assert (with_prior.labels == top).mean() >= (without.labels == top).mean()
+
+
+def test_a_model_without_a_prior_segments_by_the_plain_argmax(models) -> None:
+    syn = synthesizer(models, "camvid")
+    assert not syn.has_segment_prior and not syn.real_class_bias().any()
+    photo = read_photo(val_pairs("camvid", 1)[0][0])
+    np.testing.assert_array_equal(syn.segment(photo).labels, syn.segment(photo, prior=False).labels)
+
+
 def test_flip_averaging_is_computed_and_both_accuracies_are_reported(models) -> None:
     """With random weights the comparison means nothing; ``test_photo_bundled.py`` asserts it on the real model."""
     syn = synthesizer(models, "camvid")

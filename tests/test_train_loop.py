@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from oasis_core import losses
 from train import distributed as du
@@ -231,7 +232,21 @@ def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path):
     assert run_cli(["export", str(run_dir), "-o", str(model)]).returncode == 0
     doc = read_document(model)
     assert doc["metrics"]["d_seg_miou"] == metrics["d_seg_miou"]
+    assert 0.0 <= metrics["d_seg_prior_pixel_accuracy"] <= 1.0 and metrics["d_seg_prior_strength"] > 0
     assert doc["provenance"]["iterations"] == 2 and "CMP Facade" in doc["licence"]
+
+    # the class prior segmentation puts back: per-map pixel frequencies of the training split, counted here again
+    # straight from the label files (facades: file value = channel, 0 is don't care)
+    expected = np.zeros(13)
+    for path in sorted((FACADES / "train" / "labels").glob("*.png")):
+        with Image.open(path) as im:
+            counts = np.bincount(np.asarray(im).ravel(), minlength=13)[:13].astype(float)
+        counts[0] = 0
+        expected += counts / counts.sum()
+    expected /= expected.sum()
+    prior = doc["segmentation_prior"]
+    assert np.abs(np.array(prior["class_frequencies"]) - expected).max() < 1e-5
+    assert prior["class_frequencies"][0] == 0 and prior["strength"] == metrics["d_seg_prior_strength"]
 
 
 def test_init_refreshes_the_spectral_norm_vectors_to_the_new_weights():

@@ -17,6 +17,7 @@ from torch import nn
 
 from oasis_core.checkpoint import atomic_write_bytes
 from oasis_core.labels import LabelSpace
+from oasis_core.segmentation import PRIOR_STRENGTH, prior_bias
 
 
 # ------------------------------------------------------------------------------------------------ metrics
@@ -40,9 +41,14 @@ def scores(conf: torch.Tensor, ignore: int | None) -> dict[str, float]:
     return {"pixel_accuracy": float(tp.sum() / total), "miou": float(iou.mean()) if valid.any() else 0.0}
 
 
-def predict_channels(logits: torch.Tensor, space: LabelSpace) -> torch.Tensor:
+def predict_channels(logits: torch.Tensor, space: LabelSpace, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Class channels (B, H, W) chosen among the real classes; ``bias`` (per label-space channel) is added to
+    their logits first (the class prior of ``oasis_core.segmentation``)."""
     keep = torch.tensor(space.real_logit_channels(), device=logits.device)
-    return keep[logits[:, keep].argmax(1)] - 1
+    real = logits[:, keep]
+    if bias is not None:
+        real = real + bias.to(real)[keep - 1][None, :, None, None]
+    return keep[real.argmax(1)] - 1
 
 
 def ms_ssim_pairwise(images: torch.Tensor) -> float:
@@ -194,7 +200,9 @@ def evaluate_run(
     d = run.d_plain.eval()
     seg = load_segmenter(run_dir, space.num_channels, device)
     nc = space.num_channels
+    bias = torch.from_numpy(prior_bias(run.train_set.class_frequencies()))
     conf_d = torch.zeros(nc, nc, dtype=torch.float64)
+    conf_d_prior = torch.zeros_like(conf_d)
     conf_seg_real = torch.zeros_like(conf_d)
     conf_seg_fake = torch.zeros_like(conf_d)
     diversity = []
@@ -209,6 +217,7 @@ def evaluate_run(
             with run.autocast():
                 logits = d(image.contiguous(memory_format=run.memory_format)).float()
             conf_d += confusion(predict_channels(logits, space), labels, nc, space.dont_care).cpu()
+            conf_d_prior += confusion(predict_channels(logits, space, bias), labels, nc, space.dont_care).cpu()
             oh = run.onehot(labels)
             z = run.noise(samples, *labels.shape[-2:], step=i, salt=0xE7A1)
             with run.autocast():
@@ -224,6 +233,9 @@ def evaluate_run(
                 feats_fake.append(fid_model(to01(fakes[:1]))[0].flatten(1).numpy())
     res = {"step": run.step, "val_images": n}
     res.update({f"d_seg_{k}": v for k, v in scores(conf_d, space.dont_care).items()})
+    # what the app and `oasis segment` give: the same logits with the training class prior added
+    res.update({f"d_seg_prior_{k}": v for k, v in scores(conf_d_prior, space.dont_care).items()})
+    res["d_seg_prior_strength"] = PRIOR_STRENGTH
     if diversity:
         res["ms_ssim_diversity"] = float(np.mean(diversity))
         res["ms_ssim_draws"] = samples

@@ -10,6 +10,7 @@ import torch
 
 from oasis_core.checkpoint import save_checkpoint
 from oasis_core.labels import LabelSpace
+from oasis_core.segmentation import PRIOR_STRENGTH
 from train import distributed as du
 from train.config import TrainConfig
 from train.loop import STATE_FILE, Run, TrainingError, load_state
@@ -64,6 +65,13 @@ def export_run(
     eval_path = Path(run_dir) / "eval.json"
     if eval_path.exists():
         metrics = json.loads(eval_path.read_text())
+    extra = {}
+    if with_discriminator:
+        extra["segmentation_prior"] = {
+            "class_frequencies": [round(float(f), 6) for f in run.train_set.class_frequencies()],
+            "strength": PRIOR_STRENGTH,
+            "source": "pixel frequencies of the training split (each label map weighing the same)",
+        }
     return save_checkpoint(
         out,
         g,
@@ -84,5 +92,6 @@ def export_run(
         },
         metrics=metrics,
         licence=DATA_LICENCES.get(cfg.dataset, "Trained on user data; see its licence."),
+        extra=extra,
         dtype=dtype,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -140,13 +141,18 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
                 v.copy_(s)
 
 
-def refresh_bn(generator: Generator, batches: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device) -> None:
+def refresh_bn(
+    generator: Generator, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+) -> None:
     """Re-estimate BN statistics of (a copy of) the EMA generator: cumulative averages over ``batches``.
 
-    Only the BN layers run in train mode, so spectral-norm vectors are not touched by power iterations.
+    Only the BN layers run in train mode, so spectral-norm vectors are not touched by power iterations. ``batches``
+    may be a generator: one batch is held at a time (50 batches of one-hot maps and noise at 256x256 would be 8 GB).
     """
     bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns or not batches:
+    batches = iter(batches)
+    first = next(batches, None)
+    if not bns or first is None:
         return
     generator.eval()
     for m in bns:
@@ -154,7 +160,7 @@ def refresh_bn(generator: Generator, batches: list[tuple[torch.Tensor, torch.Ten
         m.momentum = None
         m.train()
     with torch.no_grad():
-        for onehot, noise in batches:
+        for onehot, noise in itertools.chain([first], batches):
             generator(onehot.to(device), noise.to(device))
     for m in bns:
         m.momentum = 0.1
@@ -512,17 +518,15 @@ class Run:
         items = [val[i * len(val) // count] for i in range(min(count, len(val)))]
         return torch.stack([it["label"] for it in items]), torch.stack([it["image"] for it in items])
 
-    def bn_batches(self, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Deterministic training batches for BN re-estimation (independent of the training stream)."""
-        out = []
+    def bn_batches(self, count: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Deterministic training batches for BN re-estimation (independent of the training stream), made one at
+        a time as they are consumed."""
         n = len(self.train_set)
         g = torch.Generator().manual_seed(_mix(self.cfg.seed, 0xB4))
         for k in range(count):
             idx = torch.randint(0, n, (self.cfg.batch,), generator=g).tolist()
             labels = torch.stack([self.train_set[i]["label"] for i in idx])
-            oh = self.onehot(labels).cpu()
-            out.append((oh, self.noise(len(idx), *labels.shape[-2:], 10_000_000 + k).cpu()))
-        return out
+            yield self.onehot(labels), self.noise(len(idx), *labels.shape[-2:], 10_000_000 + k)
 
     def ema_for_eval(self, bn_batches: int | None = None) -> Generator:
         g = copy.deepcopy(self.ema)

@@ -338,6 +338,24 @@ class PairedDataset(Dataset):
             "name": pair.name,
         }
 
+    def class_frequencies(self) -> np.ndarray:
+        """Pixel frequency of every label-space channel in the split (float64, sums to 1; don't care counts 0),
+        each label map weighing the same, as it does in training where maps are resized to one size: the class
+        prior that segmentation puts back (``oasis_core.segmentation``)."""
+        n = self.label_space.num_channels
+        total = np.zeros(n, np.float64)
+        for pair in self.pairs:
+            with _open(pair.label) as im:
+                channels = self._mapper(label_values(im, pair.label), pair.label)
+            counts = np.bincount(channels.ravel(), minlength=n)[:n].astype(np.float64)
+            if self.label_space.dont_care is not None:
+                counts[self.label_space.dont_care] = 0
+            if counts.sum() > 0:
+                total += counts / counts.sum()
+        if total.sum() == 0:
+            raise DatasetError(f"{self.root}: split {self.split!r} has no labelled pixels")
+        return total / total.sum()
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, pairs={len(self)}, "
