@@ -4,7 +4,10 @@ Layout of a model file:
 - tensors ``generator.<key>`` (EMA generator, spectral norm folded into plain weights) and, optionally,
   ``discriminator.<key>`` (folded the same way);
 - safetensors metadata ``{"format": "oasis-studio.model", "format_version": "1", "oasis": <JSON document>}``; the
-  document holds the configs, the label space, the natural size, provenance, metrics and the licence text.
+  document holds the configs, the label space, the natural size, provenance, metrics and the licence text, and
+  optionally ``segmentation_prior`` ``{"class_frequencies": [...per label channel...], "strength": 0.5}``: the
+  training split's class prior that segmentation adds back to the discriminator's logits
+  (``oasis_core.segmentation.prior_bias``; validated on load).
 
 Loading reads JSON and raw tensors only: no code is executed. Official files are read with
 ``torch.load(weights_only=True)``, which refuses pickles that would run code.

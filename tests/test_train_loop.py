@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from oasis_core import losses
@@ -415,3 +416,40 @@ def test_mixed_noise_gives_some_images_a_second_vector_in_a_region(tmp_path):
     for i in range(4):
         assert torch.unique(z0[i].reshape(plain.cfg.z_dim, -1).t(), dim=0).shape[0] == 1
     print("regions:", kinds.count("class"), "classes,", kinds.count("ellipse"), "ellipses")
+
+
+def test_bn_refresh_reads_batches_one_at_a_time_and_keeps_the_statistics_without_any():
+    """``refresh_bn`` takes a generator (50 batches at 256x256 would be 8 GB at once); an empty one changes nothing,
+    and the refreshed statistics equal the mean over the batches it was given."""
+    from oasis_core.config import GeneratorConfig
+    from oasis_core.nn import Generator
+    from train.loop import refresh_bn
+
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(semantic_nc=3, ch=2, spade_hidden=4, z_dim=4), spectral_norm=False)
+    bn = next(m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    before = bn.running_mean.clone()
+    refresh_bn(g, iter([]), torch.device("cpu"))
+    assert torch.equal(bn.running_mean, before)
+
+    held = []
+
+    def batches():
+        for k in range(3):
+            oh = F.one_hot(torch.randint(0, 3, (2, 64, 64)), 3).permute(0, 3, 1, 2).float()
+            held.append(k)
+            assert len(held) - len(seen) <= 1, "a batch is made only when the previous one was consumed"
+            yield oh, torch.randn(2, 4, 64, 64)
+
+    seen = []
+    captured = []
+
+    def record(module, inputs, output) -> None:
+        seen.append(1)
+        captured.append(inputs[0].mean(dim=(0, 2, 3)))
+
+    hook = bn.register_forward_hook(record)
+    refresh_bn(g, batches(), torch.device("cpu"))
+    hook.remove()
+    assert len(held) == 3 and len(seen) == 3
+    torch.testing.assert_close(bn.running_mean, torch.stack(captured).mean(0))
