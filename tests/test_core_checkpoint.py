@@ -265,6 +265,25 @@ def test_info_describes_a_model(tiny_model_file: Path, capsys) -> None:
     assert rc == 0 and json.loads(out)["format"] == {"name": "oasis-studio.model", "version": 1}
 
 
+def test_info_into_a_closed_pipe_stops_quietly(tiny_model_file: Path) -> None:
+    """`oasis info M | head -1`: the reader is gone (closed here before the child, which first imports torch, can
+    write a line); no traceback, the SIGPIPE status."""
+    import subprocess
+    import sys
+
+    code = "import sys; from oasis_core.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "info", str(tiny_model_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and err == ""
+
+
 # ------------------------------------------------------------------------------------------------ convert-official
 class Payload:
     """Any object of a custom class: unpickling it would need to import and run this project's test code."""
