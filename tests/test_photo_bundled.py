@@ -12,7 +12,7 @@ from oasis_core.synthesizer import Synthesizer
 
 pytestmark = pytest.mark.data
 
-MIN_PIXEL_ACCURACY = 0.75
+MIN_PIXEL_ACCURACY = 0.80  # 0.880 measured with the class prior (0.827 without)
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +55,22 @@ def test_flip_averaging_is_at_least_as_accurate(camvid_model: Synthesizer) -> No
         f"{flipped.pixel_accuracy:.4f} with flip averaging (mIoU {plain.mean_iou:.3f} / {flipped.mean_iou:.3f})"
     )
     assert flipped.pixel_accuracy >= plain.pixel_accuracy
+
+
+def test_the_class_prior_makes_the_bundled_model_more_accurate(camvid_model: Synthesizer) -> None:
+    """The bundled file carries its training class frequencies; adding them back (the default) must beat the plain
+    argmax of the class-balanced discriminator in pixel accuracy without losing mIoU (measured: 0.827 -> 0.880,
+    mIoU 0.541 -> 0.561 on all 101 photos)."""
+    assert camvid_model.has_segment_prior, "the bundled CamVid model carries its class prior"
+    plain, prior = Scores(12, DONT_CARE["camvid"]), Scores(12, DONT_CARE["camvid"])
+    pairs = val_pairs("camvid")[::4]
+    for image, label in pairs:
+        photo, truth = read_photo(image), read_ids(label)
+        plain.add(camvid_model.segment(photo, prior=False).labels, truth)
+        prior.add(camvid_model.segment(photo).labels, truth)
+    print(
+        f"\nbundled CamVid model, {len(pairs)} val photos: pixel accuracy {plain.pixel_accuracy:.4f} plain argmax, "
+        f"{prior.pixel_accuracy:.4f} with the class prior (mIoU {plain.mean_iou:.3f} / {prior.mean_iou:.3f})"
+    )
+    assert prior.pixel_accuracy >= plain.pixel_accuracy + 0.02
+    assert prior.mean_iou >= plain.mean_iou
