@@ -77,7 +77,7 @@ class ModelFile:
         class logits: the training split's class prior (see ``oasis_core.segmentation.PRIOR_STRENGTH``). None when
         the file carries no class frequencies (official checkpoints, older files)."""
         prior = self.document.get("segmentation_prior")
-        if not prior:
+        if prior is None:
             return None
         freq, strength = check_prior(prior, self.label_space.num_channels)
         return prior_bias(freq, strength)
@@ -241,7 +241,7 @@ def load_checkpoint(path: str | os.PathLike, with_discriminator: bool = True) ->
         raise CheckpointError(
             f"{path}: the label space has {space.num_channels} channels but the generator {gcfg.semantic_nc}"
         )
-    if doc.get("segmentation_prior"):
+    if doc.get("segmentation_prior") is not None:
         try:
             check_prior(doc["segmentation_prior"], space.num_channels)
         except ValueError as exc:

@@ -249,7 +249,9 @@ COMMANDS = {"generate": cmd_generate, "segment": cmd_segment, "convert-official"
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a reader that left shows up here, not at the interpreter's exit
+        return status
     except (CheckpointError, ImageReadError, LabelError, UsageError) as exc:
         print(f"oasis {args.command}: error: {exc}", file=sys.stderr)
         return 2

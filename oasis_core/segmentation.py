@@ -43,12 +43,18 @@ def check_prior(prior, num_classes: int) -> tuple[np.ndarray, float]:
         raise ValueError(f"segmentation_prior.class_frequencies must list {num_classes} numbers")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in freq + [strength]):
         raise ValueError("segmentation_prior holds a value that is not a number")
-    f = np.asarray(freq, dtype=np.float64)
-    if not np.isfinite(f).all() or (f < 0).any() or f.sum() <= 0:
+    try:
+        f = np.asarray([float(v) for v in freq], dtype=np.float64)
+        strength = float(strength)
+    except OverflowError:
+        raise ValueError("segmentation_prior holds a number too large for a float") from None
+    with np.errstate(over="ignore"):
+        total = f.sum()
+    if not np.isfinite(f).all() or (f < 0).any() or not (0 < total < np.inf):
         raise ValueError("segmentation_prior.class_frequencies must be finite, non-negative and not all zero")
     if not (np.isfinite(strength) and 0 <= strength <= 4):
         raise ValueError(f"segmentation_prior.strength must be between 0 and 4, not {strength}")
-    return f / f.sum(), float(strength)
+    return f / total, strength
 
 
 @dataclass

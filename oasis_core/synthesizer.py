@@ -113,7 +113,9 @@ class SegmentResult:
     """Discriminator segmentation of an image, at the image's own resolution."""
 
     labels: np.ndarray  # (H, W) label-file values
-    confidence: np.ndarray  # (H, W) float32: softmax probability of the chosen class among the real classes
+    # (H, W) float32: softmax probability of the chosen class among the real classes, of the logits that chose it
+    # (with the model's class prior, when it was used), so clean-up thresholds see the same ranking as the labels
+    confidence: np.ndarray
     fake: np.ndarray  # (H, W) float32: probability of the "fake" channel among all N+1 outputs
 
 

@@ -419,11 +419,16 @@ def test_mixed_noise_gives_some_images_a_second_vector_in_a_region(tmp_path):
 
 
 def test_bn_refresh_reads_batches_one_at_a_time_and_keeps_the_statistics_without_any():
-    """``refresh_bn`` takes a generator (50 batches at 256x256 would be 8 GB at once); an empty one changes nothing,
-    and the refreshed statistics equal the mean over the batches it was given."""
+    """``Run.bn_batches`` makes its batches as they are consumed (50 batches of one-hot maps and noise at 256x256
+    would be 8 GB at once) and ``refresh_bn`` consumes them one at a time; an empty stream changes nothing, and the
+    refreshed statistics equal the mean over the batches it was given."""
+    import inspect
+
     from oasis_core.config import GeneratorConfig
     from oasis_core.nn import Generator
-    from train.loop import refresh_bn
+    from train.loop import Run, refresh_bn
+
+    assert inspect.isgeneratorfunction(Run.bn_batches)
 
     torch.manual_seed(0)
     g = Generator(GeneratorConfig(semantic_nc=3, ch=2, spade_hidden=4, z_dim=4), spectral_norm=False)
