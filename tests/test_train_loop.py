@@ -248,6 +248,15 @@ def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path):
     prior = doc["segmentation_prior"]
     assert np.abs(np.array(prior["class_frequencies"]) - expected).max() < 1e-5
     assert prior["class_frequencies"][0] == 0 and prior["strength"] == metrics["d_seg_prior_strength"]
+    # counted once (by eval) and cached in the run folder for export, keyed by what was counted
+    cache = json.loads((run_dir / "class_frequencies.json").read_text())
+    assert cache["frequencies"] == prior["class_frequencies"] and cache["key"]["pairs"] == 400
+    # a cache counted for other data is not trusted: export counts again
+    cache["key"]["pairs"], cache["frequencies"] = 7, [1.0] + [0.0] * 12
+    (run_dir / "class_frequencies.json").write_text(json.dumps(cache))
+    assert run_cli(["export", str(run_dir), "-o", str(model)]).returncode == 0
+    again = read_document(model)["segmentation_prior"]["class_frequencies"]
+    assert np.abs(np.array(again) - expected).max() < 1e-5
 
 
 def test_init_refreshes_the_spectral_norm_vectors_to_the_new_weights():

@@ -189,7 +189,7 @@ def evaluate_run(
 ) -> dict:
     from tqdm import tqdm
 
-    from train.export import load_run
+    from train.export import class_frequencies, load_run
 
     run_dir = Path(run_dir)
     run, cfg, space = load_run(run_dir, natural_size=True)
@@ -200,7 +200,7 @@ def evaluate_run(
     d = run.d_plain.eval()
     seg = load_segmenter(run_dir, space.num_channels, device)
     nc = space.num_channels
-    bias = torch.from_numpy(prior_bias(run.train_set.class_frequencies()))
+    bias = torch.from_numpy(prior_bias(class_frequencies(run, run_dir)))
     conf_d = torch.zeros(nc, nc, dtype=torch.float64)
     conf_d_prior = torch.zeros_like(conf_d)
     conf_seg_real = torch.zeros_like(conf_d)

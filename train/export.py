@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from oasis_core.checkpoint import save_checkpoint
+from oasis_core.checkpoint import atomic_write_bytes, save_checkpoint
 from oasis_core.labels import LabelSpace
 from oasis_core.segmentation import PRIOR_STRENGTH
 from train import distributed as du
@@ -52,6 +52,27 @@ def load_run(
     return run, cfg, space
 
 
+FREQUENCIES_FILE = "class_frequencies.json"
+
+
+def class_frequencies(run: Run, run_dir: str | Path) -> list[float]:
+    """The training split's class frequencies (``PairedDataset.class_frequencies``), cached in the run folder:
+    counting decodes every training label map, which takes minutes on ADE20K-sized data. The cache is used only
+    while the data folder, the label space and the number of training pairs are those it was counted for."""
+    path = Path(run_dir) / FREQUENCIES_FILE
+    key = {"data": str(run.cfg.data), "label_space": run.space.name, "pairs": len(run.train_set)}
+    if path.exists():
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key and len(cached.get("frequencies", [])) == run.space.num_channels:
+                return [float(f) for f in cached["frequencies"]]
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass  # unreadable or foreign: count again and overwrite
+    freq = [round(float(f), 6) for f in run.train_set.class_frequencies()]
+    atomic_write_bytes(path, json.dumps({"key": key, "frequencies": freq}, indent=1).encode())
+    return freq
+
+
 def export_run(
     run_dir: str | Path,
     out: str | Path,
@@ -68,7 +89,7 @@ def export_run(
     extra = {}
     if with_discriminator:
         extra["segmentation_prior"] = {
-            "class_frequencies": [round(float(f), 6) for f in run.train_set.class_frequencies()],
+            "class_frequencies": class_frequencies(run, run_dir),
             "strength": PRIOR_STRENGTH,
             "source": "pixel frequencies of the training split (each label map weighing the same)",
         }
