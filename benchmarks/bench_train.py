@@ -1,10 +1,14 @@
-"""Training throughput (images/s): paper-size and lite configs, fp32 NCHW vs bf16 autocast + channels_last.
+"""Training throughput (images/s): the previous training loop against the current default, in one process.
 
-    python -m benchmarks.bench_train [--iters 3] [--rows lite paper]
+    python -m benchmarks.bench_train [--iters 3] [--rows lite lite256 paper]
 
-One full iteration = G step + D step with LabelMix + EMA, exactly ``train.loop.Run.train_step``. Label maps are
-synthetic blobs (no data folder needed); every configuration is measured in this process, and each bf16 row is
-given as a ratio to the fp32 row of the same config. Not part of the test run.
+One full iteration = G step + D step with LabelMix + EMA, exactly ``train.loop.Run.train_step``, at the precision
+``auto`` picks on this machine (bf16 autocast where the CPU has native bf16, else fp32) with channels_last.
+"previous" pins the loop as it was before the training-speed work: dense SPADE convolutions
+(``grouped_spade=False``) and the literal upsample-then-convolve order in the discriminator
+(``fast_upsample=False``). "now" is the default configuration. Label maps are synthetic blobs (no data folder
+needed) and half of the images get a second noise region (``mixed_noise=0.5``, as the bundled runs train); the two
+loops alternate step by step so that a busy machine slows both alike. Not part of the test run.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class BlobScenes(Dataset):
         return {"image": torch.rand(3, h, w, generator=g) * 2 - 1, "label": label, "name": str(i)}
 
 
+PREVIOUS = dict(grouped_spade=False, fast_upsample=False)  # the loop before the training-speed work
+
 ROWS = {
     # name: (preset, size, batch)
     "lite": ("lite", (128, 128), 8),
@@ -51,25 +57,30 @@ ROWS = {
 }
 
 
-def seconds_per_iter(preset: str, size: tuple[int, int], batch: int, precision: str, cl: bool, iters: int) -> float:
+def make_run(preset: str, size: tuple[int, int], batch: int, **overrides) -> tuple[Run, torch.Tensor, torch.Tensor]:
     space = landscapes()
     cfg = make_config(
-        preset, dataset="bench", data="", run_dir="/tmp/bench_train", size=size, batch=batch, iters=iters,
-        precision=precision, channels_last=cl, workers=0, device="cpu",
+        preset, dataset="bench", data="", run_dir="/tmp/bench_train", size=size, batch=batch, iters=1000,
+        workers=0, device="cpu", mixed_noise=0.5, **overrides,
     )  # fmt: skip
     data = BlobScenes(64, size, space.num_channels)
     run = Run(cfg, du.DistInfo(), lambda split: data, space)
     items = [data[i] for i in range(batch)]
-    image = torch.stack([it["image"] for it in items])
-    label = torch.stack([it["label"] for it in items])
-    run.train_step(image, label)  # warm-up (allocations, oneDNN kernel selection)
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        run.train_step(image, label)
-        run.step += 1
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return run, torch.stack([it["image"] for it in items]), torch.stack([it["label"] for it in items])
+
+
+def compare(preset: str, size: tuple[int, int], batch: int, iters: int) -> tuple[float, float, str]:
+    """Median seconds per iteration of the previous loop and of the current default, measured alternately."""
+    runs = [make_run(preset, size, batch, **PREVIOUS), make_run(preset, size, batch)]
+    times: list[list[float]] = [[], []]
+    for _ in range(iters + 1):  # the first of each is a warm-up (allocations, oneDNN kernel selection)
+        for k, (run, image, label) in enumerate(runs):
+            t = time.perf_counter()
+            run.train_step(image, label)
+            run.step += 1
+            times[k].append(time.perf_counter() - t)
+    precision = str(runs[1][0].amp_dtype).replace("torch.", "")
+    return statistics.median(times[0][1:]), statistics.median(times[1][1:]), precision
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,15 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
     args = ap.parse_args(argv)
-    print(f"training throughput, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'config':<10} {'size':>9} {'batch':>5} {'fp32 s/it':>10} {'fp32 img/s':>10} {'bf16+CL s/it':>12} "
-          f"{'bf16+CL img/s':>13} {'speed-up':>8}")  # fmt: skip
+    print(f"training throughput, torch {torch.__version__}, {torch.get_num_threads()} threads; previous loop = "
+          f"{PREVIOUS}")  # fmt: skip
+    print(f"{'config':<8} {'size':>9} {'batch':>5} {'dtype':>8} {'previous s/it':>13} {'img/s':>6} "
+          f"{'now s/it':>8} {'img/s':>6} {'speed-up':>8}")  # fmt: skip
     for name in args.rows:
         preset, size, batch = ROWS[name]
-        fp32 = seconds_per_iter(preset, size, batch, "fp32", False, args.iters)
-        fast = seconds_per_iter(preset, size, batch, "bf16", True, args.iters)
-        print(f"{name:<10} {size[0]:>4}x{size[1]:<4} {batch:>5} {fp32:>10.2f} {batch / fp32:>10.2f} {fast:>12.2f} "
-              f"{batch / fast:>13.2f} {fp32 / fast:>7.2f}x", flush=True)  # fmt: skip
+        old, new, precision = compare(preset, size, batch, args.iters)
+        print(f"{name:<8} {size[0]:>4}x{size[1]:<4} {batch:>5} {precision:>8} {old:>13.2f} {batch / old:>6.2f} "
+              f"{new:>8.2f} {batch / new:>6.2f} {old / new:>7.2f}x", flush=True)  # fmt: skip
     return 0
 
 

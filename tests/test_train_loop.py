@@ -343,8 +343,8 @@ def test_clip_and_gain_options_are_validated_and_reach_the_config(capsys):
 
 @needs_facades
 def test_diversity_term_spreads_the_noise_draws_apart(tmp_path):
-    """Opt-in diversity-sensitive term (off in every preset): from the same start and batches (fp32), 12 steps with it
-    must leave G's outputs for two noise draws of one label map clearly further apart than 12 steps without."""
+    """Opt-in diversity-sensitive term (off in every preset): from the same start and batches (fp32), 20 steps with it
+    must leave G's outputs for two noise draws of one label map clearly further apart than 20 steps without."""
     from train.cli import dataset_factory
     from train.config import make_config
     from train.data import default_label_space
@@ -360,7 +360,7 @@ def test_diversity_term_spreads_the_noise_draws_apart(tmp_path):
         run = Run(cfg, info, dataset_factory(cfg, space), space)
         batches = run.loader()
         logged = []
-        for _ in range(12):
+        for _ in range(20):
             image, labels = next(batches)
             logged.append(run.train_step(image, labels).get("div", float("nan")))
             run.step += 1

@@ -80,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--spade-hidden", type=int, help="SPADE hidden width (paper: 128)")
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(
+        "--grouped-spade",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compute the generator's SPADEs once per distinct label/noise neighbourhood on large levels (default: "
+        "on; the same function, faster); --no-grouped-spade: dense convolutions",
+    )
+    f.add_argument(
+        "--fast-upsample",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the discriminator's up blocks convolve before upsampling (default: on; the same function, fewer "
+        "multiply-adds); --no-fast-upsample: the literal layer order",
+    )
+    f.add_argument(
         "--grad-clip",
         type=_float_at_least(0.0, strict=False),
         metavar="NORM",
@@ -188,6 +202,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         ch=args.ch,
         spade_hidden=args.spade_hidden,
         reuse_fake=args.reuse_fake,
+        grouped_spade=args.grouped_spade,
+        fast_upsample=args.fast_upsample,
         grad_clip_g=args.grad_clip,
         grad_clip_d=args.grad_clip,
         init_gain_d=args.init_gain_d,

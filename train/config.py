@@ -78,6 +78,12 @@ class TrainConfig:
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True
     reuse_fake: bool = False  # D step reuses the G step's (detached) fake instead of generating again
+    # the generator's SPADEs computed once per distinct label/noise neighbourhood on large levels
+    # (oasis_core.nn.grouped; the same function, about 2x faster G steps); False: dense convolutions
+    grouped_spade: bool = True
+    # the discriminator's up blocks convolve before upsampling (oasis_core.nn.discriminator.upsample_conv3x3; the same
+    # function with 4/9 of the multiply-adds); False: the literal layer order
+    fast_upsample: bool = True
     device: str = "auto"
     workers: int = 2
     # bookkeeping

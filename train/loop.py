@@ -34,6 +34,8 @@ from oasis_core.checkpoint import atomic_write_bytes
 from oasis_core.config import DiscriminatorConfig, GeneratorConfig
 from oasis_core.labels import LabelSpace
 from oasis_core.nn import Discriminator, Generator
+from oasis_core.nn.discriminator import DResBlock
+from oasis_core.nn.grouped import SegCodes
 from train import distributed as du
 from train.config import TrainConfig
 
@@ -268,6 +270,9 @@ class Run:
             g.to(self.device, memory_format=self.memory_format),
             d.to(self.device, memory_format=self.memory_format),
         )
+        for m in self.d_plain.modules():
+            if isinstance(m, DResBlock):
+                m.fast_upsample = cfg.fast_upsample
         self.ema = copy.deepcopy(self.g_plain).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
@@ -362,24 +367,42 @@ class Run:
         oh = F.one_hot(labels, self.space.num_channels).permute(0, 3, 1, 2).float()
         return oh.contiguous(memory_format=self.memory_format)
 
-    def noise(
+    def noise_codes(
         self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """(B, z, H, W): one vector per image, as the paper draws it; with ``labels`` (B, H, W) and
-        ``mixed_noise`` > 0, that fraction of the images gets a second vector inside a random region (see
-        :meth:`reroll_region`). Deterministic per (seed, step, rank, salt)."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The noise field in compact form: vectors ``(B, 2, z)`` and a region map ``(B, H, W)`` int64 (0 or 1).
+        One vector per image, as the paper draws it; with ``labels`` (B, H, W) and ``mixed_noise`` > 0, that
+        fraction of the images gets a second vector inside a random region (see :meth:`reroll_region`); elsewhere
+        the second vector is zero and unused. Deterministic per (seed, step, rank, salt)."""
         g = torch.Generator().manual_seed(_mix(self.cfg.seed, step, self.info.rank, salt))
-        z = torch.randn(batch, self.cfg.z_dim, generator=g)
-        z = z[:, :, None, None].expand(-1, -1, height, width)
+        vectors = torch.zeros(batch, 2, self.cfg.z_dim)
+        vectors[:, 0] = torch.randn(batch, self.cfg.z_dim, generator=g)
+        region = torch.zeros(batch, height, width, dtype=torch.long)
         p = self.cfg.mixed_noise
         if p > 0 and labels is not None:
-            z = z.clone()
             for i in range(batch):
                 if float(torch.rand((), generator=g)) >= p:
                     continue
-                mask = self.reroll_region(labels[i].cpu(), g)
-                z[i][:, mask] = torch.randn(self.cfg.z_dim, generator=g)[:, None]
+                region[i] = self.reroll_region(labels[i].cpu(), g).long()
+                vectors[i, 1] = torch.randn(self.cfg.z_dim, generator=g)
+        return vectors, region
+
+    def noise(
+        self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, z, H, W): :meth:`noise_codes` as a dense field."""
+        vectors, region = self.noise_codes(batch, height, width, step, salt, labels)
+        z = vectors[torch.arange(batch)[:, None, None], region].permute(0, 3, 1, 2)
         return z.to(self.device).contiguous(memory_format=self.memory_format)
+
+    def seg_codes(self, labels: torch.Tensor, vectors: torch.Tensor, region: torch.Tensor) -> SegCodes:
+        """The generator's input for ``labels`` (B, H, W) and the noise ``(vectors, region)`` as ids and per-id
+        vectors: id ``region * N + class`` stands for ``cat(vectors[region], onehot(class))``."""
+        n = self.space.num_channels
+        b = labels.shape[0]
+        onehots = torch.eye(n).repeat(2, 1)  # (2N, N)
+        codes = torch.cat((vectors.repeat_interleave(n, dim=1), onehots.expand(b, -1, -1)), 2)
+        return SegCodes((region.to(self.device) * n + labels).contiguous(), codes.to(self.device))
 
     @staticmethod
     def reroll_region(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -395,6 +418,13 @@ class Run:
         yy = torch.arange(h, dtype=torch.float32)[:, None]
         xx = torch.arange(w, dtype=torch.float32)[None, :]
         return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+    def g_inputs(self, labels: torch.Tensor, vectors: torch.Tensor, region: torch.Tensor) -> tuple:
+        """The generator's arguments: ids and codes (``grouped_spade``), else the dense one-hot map and noise."""
+        if self.cfg.grouped_spade:
+            return (self.seg_codes(labels, vectors, region),)
+        z = vectors[torch.arange(len(vectors))[:, None, None], region].permute(0, 3, 1, 2)
+        return self.onehot(labels), z.to(self.device).contiguous(memory_format=self.memory_format)
 
     def class_weights(self, labels: torch.Tensor) -> torch.Tensor:
         counts = losses.class_counts(labels, self.space.num_channels)
@@ -422,29 +452,31 @@ class Run:
         cfg = self.cfg
         image = image.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         labels = labels.to(self.device, non_blocking=True)
-        oh = self.onehot(labels)
-        b, _, h, w = oh.shape
+        b, h, w = labels.shape
         weights = self.class_weights(labels)
-        z = self.noise(b, h, w, self.step, labels=labels)
+        vectors, region = self.noise_codes(b, h, w, self.step, labels=labels)
         # the diversity term's second noise draw for the first half of the batch (same label maps), in the same pass
         k = max(1, b // 2) if cfg.lambda_diversity > 0 else 0
-        g_oh, g_z = oh, z
         if k:
-            z2 = self.noise(k, h, w, self.step, salt=0xD17)
-            g_oh = torch.cat([oh, oh[:k]]).contiguous(memory_format=self.memory_format)
-            g_z = torch.cat([z, z2]).contiguous(memory_format=self.memory_format)
+            v2, r2 = self.noise_codes(k, h, w, self.step, salt=0xD17)
+            vectors, region = torch.cat([vectors, v2]), torch.cat([region, r2])
+            g_labels = torch.cat([labels, labels[:k]])
+        else:
+            g_labels = labels
+        g_in = self.g_inputs(g_labels, vectors, region)
 
         # G step: D's parameters are frozen and D is called outside DDP (no gradient to reduce for it)
         self.d_plain.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
         extra: dict[str, torch.Tensor] = {}
         with self.autocast():
-            out_g = self.g(g_oh, g_z)
+            out_g = self.g(*g_in)
             fake = out_g[:b]
             loss_g = losses.generator_loss(self.d_plain(fake), labels, weights)
             loss_total = loss_g
             if k:
-                ratio = losses.diversity_ratio(out_g[:k], out_g[b:], z[:k], z2)
+                zd = vectors[torch.arange(b + k)[:, None, None], region].permute(0, 3, 1, 2).to(self.device)
+                ratio = losses.diversity_ratio(out_g[:k], out_g[b:], zd[:k], zd[b:])
                 loss_total = loss_g - cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
                 extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart
         self.d_plain.requires_grad_(True)
@@ -466,7 +498,7 @@ class Run:
                 fake_d = fake.detach()
             else:
                 with torch.no_grad():
-                    fake_d = self.g(oh, z)
+                    fake_d = self.g(*self.g_inputs(labels, vectors[:b], region[:b]))
             fake_d = fake_d.to(image.dtype)
             gen = torch.Generator(device="cpu").manual_seed(_mix(cfg.seed, self.step, self.info.rank, 0x1AB))
             mask = losses.labelmix_mask(labels.cpu(), gen).to(self.device)

@@ -10,12 +10,38 @@ from oasis_core.config import DiscriminatorConfig
 from oasis_core.nn.spectral import init_conv_weights, maybe_sn
 
 
+def _taps_4(w: torch.Tensor, dim: int) -> torch.Tensor:
+    """A 3-tap kernel axis (a, b, c) -> the 4 taps (c, b+c, a+b, a) of the stride-2 transposed convolution."""
+    a, b, c = w.unbind(dim)
+    return torch.stack((c, b + c, a + b, a), dim)
+
+
+def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(nearest_upsample_2x(x))`` for a 3x3 convolution with padding 1, computed from the low-resolution input.
+
+    An output pixel of a 3x3 convolution over a 2x nearest-upsampled image sees a 2x2 window of the small image,
+    each small pixel weighted by the sum of the 3x3 taps that land on its copies: that is a stride-2 transposed
+    convolution with a 4x4 kernel whose taps per axis are (c, b+c, a+b, a) of the 3x3 kernel's (a, b, c). Same
+    result with 4/9 of the multiply-adds and without the upsampled copy; gradients reach ``conv``'s weight (and its
+    spectral norm) through the tap sums.
+    """
+    w = conv.weight  # (O, I, 3, 3); under spectral norm this access runs the power iteration, as conv(x) would
+    k = _taps_4(_taps_4(w, 2), 3)  # (O, I, 4, 4)
+    return F.conv_transpose2d(x, k.transpose(0, 1), conv.bias, stride=2, padding=1)
+
+
 class DResBlock(nn.Module):
     """Residual block that halves (down) or doubles (up) the resolution.
 
     Sub-module indices keep the official key names: ``conv1.0`` (first block), ``conv1.1`` (down, after lrelu),
     ``conv1.2`` (up, after lrelu and upsampling), ``conv2.1``, and ``conv_s`` for the learned shortcut.
+
+    ``fast_upsample`` (the default) computes the up blocks' upsample-then-convolve steps at the low resolution: the
+    3x3 convolution through :func:`upsample_conv3x3` and the 1x1 shortcut before the upsampling (a 1x1 convolution
+    commutes with nearest upsampling). Same function; ``False`` runs the literal layer order.
     """
+
+    fast_upsample = True
 
     def __init__(self, fin: int, fout: int, up: bool, first: bool, spectral_norm: bool) -> None:
         super().__init__()
@@ -37,6 +63,9 @@ class DResBlock(nn.Module):
         if self.first:
             x = F.avg_pool2d(x, 2)
             return self.conv_s(x) if self.learned_shortcut else x
+        if self.up and self.fast_upsample:
+            x = self.conv_s(x) if self.learned_shortcut else x
+            return F.interpolate(x, scale_factor=2.0, mode="nearest")
         if self.up:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         if self.learned_shortcut:
@@ -46,7 +75,10 @@ class DResBlock(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dx = self.conv2(self.conv1(x))
+        if self.up and self.fast_upsample:
+            dx = self.conv2(upsample_conv3x3(self.conv1[0](x), self.conv1[2]))
+        else:
+            dx = self.conv2(self.conv1(x))
         if not self.up:
             dx = F.avg_pool2d(dx, 2)
         return self.shortcut(x) + dx

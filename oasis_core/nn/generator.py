@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from oasis_core.config import GeneratorConfig
+from oasis_core.nn.grouped import LevelSeg, SegCodes
 from oasis_core.nn.spade import SPADEResBlock
 from oasis_core.nn.spectral import init_conv_weights
 
@@ -15,6 +16,8 @@ class Generator(nn.Module):
     """SPADE generator without the first block; input ``cat(noise, onehot)`` (noise channels first).
 
     ``forward(onehot, noise)``: onehot ``(B, semantic_nc, H, W)``, noise ``(B, z_dim, H, W)`` at label resolution.
+    ``forward(SegCodes)``: the same for a piecewise-constant input given as ids and per-id vectors (training): the
+    SPADEs of large levels are computed once per distinct neighbourhood (:mod:`oasis_core.nn.grouped`).
     ``spectral_norm=False`` builds plain convolutions that take folded weights (inference checkpoints).
     """
 
@@ -40,7 +43,11 @@ class Generator(nn.Module):
         if height % d or width % d or height < d or width < d:
             raise ValueError(f"the generator needs sizes that are positive multiples of {d}, got {height}x{width}")
 
-    def forward(self, onehot: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def forward(self, onehot: torch.Tensor | SegCodes, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if isinstance(onehot, SegCodes):
+            return self._forward_codes(onehot)
+        if noise is None:
+            raise ValueError("the generator needs a noise field beside the one-hot labels")
         h, w = onehot.shape[-2:]
         self.check_size(h, w)
         if noise.shape[-2:] != (h, w) or noise.shape[1] != self.config.z_dim:
@@ -53,6 +60,23 @@ class Generator(nn.Module):
         last = len(self.body) - 1
         for i, block in enumerate(self.body):
             x = block(x, seg)
+            if i < last:
+                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
+
+    def _forward_codes(self, seg: SegCodes) -> torch.Tensor:
+        h, w = seg.ids.shape[-2:]
+        self.check_size(h, w)
+        if seg.codes.shape[-1] != self.config.input_nc:
+            raise ValueError(f"codes must have {self.config.input_nc} channels (noise, then one-hot), got "
+                             f"{seg.codes.shape[-1]}")  # fmt: skip
+        d = self.config.downscale
+        fmt = torch.channels_last if self.fc.weight.is_contiguous(memory_format=torch.channels_last) else None
+        fmt = fmt or torch.contiguous_format
+        x = self.fc(seg.dense((h // d, w // d), fmt))
+        last = len(self.body) - 1
+        for i, block in enumerate(self.body):
+            x = block(x, LevelSeg(seg, tuple(x.shape[-2:]), fmt))
             if i < last:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))

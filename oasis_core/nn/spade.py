@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oasis_core.nn.grouped import LevelSeg
 from oasis_core.nn.spectral import maybe_sn
 
 
@@ -35,8 +36,11 @@ class SPADE(nn.Module):
         actv = self.mlp_shared(seg)
         return self.mlp_gamma(actv), self.mlp_beta(actv)
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.modulation(seg, x.shape[-2:])
+    def forward(self, x: torch.Tensor, seg: torch.Tensor | LevelSeg) -> torch.Tensor:
+        if isinstance(seg, LevelSeg):
+            gamma, beta = seg.modulation(self)
+        else:
+            gamma, beta = self.modulation(seg, x.shape[-2:])
         return self.first_norm(x) * (1 + gamma) + beta
 
 
@@ -57,7 +61,7 @@ class SPADEResBlock(nn.Module):
         if self.learned_shortcut:
             self.norm_s = SPADE(fin, label_nc, hidden, norm)
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, seg: torch.Tensor | LevelSeg) -> torch.Tensor:
         x_s = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x
         dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg), 0.2))
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg), 0.2))

@@ -1,0 +1,169 @@
+"""The training speed-ups compute the same function as the literal networks: values and gradients.
+
+- the discriminator's up blocks through a stride-2 transposed convolution (``DResBlock.fast_upsample``);
+- the generator's SPADEs once per distinct label/noise neighbourhood (``Generator(SegCodes)``);
+- a training step with both against the previous loop, from the same start.
+"""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from oasis_core.config import DiscriminatorConfig, GeneratorConfig
+from oasis_core.nn import Discriminator, Generator
+from oasis_core.nn.discriminator import DResBlock, upsample_conv3x3
+from oasis_core.nn.grouped import LevelGroups, LevelSeg, SegCodes, _compress
+from oasis_core.nn.spectral import init_unit_gain
+
+
+def _set_fast(d: Discriminator, on: bool) -> None:
+    for m in d.modules():
+        if isinstance(m, DResBlock):
+            m.fast_upsample = on
+
+
+def test_upsample_conv_equals_upsample_then_conv():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 5, 3, padding=1)
+    x = torch.randn(2, 6, 7, 9, requires_grad=True)  # odd, non-square sizes: every border case
+    ref = conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+    g = torch.randn_like(ref)
+    gx_ref, gw_ref, gb_ref = torch.autograd.grad(ref, (x, conv.weight, conv.bias), g)
+    out = upsample_conv3x3(x, conv)
+    assert out.shape == ref.shape == (2, 5, 14, 18)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    for a, b in zip(torch.autograd.grad(out, (x, conv.weight, conv.bias), g), (gx_ref, gw_ref, gb_ref)):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_discriminator_fast_upsample_same_outputs_and_gradients(channels_last):
+    torch.manual_seed(1)
+    d = Discriminator(DiscriminatorConfig(semantic_nc=5, channels=(3, 8, 8, 16, 16, 32, 32)))
+    d.init_weights(1.0)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    d = d.to(memory_format=fmt)
+    x = torch.randn(3, 3, 64, 128).contiguous(memory_format=fmt)
+    outs, grads = [], []
+    for fast in (False, True):
+        dd = copy.deepcopy(d)  # the same spectral-norm vectors before the power iteration of this forward
+        _set_fast(dd, fast)
+        out = dd(x)
+        outs.append(out)
+        grads.append(torch.autograd.grad((out * out).sum(), list(dd.parameters())))
+    torch.testing.assert_close(outs[1], outs[0], atol=1e-5, rtol=1e-4)
+    for a, b in zip(grads[1], grads[0]):
+        torch.testing.assert_close(a, b, atol=1e-4 * float(b.abs().max()) + 1e-6, rtol=1e-3)
+    assert all(m.fast_upsample for m in Discriminator(d.config).modules() if isinstance(m, DResBlock))  # default
+
+
+def _scene(batch: int, size: int, classes: int, z_dim: int, seed: int) -> SegCodes:
+    """Blocky label maps (large regions and a few small ones) with a second noise vector in an ellipse."""
+    g = torch.Generator().manual_seed(seed)
+    cells = torch.randint(0, classes, (batch, size // 32, size // 32), generator=g)
+    labels = cells.repeat_interleave(32, 1).repeat_interleave(32, 2)
+    labels[:, size // 3 : size // 3 + 5, size // 4 : size // 2] = classes - 1  # a thin strip
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    region = ((((yy - size / 2) / (size / 4)) ** 2 + ((xx - size / 3) / (size / 5)) ** 2) <= 1).long()
+    region = region.expand(batch, -1, -1).clone()
+    region[0] = 0  # one image with a single noise vector
+    vectors = torch.randn(batch, 2, z_dim, generator=g)
+    codes = torch.cat((vectors.repeat_interleave(classes, 1), torch.eye(classes).repeat(2, 1).expand(batch, -1, -1)), 2)
+    return SegCodes(region * classes + labels, codes)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_generator_seg_codes_same_outputs_and_gradients(channels_last):
+    classes, z_dim, size = 6, 8, 128
+    gen = Generator(GeneratorConfig(semantic_nc=classes, ch=4, spade_hidden=8, z_dim=z_dim))
+    init_unit_gain(gen, 3)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    gen = gen.to(memory_format=fmt).train()
+    seg = _scene(3, size, classes, z_dim, seed=2)
+    dense = seg.dense(memory_format=fmt)
+    # the scene exercises both kinds of level: grouped at the large ones, dense at the small ones
+    kinds = [LevelSeg(seg, (s, s)).groups is not None for s in (4, 8, 16, 32, 64, 128)]
+    assert kinds[0] is False and kinds[-1] is True, kinds
+    outs, grads = [], []
+    for args in ((dense[:, z_dim:], dense[:, :z_dim]), (seg,)):
+        g = copy.deepcopy(gen)  # spectral norm's power iteration: both start from the same vectors
+        out = g(*args)
+        outs.append(out)
+        names, params = zip(*g.named_parameters())
+        grads.append(dict(zip(names, torch.autograd.grad(out.square().sum(), params))))
+    torch.testing.assert_close(outs[1], outs[0], atol=2e-5, rtol=1e-4)
+    # a constant added before a batch norm has no effect: such biases have gradients that are rounding noise
+    scale = max(float(r.abs().max()) for r in grads[0].values())
+    checked = [n for n, r in grads[0].items() if float(r.abs().max()) > 1e-4 * scale]
+    assert len(checked) > 0.75 * len(grads[0])
+    for name in checked:
+        ref = grads[0][name]
+        torch.testing.assert_close(grads[1][name], ref, atol=1e-4 * float(ref.abs().max()), rtol=1e-3, msg=name)
+
+
+def test_level_groups_count_distinct_neighbourhoods():
+    ids = torch.zeros(2, 40, 40, dtype=torch.long)
+    ids[1, 10:30, 10:30] = 1  # image 1: a square of code 1
+    ids[1, 3, 3] = 1  # and one lone pixel
+    groups = LevelGroups(ids, num_codes=2)
+
+    def distinct(k: int) -> int:  # brute force: distinct kxk windows (code 2 outside), per image
+        pad = F.pad(ids, (k // 2,) * 4, value=2).float() + 3 * torch.arange(2)[:, None, None]
+        windows = F.unfold(pad[:, None], k).transpose(1, 2).reshape(-1, k * k)
+        return len(torch.unique(windows, dim=0))
+
+    assert groups.num3 == distinct(3)
+    assert groups.num5 == distinct(5)
+    assert groups.inverse5.shape == (2, 40, 40)
+    assert groups.num5 < 0.2 * groups.pixels
+    # pixels with equal 5x5 neighbourhoods share a group; different images never do
+    assert groups.inverse5[0, 20, 20] == groups.inverse5[0, 5, 5]
+    assert groups.inverse5[0, 20, 20] != groups.inverse5[1, 20, 20]
+
+
+def test_compress_renumbers_before_overflow():
+    g = torch.Generator().manual_seed(0)
+    keys = [torch.randint(0, 3, (500,), generator=g) for _ in range(9)]
+    radix = 2**40  # forces a renumbering at every step
+    inverse, first = _compress(keys, radix)
+    rows = torch.stack(keys, 1)
+    expected = {tuple(r.tolist()) for r in rows}
+    assert len(first) == len(expected)
+    for i in range(0, 500, 37):  # elements with equal tuples share an index, and the representative holds it
+        assert torch.equal(rows[first[inverse[i]]], rows[i])
+    same = (rows[:, None] == rows[None]).all(-1)
+    assert torch.equal(same, inverse[:, None] == inverse[None])
+
+
+def test_training_step_fast_paths_match_previous_loop(tmp_path):
+    """One step from the same start: the same losses and nearly the same weights with and without the fast paths
+    (mixed noise on, so rerolled regions are part of the codes)."""
+    from oasis_core.labels import landscapes
+    from train import distributed as du
+    from train.config import make_config
+    from train.loop import Run
+
+    space = landscapes()
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, space.num_channels, (4, 4, 4), generator=g).repeat_interleave(16, 1)
+    labels = labels.repeat_interleave(16, 2)
+    image = torch.rand(4, 3, 64, 64, generator=g) * 2 - 1
+    runs = []
+    for fast in (False, True):
+        cfg = make_config("tiny", dataset="landscapes", data="x", run_dir=str(tmp_path / str(fast)), size=(64, 64),
+                          batch=4, workers=0, precision="fp32", mixed_noise=1.0, grouped_spade=fast,
+                          fast_upsample=fast)  # fmt: skip
+        run = Run(cfg, du.DistInfo(), lambda split: [], space)
+        runs.append((run, run.train_step(image, labels)))
+    (old, m_old), (new, m_new) = runs
+    for k in ("g", "d", "d_fake", "d_real"):
+        assert m_new[k] == pytest.approx(m_old[k], rel=1e-4, abs=1e-5), k
+    for a, b in zip(new.g_plain.parameters(), old.g_plain.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+    # the noise field in compact form is exactly the dense one
+    vectors, region = new.noise_codes(4, 64, 64, 7, labels=labels)
+    dense = new.noise(4, 64, 64, 7, labels=labels)
+    assert torch.equal(vectors[torch.arange(4)[:, None, None], region].permute(0, 3, 1, 2), dense)
+    assert (region == 1).any()  # mixed noise 1.0: every image got a second region
