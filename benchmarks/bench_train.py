@@ -6,7 +6,7 @@ One full iteration = G step + D step with LabelMix + EMA, exactly ``train.loop.R
 ``auto`` picks on this machine (bf16 autocast where the CPU has native bf16, else fp32) with channels_last.
 "previous" pins the loop as it was before the training-speed work: dense SPADE convolutions
 (``grouped_spade=False``) and the literal upsample-then-convolve order in the discriminator
-(``fast_upsample=False``). "now" is the default configuration. Label maps are synthetic blobs (no data folder
+(``fast_resample=False``). "now" is the default configuration. Label maps are synthetic blobs (no data folder
 needed) and half of the images get a second noise region (``mixed_noise=0.5``, as the bundled runs train); the two
 loops alternate step by step so that a busy machine slows both alike. Not part of the test run.
 """
@@ -47,7 +47,7 @@ class BlobScenes(Dataset):
         return {"image": torch.rand(3, h, w, generator=g) * 2 - 1, "label": label, "name": str(i)}
 
 
-PREVIOUS = dict(grouped_spade=False, fast_upsample=False)  # the loop before the training-speed work
+PREVIOUS = dict(grouped_spade=False, fast_resample=False)  # the loop before the training-speed work
 
 ROWS = {
     # name: (preset, size, batch)

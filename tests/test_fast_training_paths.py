@@ -1,6 +1,6 @@
 """The training speed-ups compute the same function as the literal networks: values and gradients.
 
-- the discriminator's up blocks through a stride-2 transposed convolution (``DResBlock.fast_upsample``);
+- the discriminator's resampling folded into stride-2 (transposed) convolutions (``DResBlock.fast_resample``);
 - the generator's SPADEs once per distinct label/noise neighbourhood (``Generator(SegCodes)``);
 - a training step with both against the previous loop, from the same start.
 """
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from oasis_core.config import DiscriminatorConfig, GeneratorConfig
 from oasis_core.nn import Discriminator, Generator
-from oasis_core.nn.discriminator import DResBlock, upsample_conv3x3
+from oasis_core.nn.discriminator import DResBlock, conv3x3_avgpool, upsample_conv3x3
 from oasis_core.nn.grouped import LevelGroups, LevelSeg, SegCodes, _compress
 from oasis_core.nn.spectral import init_unit_gain
 
@@ -21,7 +21,7 @@ from oasis_core.nn.spectral import init_unit_gain
 def _set_fast(d: Discriminator, on: bool) -> None:
     for m in d.modules():
         if isinstance(m, DResBlock):
-            m.fast_upsample = on
+            m.fast_resample = on
 
 
 def test_upsample_conv_equals_upsample_then_conv():
@@ -38,8 +38,22 @@ def test_upsample_conv_equals_upsample_then_conv():
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
+def test_conv_avgpool_equals_conv_then_pool():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 5, 3, padding=1)
+    x = torch.randn(2, 6, 14, 18, requires_grad=True)
+    ref = F.avg_pool2d(conv(x), 2)
+    g = torch.randn_like(ref)
+    out = conv3x3_avgpool(x, conv)
+    assert out.shape == ref.shape == (2, 5, 7, 9)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    for a, b in zip(torch.autograd.grad(out, (x, conv.weight, conv.bias), g),
+                    torch.autograd.grad(ref, (x, conv.weight, conv.bias), g)):  # fmt: skip
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_discriminator_fast_upsample_same_outputs_and_gradients(channels_last):
+def test_discriminator_fast_resample_same_outputs_and_gradients(channels_last):
     torch.manual_seed(1)
     d = Discriminator(DiscriminatorConfig(semantic_nc=5, channels=(3, 8, 8, 16, 16, 32, 32)))
     d.init_weights(1.0)
@@ -56,7 +70,7 @@ def test_discriminator_fast_upsample_same_outputs_and_gradients(channels_last):
     torch.testing.assert_close(outs[1], outs[0], atol=1e-5, rtol=1e-4)
     for a, b in zip(grads[1], grads[0]):
         torch.testing.assert_close(a, b, atol=1e-4 * float(b.abs().max()) + 1e-6, rtol=1e-3)
-    assert all(m.fast_upsample for m in Discriminator(d.config).modules() if isinstance(m, DResBlock))  # default
+    assert all(m.fast_resample for m in Discriminator(d.config).modules() if isinstance(m, DResBlock))  # default
 
 
 def _scene(batch: int, size: int, classes: int, z_dim: int, seed: int) -> SegCodes:
@@ -154,7 +168,7 @@ def test_training_step_fast_paths_match_previous_loop(tmp_path):
     for fast in (False, True):
         cfg = make_config("tiny", dataset="landscapes", data="x", run_dir=str(tmp_path / str(fast)), size=(64, 64),
                           batch=4, workers=0, precision="fp32", mixed_noise=1.0, grouped_spade=fast,
-                          fast_upsample=fast)  # fmt: skip
+                          fast_resample=fast)  # fmt: skip
         run = Run(cfg, du.DistInfo(), lambda split: [], space)
         runs.append((run, run.train_step(image, labels)))
     (old, m_old), (new, m_new) = runs

@@ -87,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         "on; the same function, faster); --no-grouped-spade: dense convolutions",
     )
     f.add_argument(
-        "--fast-upsample",
+        "--fast-resample",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="the discriminator's up blocks convolve before upsampling (default: on; the same function, fewer "
-        "multiply-adds); --no-fast-upsample: the literal layer order",
+        help="the discriminator resamples inside its convolutions (stride-2 and transposed; default: on; the same "
+        "function, fewer multiply-adds); --no-fast-resample: the literal layer order",
     )
     f.add_argument(
         "--grad-clip",
@@ -203,7 +203,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         spade_hidden=args.spade_hidden,
         reuse_fake=args.reuse_fake,
         grouped_spade=args.grouped_spade,
-        fast_upsample=args.fast_upsample,
+        fast_resample=args.fast_resample,
         grad_clip_g=args.grad_clip,
         grad_clip_d=args.grad_clip,
         init_gain_d=args.init_gain_d,

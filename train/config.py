@@ -81,9 +81,9 @@ class TrainConfig:
     # the generator's SPADEs computed once per distinct label/noise neighbourhood on large levels
     # (oasis_core.nn.grouped; the same function, about 2x faster G steps); False: dense convolutions
     grouped_spade: bool = True
-    # the discriminator's up blocks convolve before upsampling (oasis_core.nn.discriminator.upsample_conv3x3; the same
-    # function with 4/9 of the multiply-adds); False: the literal layer order
-    fast_upsample: bool = True
+    # the discriminator's resampling steps folded into its convolutions (stride-2 and transposed stride-2, see
+    # oasis_core.nn.discriminator.DResBlock; the same function with 4/9 of their multiply-adds); False: literal order
+    fast_resample: bool = True
     device: str = "auto"
     workers: int = 2
     # bookkeeping

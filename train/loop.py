@@ -272,7 +272,7 @@ class Run:
         )
         for m in self.d_plain.modules():
             if isinstance(m, DResBlock):
-                m.fast_upsample = cfg.fast_upsample
+                m.fast_resample = cfg.fast_resample
         self.ema = copy.deepcopy(self.g_plain).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)

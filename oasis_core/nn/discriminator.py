@@ -30,18 +30,34 @@ def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return F.conv_transpose2d(x, k.transpose(0, 1), conv.bias, stride=2, padding=1)
 
 
+def _taps_box(w: torch.Tensor, dim: int) -> torch.Tensor:
+    """A 3-tap kernel axis (a, b, c) -> the 4 taps (a, a+b, b+c, c) / 2 of a 3x3 convolution then 2x average pooling."""
+    a, b, c = w.unbind(dim)
+    return torch.stack((a, a + b, b + c, c), dim) / 2
+
+
+def conv3x3_avgpool(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``avg_pool2d(conv(x), 2)`` for a 3x3 convolution with padding 1 (even sizes): one stride-2 convolution whose
+    4x4 kernel is the 3x3 kernel box-filtered over the pooling window. Same result with 4/9 of the multiply-adds
+    and without the full-resolution output."""
+    k = _taps_box(_taps_box(conv.weight, 2), 3)  # (O, I, 4, 4)
+    return F.conv2d(x, k, conv.bias, stride=2, padding=1)
+
+
 class DResBlock(nn.Module):
     """Residual block that halves (down) or doubles (up) the resolution.
 
     Sub-module indices keep the official key names: ``conv1.0`` (first block), ``conv1.1`` (down, after lrelu),
     ``conv1.2`` (up, after lrelu and upsampling), ``conv2.1``, and ``conv_s`` for the learned shortcut.
 
-    ``fast_upsample`` (the default) computes the up blocks' upsample-then-convolve steps at the low resolution: the
-    3x3 convolution through :func:`upsample_conv3x3` and the 1x1 shortcut before the upsampling (a 1x1 convolution
-    commutes with nearest upsampling). Same function; ``False`` runs the literal layer order.
+    ``fast_resample`` (the default) computes each resampling step together with its neighbouring convolution, at
+    the low resolution: upsample-then-3x3 as a stride-2 transposed convolution (:func:`upsample_conv3x3`),
+    3x3-then-average-pool as a stride-2 convolution (:func:`conv3x3_avgpool`), and the 1x1 shortcuts on the
+    low-resolution side (a 1x1 convolution commutes with nearest upsampling and with average pooling). Same
+    function; ``False`` runs the literal layer order.
     """
 
-    fast_upsample = True
+    fast_resample = True
 
     def __init__(self, fin: int, fout: int, up: bool, first: bool, spectral_norm: bool) -> None:
         super().__init__()
@@ -60,10 +76,10 @@ class DResBlock(nn.Module):
             self.conv_s = maybe_sn(nn.Conv2d(fin, fout, 1), spectral_norm)
 
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        if self.first:
+        if self.first or (self.fast_resample and not self.up):
             x = F.avg_pool2d(x, 2)
             return self.conv_s(x) if self.learned_shortcut else x
-        if self.up and self.fast_upsample:
+        if self.up and self.fast_resample:
             x = self.conv_s(x) if self.learned_shortcut else x
             return F.interpolate(x, scale_factor=2.0, mode="nearest")
         if self.up:
@@ -75,12 +91,12 @@ class DResBlock(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.up and self.fast_upsample:
-            dx = self.conv2(upsample_conv3x3(self.conv1[0](x), self.conv1[2]))
-        else:
+        if not self.fast_resample:
             dx = self.conv2(self.conv1(x))
-        if not self.up:
-            dx = F.avg_pool2d(dx, 2)
+            return self.shortcut(x) + (dx if self.up else F.avg_pool2d(dx, 2))
+        if self.up:
+            return self.shortcut(x) + self.conv2(upsample_conv3x3(self.conv1[0](x), self.conv1[2]))
+        dx = conv3x3_avgpool(self.conv2[0](self.conv1(x)), self.conv2[1])
         return self.shortcut(x) + dx
 
 
