@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.document import MAX_SEED, HistoryEntry, PhotoReference, RerollRegion, Scene, labels_digest
+from app.document import MAX_HISTORY, MAX_SEED, HistoryEntry, PhotoReference, RerollRegion, Scene, labels_digest
 
 FORMAT = "oasis-studio-project"
 VERSION = 1
@@ -334,7 +334,16 @@ def load_project(path: str | os.PathLike) -> Project:
         scene.regions = regions
 
         hist_labels: dict[str, np.ndarray] = {"labels.png": scene.labels.copy()}
-        for i, h in enumerate(_get(doc, "history", list, r.fail)):
+        entries = _get(doc, "history", list, r.fail)
+        index = _get(doc, "history_index", int, r.fail)
+        if not -1 <= index < len(entries):
+            raise r.fail(f"history index {index} does not point at one of the {len(entries)} entries")
+        # the app keeps at most MAX_HISTORY entries: a longer history (an older version, an edited file) keeps the
+        # newest ones, and always the current one; the rest is not even decoded
+        start = max(0, len(entries) - MAX_HISTORY)
+        if 0 <= index < start:
+            start = index
+        for i, h in enumerate(entries[start : start + MAX_HISTORY], start=start):
             where = f"history entry {i}"
             ref = _get(h, "labels", str, r.fail, where)
             if ref not in hist_labels:
@@ -362,9 +371,7 @@ def load_project(path: str | os.PathLike) -> Project:
             )
             scene.history.append(entry)
             entry.labels.flags.writeable = False
-        index = _get(doc, "history_index", int, r.fail)
-        if not -1 <= index < len(scene.history):
-            raise r.fail(f"history index {index} does not point at one of the {len(scene.history)} entries")
+        index = index - start if index >= 0 else -1
         scene.history_index = index
 
         image = None

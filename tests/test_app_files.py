@@ -41,6 +41,33 @@ def painted_scene() -> Scene:
 
 
 # --------------------------------------------------------------------- project round trip
+def test_project_history_longer_than_the_cap_is_cut_on_load(tmp_path):
+    """A project whose history exceeds the app's cap (an edited file, an older version) opens with the newest
+    MAX_HISTORY entries, or the window that holds the current entry; the history list never grows past the cap."""
+    from app.document import MAX_HISTORY
+
+    s = painted_scene()
+    path = tmp_path / "p.oasis"
+    save_project(path, s, model_hash="ab" * 32, model_name="tiny")
+    n = MAX_HISTORY + 40
+
+    def long_history(index: int):
+        def edit(d: dict) -> None:
+            template = d["history"][1]
+            d["history"] = [dict(template, style_seed=i, thumbnail=None) for i in range(n)]
+            d["history_index"] = index
+
+        return _rewrite(path, tmp_path / f"long{index}.oasis", change={"scene.json": _json_edit(edit)})
+
+    t = load_project(long_history(n - 1)).scene
+    assert len(t.history) == MAX_HISTORY and t.history_index == MAX_HISTORY - 1
+    assert [h.style_seed for h in t.history] == list(range(40, n))
+    t = load_project(long_history(3)).scene  # the current entry is an old one: it is kept
+    assert len(t.history) == MAX_HISTORY and t.history[t.history_index].style_seed == 3
+    t = load_project(long_history(-1)).scene
+    assert len(t.history) == MAX_HISTORY and t.history_index == -1
+
+
 def test_project_round_trip_keeps_everything_that_makes_the_image(tmp_path):
     s = painted_scene()
     image = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
