@@ -282,30 +282,56 @@ class HistoryPanel(QWidget):
         lay.addWidget(self.list, 1)
         self._current = -1
         self._count = 0
+        self._shown: list[tuple[HistoryEntry, object, str | None]] = []  # (entry, thumbnail, text), oldest first
 
     def _step(self, d: int) -> None:
         i = self._current + d
         if 0 <= i < self._count:
             self.entry_chosen.emit(i)
 
+    @staticmethod
+    def _label(i: int, e: HistoryEntry) -> str:
+        t = time.strftime("%H:%M:%S", time.localtime(e.timestamp))
+        regions = f" · {len(e.regions)} reroll{'s' if len(e.regions) != 1 else ''}" if e.regions else ""
+        return f"#{i + 1}  seed {e.style_seed}{regions}\n{t} · {e.ms:.0f} ms · {e.kind}"
+
     def show_history(self, entries: list[HistoryEntry], current: int) -> None:
-        """Newest first. Rebuilt fully: the list is short and thumbnails are cached as icons."""
-        self.list.clear()
-        self._count = len(entries)
+        """Newest first, updated in place: only rows of new, dropped or changed entries are touched (the window calls
+        this on every UI update, and the history holds up to 500 entries)."""
+        shown = self._shown
+        k = next((j for j, (e, _, _) in enumerate(shown) if entries and e is entries[0]), len(shown))
+        keep = shown[k:]
+        if len(keep) > len(entries) or any(old is not new for (old, _, _), new in zip(keep, entries)):
+            self.list.clear()  # not a continuation of what is shown (another scene, an undo of history): rebuild
+            shown, k = [], 0
+        for _ in range(k):  # the oldest entries left the history: they are the bottom rows
+            self.list.takeItem(self.list.count() - 1)
+        shown = shown[k:]
+        for i in range(len(shown), len(entries)):
+            it = QListWidgetItem()
+            self.list.insertItem(0, it)
+            shown.append((entries[i], None, None))
+        n = len(entries)
+        for i, e in enumerate(entries):
+            _, thumb, text = shown[i]
+            it = self.list.item(n - 1 - i)
+            label = self._label(i, e)
+            if text != label:
+                it.setText(label)
+                it.setData(Qt.ItemDataRole.UserRole, i)
+            if thumb is not e.thumbnail or text is None:
+                it.setIcon(thumb_icon(e.thumbnail, 48) if e.thumbnail is not None else QIcon())
+            shown[i] = (e, e.thumbnail, label)
+        self._shown = shown
+        self._count = n
+        if current != self._current or k or self.list.currentRow() != (n - 1 - current if current >= 0 else -1):
+            if 0 <= current < n:
+                self.list.setCurrentRow(n - 1 - current)
+            else:
+                self.list.setCurrentRow(-1)
         self._current = current
-        for i in range(len(entries) - 1, -1, -1):
-            e = entries[i]
-            t = time.strftime("%H:%M:%S", time.localtime(e.timestamp))
-            regions = f" · {len(e.regions)} reroll{'s' if len(e.regions) != 1 else ''}" if e.regions else ""
-            text = f"#{i + 1}  seed {e.style_seed}{regions}\n{t} · {e.ms:.0f} ms · {e.kind}"
-            icon_ = thumb_icon(e.thumbnail, 48) if e.thumbnail is not None else QIcon()
-            it = QListWidgetItem(icon_, text)
-            it.setData(Qt.ItemDataRole.UserRole, i)
-            self.list.addItem(it)
-            if i == current:
-                self.list.setCurrentItem(it)
         self.back.setEnabled(current > 0)
-        self.forward.setEnabled(0 <= current < len(entries) - 1)
+        self.forward.setEnabled(0 <= current < n - 1)
 
 
 class PhotoPanel(QGroupBox):
