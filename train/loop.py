@@ -391,9 +391,11 @@ class Run:
         self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
     ) -> torch.Tensor:
         """(B, z, H, W): :meth:`noise_codes` as a dense field."""
-        vectors, region = self.noise_codes(batch, height, width, step, salt, labels)
-        z = vectors[torch.arange(batch)[:, None, None], region].permute(0, 3, 1, 2)
-        return z.to(self.device).contiguous(memory_format=self.memory_format)
+        return self.dense_noise(*self.noise_codes(batch, height, width, step, salt, labels))
+
+    def dense_noise(self, vectors: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+        """(B, z, H, W) on the device: ``vectors[b, region[b, y, x]]``."""
+        return SegCodes(region, vectors).dense(memory_format=self.memory_format).to(self.device)
 
     def seg_codes(self, labels: torch.Tensor, vectors: torch.Tensor, region: torch.Tensor) -> SegCodes:
         """The generator's input for ``labels`` (B, H, W) and the noise ``(vectors, region)`` as ids and per-id
@@ -423,8 +425,7 @@ class Run:
         """The generator's arguments: ids and codes (``grouped_spade``), else the dense one-hot map and noise."""
         if self.cfg.grouped_spade:
             return (self.seg_codes(labels, vectors, region),)
-        z = vectors[torch.arange(len(vectors))[:, None, None], region].permute(0, 3, 1, 2)
-        return self.onehot(labels), z.to(self.device).contiguous(memory_format=self.memory_format)
+        return self.onehot(labels), self.dense_noise(vectors, region)
 
     def class_weights(self, labels: torch.Tensor) -> torch.Tensor:
         counts = losses.class_counts(labels, self.space.num_channels)
@@ -475,7 +476,7 @@ class Run:
             loss_g = losses.generator_loss(self.d_plain(fake), labels, weights)
             loss_total = loss_g
             if k:
-                zd = vectors[torch.arange(b + k)[:, None, None], region].permute(0, 3, 1, 2).to(self.device)
+                zd = self.dense_noise(vectors, region)
                 ratio = losses.diversity_ratio(out_g[:k], out_g[b:], zd[:k], zd[b:])
                 loss_total = loss_g - cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
                 extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,10 +58,16 @@ class Generator(nn.Module):
             )
         seg = torch.cat((noise.to(onehot.dtype), onehot), dim=1)
         d = self.config.downscale
-        x = self.fc(F.interpolate(seg, size=(h // d, w // d), mode="nearest"))
+        return self._trunk(F.interpolate(seg, size=(h // d, w // d), mode="nearest"), lambda size: seg)
+
+    def _trunk(
+        self, seg_small: torch.Tensor, seg_for: Callable[[tuple[int, int]], torch.Tensor | LevelSeg]
+    ) -> torch.Tensor:
+        """``fc`` on the latent-grid input, then the blocks (each given ``seg_for(its size)``) and ``conv_img``."""
+        x = self.fc(seg_small)
         last = len(self.body) - 1
         for i, block in enumerate(self.body):
-            x = block(x, seg)
+            x = block(x, seg_for(tuple(x.shape[-2:])))
             if i < last:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
@@ -71,12 +79,6 @@ class Generator(nn.Module):
             raise ValueError(f"codes must have {self.config.input_nc} channels (noise, then one-hot), got "
                              f"{seg.codes.shape[-1]}")  # fmt: skip
         d = self.config.downscale
-        fmt = torch.channels_last if self.fc.weight.is_contiguous(memory_format=torch.channels_last) else None
-        fmt = fmt or torch.contiguous_format
-        x = self.fc(seg.dense((h // d, w // d), fmt))
-        last = len(self.body) - 1
-        for i, block in enumerate(self.body):
-            x = block(x, LevelSeg(seg, tuple(x.shape[-2:]), fmt))
-            if i < last:
-                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
+        cl = self.fc.weight.is_contiguous(memory_format=torch.channels_last)  # the module's layout (training sets it)
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        return self._trunk(seg.dense((h // d, w // d), fmt), lambda size: LevelSeg(seg, size, fmt))

@@ -147,6 +147,5 @@ class LevelSeg:
 
     def modulation(self, spade) -> tuple[torch.Tensor, torch.Tensor]:
         if self.groups is None:
-            actv = spade.mlp_shared(self.seg)
-            return spade.mlp_gamma(actv), spade.mlp_beta(actv)
+            return spade.modulation(self.seg, self.seg.shape[-2:])
         return grouped_modulation(spade, self.codes, self.groups, self.memory_format)

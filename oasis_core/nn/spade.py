@@ -32,7 +32,8 @@ class SPADE(nn.Module):
         self.mlp_beta = nn.Conv2d(hidden, channels, 3, padding=1)
 
     def modulation(self, seg: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        seg = F.interpolate(seg, size=size, mode="nearest")
+        if tuple(seg.shape[-2:]) != tuple(size):
+            seg = F.interpolate(seg, size=size, mode="nearest")
         actv = self.mlp_shared(seg)
         return self.mlp_gamma(actv), self.mlp_beta(actv)
 
