@@ -219,9 +219,15 @@ def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path):
     assert run_cli(["fit", *TINY, *QUIET, "--iters", "2", "--run-dir", str(run_dir)]).returncode == 0
     r = run_cli(["fit-segmenter", str(run_dir), "--iters", "2", "--batch", "2"])
     assert r.returncode == 0, r.stderr
-    r = run_cli(["eval", str(run_dir), "--limit", "2", "--samples", "2"])
+    r = run_cli(["eval", str(run_dir), "--limit", "4", "--samples", "2"])
     assert r.returncode == 0, r.stderr
     metrics = json.loads((run_dir / "eval.json").read_text())
+    # the image-quality measures, each with its real-vs-real floor and the ratio (train/quality.py)
+    for name in ("colour", "texture", "streaks_col", "streaks_row"):
+        value, floor = metrics[f"quality_{name}"], metrics[f"quality_{name}_floor"]
+        assert np.isfinite(value) and floor > 0 and metrics[f"quality_{name}_ratio"] == pytest.approx(value / floor)
+    for box in ("centre", "off_grid"):  # a full-strength reroll changes its box (at 64x64 nothing is "far" from it)
+        assert metrics[f"quality_reroll_{box}_de_inside"] > 0 and f"quality_reroll_{box}_seam" in metrics
     assert 0.0 <= metrics["d_seg_pixel_accuracy"] <= 1.0
     assert 0.0 <= metrics["d_seg_miou"] <= 1.0
     assert -1.0 <= metrics["ms_ssim_diversity"] <= 1.0

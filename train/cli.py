@@ -261,7 +261,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.run_dir, samples=args.samples, limit=args.limit, inception_weights=args.inception_weights
     )
     for k, v in results.items():
-        print(f"{k:<28} {v}")
+        print(f"{k:<34} {v}")
     return 0
 
 

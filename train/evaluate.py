@@ -179,7 +179,34 @@ def inception_features(weights: Path):
     return model.eval()
 
 
+# ------------------------------------------------------------------------------------------------ reroll seams
+def _reroll_seams(run, g, onehot, z, before: np.ndarray, labels: np.ndarray, i: int) -> dict[str, dict[str, float]]:
+    """Reroll each box of :func:`train.quality.boxes` at full strength (a new vector inside it, as the app does) and
+    measure the seam and the colour change of the regenerated image against ``before`` (drawn from ``z``)."""
+    from oasis_core.noise import replicate, resample_in_mask
+    from train import quality
+
+    h, w = labels.shape
+    out = {}
+    for name, box in quality.boxes(h, w).items():
+        vector = torch.randn(z.shape[1], generator=torch.Generator().manual_seed(1000 + i))
+        mask = torch.from_numpy(box).to(z.device)
+        z2 = resample_in_mask(z, mask, replicate(vector[None], h, w).to(z), 1.0)
+        with torch.no_grad(), run.autocast():
+            after = _to_uint8(g(onehot, z2.contiguous(memory_format=run.memory_format)))[0]
+        out[name] = quality.seam_measures(before, after, labels, box)
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ the whole eval
+def _to_uint8(t: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
+    return ((t.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+SEAM_IMAGES = 16  # validation label maps the reroll-seam measure uses
+
+
 def evaluate_run(
     run_dir: str | Path,
     samples: int = 8,
@@ -208,6 +235,7 @@ def evaluate_run(
     diversity = []
     feats_real, feats_fake = [], []
     fid_model = inception_features(inception_weights) if inception_weights else None
+    reals, generated, label_maps, seams = [], [], [], []
     t0 = time.perf_counter()
     with torch.no_grad():
         for i in tqdm(range(n), disable=not progress, desc="eval"):
@@ -224,6 +252,11 @@ def evaluate_run(
                 fakes = g(oh.expand(samples, -1, -1, -1), z).float()
             if samples >= 2:
                 diversity.append(ms_ssim_pairwise(fakes.cpu()))
+            reals.append(_to_uint8(image)[0])
+            generated.append(_to_uint8(fakes[:1])[0])
+            label_maps.append(labels[0].cpu().numpy())
+            if i < SEAM_IMAGES:
+                seams.append(_reroll_seams(run, g, oh, z[:1], generated[-1], label_maps[-1], i))
             if seg is not None:
                 conf_seg_real += confusion(seg(image).argmax(1), labels, nc, space.dont_care).cpu()
                 conf_seg_fake += confusion(seg(fakes[:1]).argmax(1), labels, nc, space.dont_care).cpu()
@@ -239,6 +272,15 @@ def evaluate_run(
     if diversity:
         res["ms_ssim_diversity"] = float(np.mean(diversity))
         res["ms_ssim_draws"] = samples
+    if n >= 4:
+        from train import quality
+
+        res.update({f"quality_{k}": v for k, v in quality.set_measures(
+            np.stack(generated), np.stack(reals), np.stack(label_maps), space.dont_care).items()})  # fmt: skip
+        for box in seams[0]:
+            for k in seams[0][box]:
+                res[f"quality_reroll_{box}_{k}"] = float(np.nanmean([m[box][k] for m in seams]))
+        res["quality_images"] = n
     if seg is not None:
         real = scores(conf_seg_real, space.dont_care)
         fake = scores(conf_seg_fake, space.dont_care)

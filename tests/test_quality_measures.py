@@ -1,0 +1,96 @@
+"""The image-quality measures (train/quality.py) on real rendered landscapes: about 1 between two sets of real
+images, and clearly up on images damaged the way bad generators damage them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train import quality
+from train.data import landscapes as ls
+
+TEXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "textures"
+SIZE = 96
+N = 16  # scenes per set
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """Three sets of N landscapes (real tiles where ../shared is present, else a synthetic tile folder)."""
+    if TEXTURES.is_dir():
+        bank = ls.TextureBank.load(TEXTURES)
+    else:
+        from test_landscapes import _fake_textures
+
+        bank = ls.TextureBank.load(_fake_textures(tmp_path_factory.mktemp("tex")))
+    pairs = [ls.render_scene(seed, (SIZE, SIZE), bank) for seed in range(3 * N)]
+    images = np.stack([p[0] for p in pairs])
+    labels = np.stack([p[1] for p in pairs]).astype(np.int64)
+    return [(images[k : k + N], labels[k : k + N]) for k in (0, N, 2 * N)]
+
+
+def _damage(x: np.ndarray, kind: str) -> np.ndarray:
+    from scipy import ndimage
+
+    x = x.astype(np.float32)
+    if kind == "column streaks":
+        x = x + 12 * np.sin(np.arange(x.shape[2]) * 2.0)[None, None, :, None]
+    elif kind == "blur":
+        x = ndimage.uniform_filter(x, (1, 5, 5, 1))
+    elif kind == "desaturate":
+        grey = x.mean(-1, keepdims=True)
+        x = grey + 0.2 * (x - grey)
+    elif kind == "colour cast box":
+        q = slice(SIZE // 4, 3 * SIZE // 4)
+        x[:, q, q] *= np.array([1.25, 0.85, 0.65])
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def test_real_against_real_is_near_the_floor(scenes):
+    (a, la), (b, lb), (c, lc) = scenes
+    floor = quality.colour_distance(a, la, b, lb)
+    assert 0.6 < quality.colour_distance(c, lc, b, lb) / floor < 1.6
+    floor = quality.texture_distance(a, la, b, lb)
+    assert 0.5 < quality.texture_distance(c, lc, b, lb) / floor < 2.0
+    for x, y in zip(quality.streaks(c, lc), quality.streaks(a, la)):
+        assert 0.6 < x / y < 1.6
+    m = [quality.seam_measures(c[i], c[i], lc[i], quality.boxes(SIZE, SIZE)["centre"]) for i in range(N)]
+    assert 0.8 < np.nanmean([v["seam"] for v in m]) < 1.25  # an unchanged image: no seam along the box
+    assert max(v["de_inside"] for v in m) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "measure", "factor"),
+    [("column streaks", "streaks_col", 3.0), ("blur", "texture", 3.0), ("desaturate", "colour", 1.15)],
+)  # fmt: skip
+def test_damaged_images_are_flagged(scenes, kind, measure, factor):
+    """The same scenes damaged against undamaged, both measured against set B (colour distances between small
+    sets of different scenes vary by tens of percent, so the comparison is paired)."""
+    _, (b, lb), (c, lc) = scenes
+    bad = _damage(c, kind)
+    if measure == "streaks_col":
+        value, clean = quality.streaks(bad, lc)[0], quality.streaks(c, lc)[0]
+    elif measure == "texture":
+        value, clean = quality.texture_distance(bad, lc, b, lb), quality.texture_distance(c, lc, b, lb)
+    else:
+        value, clean = quality.colour_distance(bad, lc, b, lb), quality.colour_distance(c, lc, b, lb)
+    assert value > factor * clean, (kind, value, clean)
+
+
+def test_a_colour_cast_box_leaves_a_seam(scenes):
+    _, _, (c, lc) = scenes
+    box = quality.boxes(SIZE, SIZE)["centre"]  # the region _damage casts
+    bad = _damage(c, "colour cast box")
+    m = [quality.seam_measures(c[i], bad[i], lc[i], box) for i in range(N)]
+    assert np.nanmean([v["seam"] for v in m]) > 1.3
+    assert np.mean([v["de_inside"] for v in m]) > 10 and max(v["de_near"] for v in m) == 0.0
+
+
+def test_set_measures_report_floors_and_ratios(scenes):
+    (a, la), (b, lb), _ = scenes
+    real, labels = np.concatenate([a, b]), np.concatenate([la, lb])
+    res = quality.set_measures(_damage(real, "column streaks"), real, labels)
+    assert res["streaks_col_ratio"] > 3 and res["colour_floor"] > 0
+    assert res["colour_ratio"] == pytest.approx(res["colour"] / res["colour_floor"])
+    with pytest.raises(ValueError, match="at least 4"):
+        quality.set_measures(real[:3], real[:3], labels[:3])
