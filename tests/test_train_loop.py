@@ -242,6 +242,14 @@ def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path):
     assert 0.0 <= metrics["d_seg_prior_pixel_accuracy"] <= 1.0 and metrics["d_seg_prior_strength"] > 0
     assert doc["provenance"]["iterations"] == 2 and "CMP Facade" in doc["licence"]
 
+    # the exported file evaluates as the app uses it (its own BN statistics and class prior)
+    r = run_cli(["eval", "--model", str(model), "--data", str(FACADES), "--limit", "4", "--samples", "2"])
+    assert r.returncode == 0, r.stderr
+    lines = dict(line.split(None, 1) for line in r.stdout.splitlines() if line.strip())
+    assert lines["step"] == "2" and float(lines["quality_colour_floor"]) > 0 and "d_seg_prior_miou" in lines
+    r = run_cli(["eval", "--model", str(model)])  # no data folder
+    assert r.returncode == 2 and "--data" in r.stderr
+
     # the class prior segmentation puts back: per-map pixel frequencies of the training split, counted here again
     # straight from the label files (facades: file value = channel, 0 is don't care)
     expected = np.zeros(13)

@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-discriminator", action="store_true")
 
     v = sub.add_parser("eval", help="D-as-segmenter mIoU, diversity (MS-SSIM), optional FID")
-    v.add_argument("run_dir", type=Path)
+    v.add_argument("run_dir", type=Path, nargs="?", help="a run folder (or give --model and --data)")
+    v.add_argument("--model", type=Path, help="evaluate an exported model file instead of a run folder")
+    v.add_argument("--data", type=Path, help="with --model: the dataset folder (its validation split is used)")
     v.add_argument("--samples", type=int, default=8, help="noise draws per label map for diversity")
     v.add_argument("--limit", type=int, help="use only the first N validation images")
     v.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth for FID")
@@ -255,11 +257,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from train.evaluate import evaluate_run
+    from train.evaluate import evaluate_model, evaluate_run
 
-    results = evaluate_run(
-        args.run_dir, samples=args.samples, limit=args.limit, inception_weights=args.inception_weights
-    )
+    kw = dict(samples=args.samples, limit=args.limit, inception_weights=args.inception_weights)
+    if (args.run_dir is None) == (args.model is None) or (args.model is None) != (args.data is None):
+        print("oasis-train eval: give a run folder, or --model FILE with --data DIR", file=sys.stderr)
+        return 2
+    results = evaluate_run(args.run_dir, **kw) if args.model is None else evaluate_model(args.model, args.data, **kw)
     for k, v in results.items():
         print(f"{k:<34} {v}")
     return 0

@@ -214,20 +214,60 @@ def evaluate_run(
     inception_weights: Path | None = None,
     progress: bool = True,
 ) -> dict:
-    from tqdm import tqdm
-
+    """Evaluate a run folder's EMA generator (BN statistics re-estimated) and discriminator on its validation
+    split; the results are merged into ``<run>/eval.json``."""
     from train.export import class_frequencies, load_run
 
     run_dir = Path(run_dir)
-    run, cfg, space = load_run(run_dir, natural_size=True)
-    device = run.device
+    run, _, space = load_run(run_dir, natural_size=True)
+    bias = torch.from_numpy(prior_bias(class_frequencies(run, run_dir)))
+    seg = load_segmenter(run_dir, space.num_channels, run.device)
+    res = _evaluate(run, run.ema_for_eval(), bias, seg, samples, limit, inception_weights, progress)
+    path = run_dir / "eval.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.update(res)
+    atomic_write_bytes(path, json.dumps(old, indent=2).encode())
+    return res
+
+
+def evaluate_model(
+    model: str | Path,
+    data: str | Path,
+    samples: int = 8,
+    limit: int | None = None,
+    inception_weights: Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Evaluate an exported model file as the app uses it (its own BN statistics and class prior) on the
+    validation split of ``data``, laid out as the file's training data was (its provenance names the dataset)."""
+    from oasis_core.checkpoint import load_checkpoint
+    from train import distributed as du
+    from train.cli import dataset_factory
+    from train.config import TrainConfig
+    from train.loop import Run, TrainingError
+
+    mf = load_checkpoint(model)
+    config = (mf.document.get("provenance") or {}).get("config")
+    if not isinstance(config, dict):
+        raise TrainingError(f"{model} carries no training configuration (provenance); evaluate its run folder instead")
+    cfg = TrainConfig.from_dict(config).replace(
+        data=str(data), size=mf.natural_size, load_size=None, run_dir=str(Path(model).parent), device="cpu", workers=0
+    )
+    run = Run(cfg, du.init("cpu"), dataset_factory(cfg, mf.label_space), mf.label_space)
+    run.init_from(model)
+    bias = None if mf.segment_bias is None else torch.from_numpy(mf.segment_bias)
+    res = _evaluate(run, run.ema.eval(), bias, None, samples, limit, inception_weights, progress)
+    return res | {"step": (mf.document.get("provenance") or {}).get("iterations"), "model": str(model)}
+
+
+def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress) -> dict:
+    from tqdm import tqdm
+
+    space, device = run.space, run.device
     val = run.dataset_factory("val")
     n = len(val) if limit is None else min(limit, len(val))
-    g = run.ema_for_eval()
     d = run.d_plain.eval()
-    seg = load_segmenter(run_dir, space.num_channels, device)
     nc = space.num_channels
-    bias = torch.from_numpy(prior_bias(class_frequencies(run, run_dir)))
     conf_d = torch.zeros(nc, nc, dtype=torch.float64)
     conf_d_prior = torch.zeros_like(conf_d)
     conf_seg_real = torch.zeros_like(conf_d)
@@ -245,7 +285,8 @@ def evaluate_run(
             with run.autocast():
                 logits = d(image.contiguous(memory_format=run.memory_format)).float()
             conf_d += confusion(predict_channels(logits, space), labels, nc, space.dont_care).cpu()
-            conf_d_prior += confusion(predict_channels(logits, space, bias), labels, nc, space.dont_care).cpu()
+            if bias is not None:
+                conf_d_prior += confusion(predict_channels(logits, space, bias), labels, nc, space.dont_care).cpu()
             oh = run.onehot(labels)
             z = run.noise(samples, *labels.shape[-2:], step=i, salt=0xE7A1)
             with run.autocast():
@@ -267,8 +308,9 @@ def evaluate_run(
     res = {"step": run.step, "val_images": n}
     res.update({f"d_seg_{k}": v for k, v in scores(conf_d, space.dont_care).items()})
     # what the app and `oasis segment` give: the same logits with the training class prior added
-    res.update({f"d_seg_prior_{k}": v for k, v in scores(conf_d_prior, space.dont_care).items()})
-    res["d_seg_prior_strength"] = PRIOR_STRENGTH
+    if bias is not None:
+        res.update({f"d_seg_prior_{k}": v for k, v in scores(conf_d_prior, space.dont_care).items()})
+    res["d_seg_prior_strength"] = PRIOR_STRENGTH if bias is not None else None
     if diversity:
         res["ms_ssim_diversity"] = float(np.mean(diversity))
         res["ms_ssim_draws"] = samples
@@ -296,8 +338,4 @@ def evaluate_run(
             "weights) and install the 'vision' extra"
         )
     res["eval_seconds"] = round(time.perf_counter() - t0, 1)
-    path = run_dir / "eval.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
-    old.update(res)
-    atomic_write_bytes(path, json.dumps(old, indent=2).encode())
     return res
