@@ -22,6 +22,10 @@ import numpy as np
 
 TILE = 64
 MAX_SEED = 2**31 - 1
+# soft reroll borders, px: the library's limits (oasis_core.noise.MAX_FEATHER / DEFAULT_FEATHER, where the default
+# is measured); the document does not import the library, tests/test_app_engine.py checks that they agree
+MAX_FEATHER = 256
+DEFAULT_FEATHER = 24
 MAX_UNDO = 200
 MAX_HISTORY = 500
 _ids = itertools.count(1)
@@ -43,20 +47,25 @@ def labels_digest(labels: np.ndarray) -> str:
 
 @dataclass(frozen=True, eq=False)
 class RerollRegion:
-    """Noise inside ``mask`` (H, W bool, read-only) redrawn with ``seed`` and blended with ``strength`` in [0, 1]."""
+    """Noise inside ``mask`` (H, W bool, read-only) redrawn with ``seed`` and blended with ``strength`` in [0, 1];
+    the strength ramps up over ``feather`` px from the mask's edge (a soft border, :func:`oasis_core.noise.
+    feather_rings`; 0: a hard edge, as files without the field have)."""
 
     mask: np.ndarray
     seed: int
     strength: float = 1.0
+    feather: int = 0
 
     @staticmethod
-    def make(mask: np.ndarray, seed: int, strength: float = 1.0) -> RerollRegion:
+    def make(mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0) -> RerollRegion:
         mask = np.asarray(mask, dtype=bool)
         if mask.ndim != 2:
             raise ValueError(f"a reroll mask must be 2-D, got shape {mask.shape}")
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"reroll strength must be in [0, 1], got {strength}")
-        return RerollRegion(_readonly(mask), int(seed) & MAX_SEED, float(strength))
+        if not 0 <= int(feather) <= MAX_FEATHER:
+            raise ValueError(f"the soft border must be 0 to {MAX_FEATHER} px, got {feather}")
+        return RerollRegion(_readonly(mask), int(seed) & MAX_SEED, float(strength), int(feather))
 
     @property
     def digest(self) -> str:
@@ -121,7 +130,8 @@ class NoiseRecipe:
     regions: tuple[RerollRegion, ...] = ()
 
     def key(self) -> tuple:
-        return (self.height, self.width, self.style_seed, tuple((r.digest, r.seed, r.strength) for r in self.regions))
+        regions = tuple((r.digest, r.seed, r.strength, r.feather) for r in self.regions)
+        return (self.height, self.width, self.style_seed, regions)
 
     def with_region(self, region: RerollRegion) -> NoiseRecipe:
         return replace(self, regions=(*self.regions, region))

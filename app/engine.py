@@ -140,7 +140,7 @@ class NoiseFields:
 
     def field(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
         base = (id(syn), syn.model_hash, recipe.height, recipe.width, recipe.style_seed)  # this Synthesizer's fields
-        regions = [(r.digest, r.seed, r.strength) for r in recipe.regions]
+        regions = [(r.digest, r.seed, r.strength, r.feather) for r in recipe.regions]
         start, z = 0, None
         for i in range(len(regions), -1, -1):  # the longest prefix of the recipe already computed
             z = self._fields.get((*base, tuple(regions[:i])))
@@ -152,7 +152,8 @@ class NoiseFields:
             z = self._put((*base, ()), syn.sample_noise(recipe.height, recipe.width, recipe.style_seed))
         for i in range(start, len(regions)):
             r = recipe.regions[i]
-            z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength)  # torch wants writable arrays
+            mask = np.array(r.mask, copy=True)  # torch wants writable arrays
+            z = syn.reroll(z, mask, r.seed, r.strength, r.feather)
             self.rerolls += 1
             if i == len(regions) - 1 or i == len(regions) - 2:  # the field and the one before it (undo, new reroll)
                 self._put((*base, tuple(regions[: i + 1])), z)

@@ -1173,7 +1173,8 @@ class MainWindow(QMainWindow):
         if scene is None or scene.selection is None or not scene.selection.any():
             self.report("info", "Nothing selected", "Select a region first (lasso S, selection brush M).")
             return
-        region = RerollRegion.make(scene.selection, random_seed(), self.reroll_panel.strength_value)
+        panel = self.reroll_panel
+        region = RerollRegion.make(scene.selection, random_seed(), panel.strength_value, panel.feather_value)
         scene.add_region(region)
         self._changed(generate=False)
         self.generate_now()
@@ -1305,7 +1306,8 @@ class MainWindow(QMainWindow):
                 return 0
             strength = self.reroll_panel.strength_value
             mask = scene.selection.copy()
-            recipes = [base.with_region(RerollRegion.make(mask, s, strength)) for s in seeds]
+            feather = self.reroll_panel.feather_value
+            recipes = [base.with_region(RerollRegion.make(mask, s, strength, feather)) for s in seeds]
         else:
             recipes = [type(base)(base.height, base.width, s, base.regions) for s in seeds]
         self._variant_stamp = self.engine.generate(scene.labels, recipes, "variants", tag=seeds)
@@ -1606,7 +1608,8 @@ class MainWindow(QMainWindow):
             self.report("info", "Nothing to reroll", "No label region is large enough to reroll.")
             return
         masks = [m for m in result.masks if m.shape == scene.shape]
-        regions = tuple(RerollRegion.make(m, random_seed(), strength) for m in masks)
+        feather = self.reroll_panel.feather_value
+        regions = tuple(RerollRegion.make(m, random_seed(), strength, feather) for m in masks)
         scene.add_regions(regions, "Reroll least realistic")
         self.last_worst_masks = masks
         self.statusBar().showMessage(

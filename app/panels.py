@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import numpy_to_qimage
-from app.document import MAX_SEED, HistoryEntry
+from app.document import DEFAULT_FEATHER, MAX_SEED, HistoryEntry
 from app.icons import icon
 
 
@@ -168,6 +168,20 @@ class RerollPanel(QGroupBox):
         srow.addWidget(self.strength, 1)
         srow.addWidget(self.strength_label)
         form.addRow("Strength", srow)
+        frow = QHBoxLayout()
+        self.feather = QSlider(Qt.Orientation.Horizontal)
+        self.feather.setRange(0, 64)
+        self.feather.setValue(DEFAULT_FEATHER)
+        self.feather.setToolTip(
+            "Soft edge: the new noise fades in over this many pixels from the selection's edge, so the rerolled "
+            "region blends into the rest (0: a hard edge)"
+        )
+        self.feather_label = QLabel(f"{DEFAULT_FEATHER} px")
+        self.feather_label.setMinimumWidth(38)
+        self.feather.valueChanged.connect(lambda v: self.feather_label.setText(f"{v} px"))
+        frow.addWidget(self.feather, 1)
+        frow.addWidget(self.feather_label)
+        form.addRow("Soft edge", frow)
         lay.addLayout(form)
         row = QHBoxLayout()
         self.reroll_button = QPushButton(icon("reroll", dark), " Reroll selection")
@@ -192,6 +206,10 @@ class RerollPanel(QGroupBox):
     @property
     def strength_value(self) -> float:
         return self.strength.value() / 100.0
+
+    @property
+    def feather_value(self) -> int:
+        return int(self.feather.value())
 
     def show_state(self, has_selection: bool, regions: int) -> None:
         self.reroll_button.setEnabled(has_selection)

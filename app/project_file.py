@@ -40,7 +40,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.document import MAX_HISTORY, MAX_SEED, HistoryEntry, PhotoReference, RerollRegion, Scene, labels_digest
+from app.document import (
+    MAX_FEATHER,
+    MAX_HISTORY,
+    MAX_SEED,
+    HistoryEntry,
+    PhotoReference,
+    RerollRegion,
+    Scene,
+    labels_digest,
+)
 
 FORMAT = "oasis-studio-project"
 VERSION = 1
@@ -101,7 +110,7 @@ def save_project(
     def region_ref(r: RerollRegion) -> dict:
         d = r.digest
         masks.setdefault(d, r)
-        return {"mask": f"masks/{d}.png", "seed": r.seed, "strength": r.strength}
+        return {"mask": f"masks/{d}.png", "seed": r.seed, "strength": r.strength, "feather": r.feather}
 
     main_digest = labels_digest(scene.labels)
     history_labels: dict[str, np.ndarray] = {}
@@ -320,14 +329,15 @@ def load_project(path: str | os.PathLike) -> Project:
             ref = _get(d, "mask", str, r.fail, where)
             s = _get(d, "seed", int, r.fail, where)
             strength = _get(d, "strength", float, r.fail, where)
-            if not 0.0 <= strength <= 1.0 or not 0 <= s <= MAX_SEED:
-                raise r.fail(f"{where} has a seed or strength out of range")
+            feather = _get(d, "feather", int, r.fail, where) if "feather" in d else 0  # files before soft borders
+            if not 0.0 <= strength <= 1.0 or not 0 <= s <= MAX_SEED or not 0 <= feather <= MAX_FEATHER:
+                raise r.fail(f"{where} has a seed, strength or soft border out of range")
             key = ref
             if key not in mask_cache:
                 m = r.image(ref, shape, ("1", "L")) > 0
                 mask_cache[key] = RerollRegion.make(m, 0, 1.0)
             base = mask_cache[key]
-            return RerollRegion(base.mask, s, strength)
+            return RerollRegion(base.mask, s, strength, feather)
 
         regions = tuple(region(d, f"region {i}") for i, d in enumerate(_get(doc, "regions", list, r.fail)))
         scene = Scene(labels, style_seed=seed, seed_locked=locked)

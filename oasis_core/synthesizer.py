@@ -237,11 +237,22 @@ class Synthesizer:
         field = noise_ops.replicate(vector, height, width).numpy()
         return self._layouts.remember(field, NoiseLayout([vector[None]], [None]))
 
-    def reroll(self, noise: np.ndarray, mask: np.ndarray, seed: int, strength: float = 1.0) -> np.ndarray:
-        """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged.
+    def reroll(
+        self, noise: np.ndarray, mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0
+    ) -> np.ndarray:
+        """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged. With
+        ``feather`` px the strength ramps up from the mask's edge in a few steps (a soft border,
+        :func:`oasis_core.noise.feather_rings`).
 
         The numbers are :func:`oasis_core.noise.reroll`'s, bit for bit. A field this Synthesizer handed out is
         rerolled on its layout (the result is read-only too); any other array is rerolled inside the mask."""
+        if feather:
+            m = np.asarray(mask, dtype=bool)
+            if m.ndim != 2:
+                raise ValueError(f"a soft-bordered reroll needs an (H, W) mask, got {m.shape}")
+            for ring, fraction in noise_ops.feather_rings(torch.from_numpy(m.copy()), feather):
+                noise = self.reroll(noise, ring.numpy(), seed, strength * fraction)
+            return noise
         m = np.asarray(mask, dtype=bool)
         layout = self._layouts.recall(noise)
         if layout is not None and m.shape == noise.shape[-2:] and noise.ndim == 3:

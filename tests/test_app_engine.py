@@ -174,3 +174,10 @@ def test_noise_fields_reuse_recipe_prefixes_and_match_a_fresh_computation(model_
     assert np.array_equal(small.field(syn, longer), fresh(longer))
     assert np.array_equal(small.field(syn, recipe), fresh(recipe))
     assert len(small) == 1
+
+
+def test_the_documents_soft_border_limits_are_the_librarys():
+    from app import document
+    from oasis_core import noise
+
+    assert (document.MAX_FEATHER, document.DEFAULT_FEATHER) == (noise.MAX_FEATHER, noise.DEFAULT_FEATHER)

@@ -34,13 +34,34 @@ def painted_scene() -> Scene:
         HistoryEntry(s.labels.copy(), s.style_seed, s.regions, ms=12.5, thumbnail=np.ones((8, 12, 3), np.uint8))
     )
     s.add_region(RerollRegion.make(tools.select_rect(s.shape, (0, 0), (30, 20)), 77, 0.6))
-    s.add_region(RerollRegion.make(tools.select_rect(s.shape, (40, 30), (60, 50)), 78, 1.0))
+    s.add_region(RerollRegion.make(tools.select_rect(s.shape, (40, 30), (60, 50)), 78, 1.0, feather=24))
     tools.fill_rect(s, (0, 0), (5, 5), 4)
     s.add_history(HistoryEntry(s.labels.copy(), s.style_seed, s.regions, ms=8.0, kind="variant"))
     return s
 
 
 # --------------------------------------------------------------------- project round trip
+def test_project_soft_border_of_rerolls_is_optional_and_checked(tmp_path):
+    """Files from before soft borders (no "feather") open with hard edges; a soft border out of range is refused."""
+    s = painted_scene()
+    path = tmp_path / "p.oasis"
+    save_project(path, s, model_hash="ab" * 32, model_name="tiny")
+
+    def edited(name: str, fn) -> object:
+        def edit(d: dict) -> None:
+            for r in d["regions"]:
+                fn(r)
+
+        return _rewrite(path, tmp_path / name, change={"scene.json": _json_edit(edit)})
+
+    old = load_project(edited("old.oasis", lambda r: r.pop("feather"))).scene
+    assert [r.feather for r in old.regions] == [0, 0]
+    with pytest.raises(ProjectError, match="soft border"):
+        load_project(edited("bad.oasis", lambda r: r.update(feather=10_000)))
+    with pytest.raises(ProjectError, match="feather"):
+        load_project(edited("type.oasis", lambda r: r.update(feather="wide")))
+
+
 def test_project_history_longer_than_the_cap_is_cut_on_load(tmp_path):
     """A project whose history exceeds the app's cap (an edited file, an older version) opens with the newest
     MAX_HISTORY entries, or the window that holds the current entry; the history list never grows past the cap."""
@@ -77,7 +98,7 @@ def test_project_round_trip_keeps_everything_that_makes_the_image(tmp_path):
     t = p.scene
     assert np.array_equal(t.labels, s.labels) and t.labels.dtype == np.uint8
     assert t.style_seed == 1234 and t.seed_locked
-    assert [(r.seed, r.strength) for r in t.regions] == [(77, 0.6), (78, 1.0)]
+    assert [(r.seed, r.strength, r.feather) for r in t.regions] == [(77, 0.6, 0), (78, 1.0, 24)]
     assert all(np.array_equal(a.mask, b.mask) for a, b in zip(t.regions, s.regions))
     assert t.noise_recipe().key() == s.noise_recipe().key()
     assert len(t.history) == 2 and t.history_index == 1

@@ -148,7 +148,10 @@ def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp
         print(f"reroll: mean |diff| inside {inside:.1f}, outside {outside:.1f}, far outside {d[far].mean():.2f}")
         assert inside > 5 * outside, (inside, outside)
         assert d[far].max() == 0, "noise outside the region is unchanged, so far pixels are identical"
+        from app.document import DEFAULT_FEATHER
+
         assert len(win.scene.regions) == 1 and win.scene.regions[0].strength == 1.0
+        assert win.scene.regions[0].feather == DEFAULT_FEATHER == win.reroll_panel.feather_value  # a soft edge
         # a low strength changes less than a full reroll
         win.undo()
         win.reroll_panel.strength.setValue(15)

@@ -115,3 +115,37 @@ def test_reroll_per_class_gives_each_class_its_own_vector() -> None:
     assert torch.equal(out, noise_ops.reroll_per_class(noise, channels, [1, 2], seed=3))
     # a class absent from the map changes nothing
     assert torch.equal(noise_ops.reroll_per_class(noise, channels, [7], seed=3), noise)
+
+
+def test_feather_rings_ramp_the_strength_up_from_the_edge() -> None:
+    mask = torch.zeros(40, 60, dtype=torch.bool)
+    mask[4:36, 0:50] = True  # touches the image's left border: that side is no edge
+    rings = noise_ops.feather_rings(mask, 8)
+    assert [f for _, f in rings] == [0.25, 0.5, 0.75, 1.0]
+    union = torch.zeros_like(mask)
+    for ring, _ in rings:
+        assert not (union & ring).any()  # disjoint
+        union |= ring
+    assert torch.equal(union, mask)
+    frac = torch.zeros(40, 60)
+    for ring, f in rings:
+        frac[ring] = f
+    assert frac[4, 25] == 0.25 and frac[5, 25] == 0.25 and frac[6, 25] == 0.5 and frac[20, 25] == 1.0  # top edge
+    assert frac[20, 0] == 1.0  # at the image border: full strength
+    assert noise_ops.feather_rings(mask, 0) == [(mask, 1.0)]
+    with pytest.raises(ValueError, match="soft border"):
+        noise_ops.feather_rings(mask, noise_ops.MAX_FEATHER + 1)
+
+
+def test_soft_reroll_blends_in_steps_and_keeps_the_outside() -> None:
+    z = noise_ops.sample_field(8, 40, 60, seed=1)
+    mask = torch.zeros(40, 60, dtype=torch.bool)
+    mask[10:30, 10:50] = True
+    hard = noise_ops.reroll(z, mask, seed=5, strength=1.0)
+    soft = noise_ops.reroll(z, mask, seed=5, strength=1.0, feather=8)
+    assert torch.equal(soft[:, ~mask], z[:, ~mask])
+    assert torch.equal(soft[:, 20, 30], hard[:, 20, 30])  # the core gets the new vector
+    edge = noise_ops.blend(z[:, 10, 30], hard[:, 20, 30], 0.25)
+    assert torch.allclose(soft[:, 10, 30], edge)  # the edge a quarter of the way
+    assert len(torch.unique(soft.reshape(8, -1).t(), dim=0)) == 1 + noise_ops.FEATHER_LEVELS  # piecewise constant
+    assert torch.equal(noise_ops.reroll(z, mask, 5, 1.0, feather=0), hard)

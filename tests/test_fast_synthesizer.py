@@ -86,10 +86,10 @@ def test_reroll_is_bit_identical_to_noise_ops(pair) -> None:
     fields = [base, rng.standard_normal(base.shape).astype(np.float32), np.stack([base, base * 0.5])]
     for i, z in enumerate(fields):
         mask = rng.random((32, 64)) < 0.3
-        for strength in (0.0, 0.4, 1.0):
-            got = syn.reroll(z, mask, seed=i, strength=strength)
-            want = noise_ops.reroll(torch.from_numpy(np.array(z)), torch.from_numpy(mask), i, strength).numpy()
-            assert got.shape == want.shape and np.array_equal(got.view(np.int32), want.view(np.int32))
+        for strength, feather in ((0.0, 0), (0.4, 0), (1.0, 0), (0.7, 6), (1.0, 12)):  # soft borders too
+            got = syn.reroll(z, mask, seed=i, strength=strength, feather=feather)
+            want = noise_ops.reroll(torch.from_numpy(np.array(z)), torch.from_numpy(mask), i, strength, feather)
+            assert got.shape == want.shape and np.array_equal(got.view(np.int32), want.numpy().view(np.int32))
     with pytest.raises(ValueError, match="strength"):
         syn.reroll(base, np.ones((32, 64), bool), seed=1, strength=2.0)
 

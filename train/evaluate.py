@@ -181,20 +181,20 @@ def inception_features(weights: Path):
 
 # ------------------------------------------------------------------------------------------------ reroll seams
 def _reroll_seams(run, g, onehot, z, before: np.ndarray, labels: np.ndarray, i: int) -> dict[str, dict[str, float]]:
-    """Reroll each box of :func:`train.quality.boxes` at full strength (a new vector inside it, as the app does) and
-    measure the seam and the colour change of the regenerated image against ``before`` (drawn from ``z``)."""
-    from oasis_core.noise import replicate, resample_in_mask
+    """Reroll each box of :func:`train.quality.boxes` at full strength (a new vector inside it, as the app does),
+    with a hard edge and with the app's soft edge (``_soft``), and measure the seam and the colour change of the
+    regenerated image against ``before`` (drawn from ``z``)."""
+    from oasis_core.noise import DEFAULT_FEATHER, reroll
     from train import quality
 
     h, w = labels.shape
     out = {}
     for name, box in quality.boxes(h, w).items():
-        vector = torch.randn(z.shape[1], generator=torch.Generator().manual_seed(1000 + i))
-        mask = torch.from_numpy(box).to(z.device)
-        z2 = resample_in_mask(z, mask, replicate(vector[None], h, w).to(z), 1.0)
-        with torch.no_grad(), run.autocast():
-            after = _to_uint8(g(onehot, z2.contiguous(memory_format=run.memory_format)))[0]
-        out[name] = quality.seam_measures(before, after, labels, box)
+        for feather, suffix in ((0, ""), (DEFAULT_FEATHER, "_soft")):  # a hard edge, and the app's soft edge
+            z2 = reroll(z.cpu(), torch.from_numpy(box), 1000 + i, 1.0, feather).to(z)
+            with torch.no_grad(), run.autocast():
+                after = _to_uint8(g(onehot, z2.contiguous(memory_format=run.memory_format)))[0]
+            out[name + suffix] = quality.seam_measures(before, after, labels, box)
     return out
 
 
