@@ -7,6 +7,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -181,3 +182,38 @@ def test_training_step_fast_paths_match_previous_loop(tmp_path):
     dense = new.noise(4, 64, 64, 7, labels=labels)
     assert torch.equal(vectors[torch.arange(4)[:, None, None], region].permute(0, 3, 1, 2), dense)
     assert (region == 1).any()  # mixed noise 1.0: every image got a second region
+
+
+def test_mixed_noise_with_soft_edges_matches_the_hard_regions(tmp_path):
+    """--mixed-noise-feather: the same regions and vectors as hard mixed noise (the same draws), the new vector
+    faded in over rings as the app's soft rerolls do; the grouped training step takes the extra vectors."""
+    from oasis_core.labels import landscapes
+    from oasis_core.noise import FEATHER_LEVELS, blend
+    from train import distributed as du
+    from train.config import make_config
+    from train.loop import Run
+
+    space = landscapes()
+    g = torch.Generator().manual_seed(3)
+    labels = torch.randint(0, space.num_channels, (4, 2, 2), generator=g).repeat_interleave(32, 1)
+    labels = labels.repeat_interleave(32, 2)
+    runs = {}
+    for feather in (0, 12):
+        cfg = make_config("tiny", dataset="landscapes", data="x", run_dir=str(tmp_path / str(feather)),
+                          size=(64, 64), batch=4, workers=0, precision="fp32", mixed_noise=1.0,
+                          mixed_noise_feather=feather)  # fmt: skip
+        runs[feather] = Run(cfg, du.DistInfo(), lambda split: [], space)
+    hard_v, hard_r = runs[0].noise_codes(4, 64, 64, 5, labels=labels)
+    soft_v, soft_r = runs[12].noise_codes(4, 64, 64, 5, labels=labels)
+    assert soft_v.shape == (4, 1 + FEATHER_LEVELS, hard_v.shape[-1])
+    assert torch.equal(soft_v[:, 0], hard_v[:, 0]) and torch.equal(soft_r > 0, hard_r > 0)  # the same regions
+    for i in range(4):
+        rings = torch.unique(soft_r[i][soft_r[i] > 0]).tolist()
+        assert len(rings) >= 2  # a ramp, not a hard edge
+        core = soft_v[i, FEATHER_LEVELS]
+        if FEATHER_LEVELS in rings:
+            assert torch.equal(core, hard_v[i, 1])  # full strength inside
+        torch.testing.assert_close(soft_v[i, 1], blend(hard_v[i, 0], hard_v[i, 1], 1 / FEATHER_LEVELS))
+    image = torch.rand(4, 3, 64, 64, generator=g) * 2 - 1
+    stats = runs[12].train_step(image, labels)
+    assert np.isfinite(stats["g"]) and np.isfinite(stats["d"])

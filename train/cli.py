@@ -32,6 +32,18 @@ def _positive(text: str) -> int:
     return v
 
 
+def _feather(text: str) -> int:
+    from oasis_core.noise import MAX_FEATHER
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if not 0 <= v <= MAX_FEATHER:
+        raise argparse.ArgumentTypeError(f"the soft edge must be 0 to {MAX_FEATHER} px, got {text}")
+    return v
+
+
 def _float_at_least(low: float, strict: bool):
     def parse(text: str) -> float:
         try:
@@ -125,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of the images whose noise gets a second vector in a random region (a class or an ellipse), "
         "as rerolls make it (not in the paper; 0: off, the default; pass it again with --resume)",
     )
+    f.add_argument(
+        "--mixed-noise-feather",
+        type=_feather,
+        metavar="PX",
+        help="with --mixed-noise: the second vector fades in over PX pixels from the region's edge, as the app's "
+        "soft-edged rerolls do (0: a hard edge, the default; pass it again with --resume)",
+    )
     f.add_argument("--save-every", type=_positive, default=100)
     f.add_argument("--sample-every", type=int, default=250)
     f.add_argument("--log-every", type=_positive, default=10)
@@ -212,6 +231,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         lambda_diversity=args.diversity,
         diversity_cap=args.diversity_cap,
         mixed_noise=args.mixed_noise,
+        mixed_noise_feather=args.mixed_noise_feather,
         save_every=args.save_every,
         sample_every=args.sample_every,
         log_every=args.log_every,

@@ -66,6 +66,9 @@ class TrainConfig:
     # app reroll makes it (per class, or a lasso). G then learns the fields rerolls produce, instead of meeting them
     # first at inference (where a rerolled region comes out as a colour cast with visible edges). 0: off.
     mixed_noise: float = 0.0
+    # the second vector fades in over this many px from the region's edge, in the steps of the app's soft reroll
+    # edges (oasis_core.noise.feather_rings); 0: a hard edge
+    mixed_noise_feather: int = 0
     init_gain_g: float = 0.02  # xavier-normal gain of the initial conv weights (paper: 0.02 for both)
     init_gain_d: float = 0.02
     # networks

@@ -370,12 +370,16 @@ class Run:
     def noise_codes(
         self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The noise field in compact form: vectors ``(B, 2, z)`` and a region map ``(B, H, W)`` int64 (0 or 1).
+        """The noise field in compact form: vectors ``(B, R, z)`` and a region map ``(B, H, W)`` int64 in [0, R).
         One vector per image, as the paper draws it; with ``labels`` (B, H, W) and ``mixed_noise`` > 0, that
-        fraction of the images gets a second vector inside a random region (see :meth:`reroll_region`); elsewhere
-        the second vector is zero and unused. Deterministic per (seed, step, rank, salt)."""
+        fraction of the images gets a second vector inside a random region (see :meth:`reroll_region`), faded in
+        over ``mixed_noise_feather`` px as the app's soft-edged rerolls do (rings 1..R-1 hold the blends); unused
+        vectors are zero. Deterministic per (seed, step, rank, salt)."""
+        from oasis_core.noise import FEATHER_LEVELS, blend, feather_rings
+
+        feather = self.cfg.mixed_noise_feather
         g = torch.Generator().manual_seed(_mix(self.cfg.seed, step, self.info.rank, salt))
-        vectors = torch.zeros(batch, 2, self.cfg.z_dim)
+        vectors = torch.zeros(batch, 1 + (FEATHER_LEVELS if feather else 1), self.cfg.z_dim)
         vectors[:, 0] = torch.randn(batch, self.cfg.z_dim, generator=g)
         region = torch.zeros(batch, height, width, dtype=torch.long)
         p = self.cfg.mixed_noise
@@ -383,8 +387,11 @@ class Run:
             for i in range(batch):
                 if float(torch.rand((), generator=g)) >= p:
                     continue
-                region[i] = self.reroll_region(labels[i].cpu(), g).long()
-                vectors[i, 1] = torch.randn(self.cfg.z_dim, generator=g)
+                mask = self.reroll_region(labels[i].cpu(), g)
+                new = torch.randn(self.cfg.z_dim, generator=g)
+                for k, (ring, fraction) in enumerate(feather_rings(mask, feather), start=1):
+                    region[i][ring] = k
+                    vectors[i, k] = blend(vectors[i, 0], new, fraction)
         return vectors, region
 
     def noise(
@@ -401,8 +408,8 @@ class Run:
         """The generator's input for ``labels`` (B, H, W) and the noise ``(vectors, region)`` as ids and per-id
         vectors: id ``region * N + class`` stands for ``cat(vectors[region], onehot(class))``."""
         n = self.space.num_channels
-        b = labels.shape[0]
-        onehots = torch.eye(n).repeat(2, 1)  # (2N, N)
+        b, r = vectors.shape[:2]
+        onehots = torch.eye(n).repeat(r, 1)  # (R*N, N)
         codes = torch.cat((vectors.repeat_interleave(n, dim=1), onehots.expand(b, -1, -1)), 2)
         return SegCodes((region.to(self.device) * n + labels).contiguous(), codes.to(self.device))
 
