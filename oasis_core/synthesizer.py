@@ -246,14 +246,11 @@ class Synthesizer:
 
         The numbers are :func:`oasis_core.noise.reroll`'s, bit for bit. A field this Synthesizer handed out is
         rerolled on its layout (the result is read-only too); any other array is rerolled inside the mask."""
-        if feather:
-            m = np.asarray(mask, dtype=bool)
-            if m.ndim != 2:
-                raise ValueError(f"a soft-bordered reroll needs an (H, W) mask, got {m.shape}")
+        m = np.asarray(mask, dtype=bool)
+        if feather:  # one reroll per ring of the soft border, each with its share of the strength
             for ring, fraction in noise_ops.feather_rings(torch.from_numpy(m.copy()), feather):
                 noise = self.reroll(noise, ring.numpy(), seed, strength * fraction)
             return noise
-        m = np.asarray(mask, dtype=bool)
         layout = self._layouts.recall(noise)
         if layout is not None and m.shape == noise.shape[-2:] and noise.ndim == 3:
             out = self._reroll_layout(layout, noise, m, seed, strength)
