@@ -91,8 +91,9 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app import label_io, resources
-    from app.main_window import MainWindow
+    from app import resources
+    from app.doc import label_io
+    from app.ui.main_window import MainWindow
 
     timings = report["timings_s"]
     app = QApplication.instance() or QApplication([sys.argv[0]])

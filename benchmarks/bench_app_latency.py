@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app import resources
-    from app.main_window import MainWindow
+    from app.ui.main_window import MainWindow
 
     tmp = Path(tempfile.mkdtemp(prefix="oasis-bench-"))
     model = Path(args.model) if args.model else resources.default_model()

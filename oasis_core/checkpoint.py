@@ -15,12 +15,9 @@ Loading reads JSON and raw tensors only: no code is executed. Official files are
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ from torch import nn
 
 from oasis_core import labels as label_spaces
 from oasis_core.config import DiscriminatorConfig, GeneratorConfig, paper_configs
+from oasis_core.files import atomic_write_bytes, sha256_file
 from oasis_core.labels import LabelSpace
 from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.spectral import fold_spectral_norm, from_official_keys, to_official_keys
@@ -96,34 +94,6 @@ class ModelFile:
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a saved file gets the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _plain_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """A module's state with spectral norm folded into plain weights (what inference modules load)."""
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
@@ -283,7 +253,7 @@ def load_checkpoint(path: str | os.PathLike, with_discriminator: bool = True) ->
         generator_state=g_state,
         discriminator_state=d_state or None,
         document=doc,
-        sha256=file_sha256(path),
+        sha256=sha256_file(path),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from oasis_core.checkpoint import atomic_write_bytes
+from oasis_core.files import atomic_write_bytes
 from oasis_core.labels import LabelSpace
 
 # Larger images are refused before decoding (a 6000x4000 photo is 24 MP; this allows about 8x that).

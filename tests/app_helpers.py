@@ -64,7 +64,7 @@ def open_window(qtbot, tmp_path: Path, model: Path, size: tuple[int, int] | None
     """A real MainWindow on a tiny model, settings in tmp_path, questions answered by ``window.answers``."""
     from PySide6.QtCore import QSettings
 
-    from app.main_window import MainWindow
+    from app.ui.main_window import MainWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, dark=True, restore_layout=False)

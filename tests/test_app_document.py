@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import tools
-from app.document import TILE, HistoryEntry, RerollRegion, Scene
+from app.doc import TILE, HistoryEntry, RerollRegion, Scene, tools
 
 
 def blank(h: int = 64, w: int = 64, value: int = 0) -> Scene:

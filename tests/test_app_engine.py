@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from app_helpers import make_tiny_model, wait_for  # noqa: E402
 
-from app.document import NoiseRecipe, RerollRegion  # noqa: E402
+from app.doc import NoiseRecipe, RerollRegion  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -177,7 +177,7 @@ def test_noise_fields_reuse_recipe_prefixes_and_match_a_fresh_computation(model_
 
 
 def test_the_documents_soft_border_limits_are_the_librarys():
-    from app import document
+    from app.doc import recipe
     from oasis_core import noise
 
-    assert (document.MAX_FEATHER, document.DEFAULT_FEATHER) == (noise.MAX_FEATHER, noise.DEFAULT_FEATHER)
+    assert (recipe.MAX_FEATHER, recipe.DEFAULT_FEATHER) == (noise.MAX_FEATHER, noise.DEFAULT_FEATHER)

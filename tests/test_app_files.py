@@ -12,10 +12,9 @@ import pytest
 from photo_helpers import bomb_png
 from PIL import Image
 
-from app import label_io, tools
-from app.document import HistoryEntry, PhotoReference, RerollRegion, Scene
-from app.model_info import ClassInfo, LabelMapError, ModelInfo
-from app.project_file import ProjectError, load_project, save_project
+from app.doc import HistoryEntry, PhotoReference, RerollRegion, Scene, label_io, tools
+from app.doc.model_info import ClassInfo, LabelMapError, ModelInfo
+from app.doc.project_file import ProjectError, load_project, save_project
 
 
 def info(n: int = 6, big: bool = False) -> ModelInfo:
@@ -65,7 +64,7 @@ def test_project_soft_border_of_rerolls_is_optional_and_checked(tmp_path):
 def test_project_history_longer_than_the_cap_is_cut_on_load(tmp_path):
     """A project whose history exceeds the app's cap (an edited file, an older version) opens with the newest
     MAX_HISTORY entries, or the window that holds the current entry; the history list never grows past the cap."""
-    from app.document import MAX_HISTORY
+    from app.doc import MAX_HISTORY
 
     s = painted_scene()
     path = tmp_path / "p.oasis"

@@ -122,9 +122,9 @@ def local_model(tmp_path_factory):
 
 
 def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp_path, local_model, monkeypatch):
-    import app.main_window
+    import app.ui.main_window
 
-    monkeypatch.setattr(app.main_window, "random_seed", lambda: 11)  # the reroll's new noise vector, fixed
+    monkeypatch.setattr(app.ui.main_window, "random_seed", lambda: 11)  # the reroll's new noise vector, fixed
     win = open_window(qtbot, tmp_path, local_model, size=(256, 256))
     try:
         win.set_style_seed(1)
@@ -148,7 +148,7 @@ def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp
         print(f"reroll: mean |diff| inside {inside:.1f}, outside {outside:.1f}, far outside {d[far].mean():.2f}")
         assert inside > 5 * outside, (inside, outside)
         assert d[far].max() == 0, "noise outside the region is unchanged, so far pixels are identical"
-        from app.document import DEFAULT_FEATHER
+        from app.doc import DEFAULT_FEATHER
 
         assert len(win.scene.regions) == 1 and win.scene.regions[0].strength == 1.0
         assert win.scene.regions[0].feather == DEFAULT_FEATHER == win.reroll_panel.feather_value  # a soft edge
@@ -246,7 +246,7 @@ def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, ti
     win = open_window(qtbot, tmp_path, tiny_model, size=(64, 64))
     try:
         win.set_live(False)
-        from app.document import Scene
+        from app.doc import Scene
 
         win.set_scene(Scene.blank(2048, 2048, win.info.value_of("grass")))  # large: > 0.4 s even on the fast path
         win.canvas.fit()
@@ -350,7 +350,7 @@ def test_seed_lock_and_view_modes(qtbot, win):
 
 
 def test_help_lists_every_tool_shortcut(win):
-    from app.main_window import TOOL_INFO, HelpDialog
+    from app.ui.main_window import TOOL_INFO, HelpDialog
 
     texts = HelpDialog(win).shortcut_texts()
     for _, key, _ in TOOL_INFO.values():

@@ -3,8 +3,8 @@
 import numpy as np
 from PySide6.QtCore import Qt
 
-from app.document import MAX_HISTORY, HistoryEntry
-from app.panels import HistoryPanel
+from app.doc import MAX_HISTORY, HistoryEntry
+from app.ui.panels import HistoryPanel
 
 
 def entry(seed: int, thumb: bool = False) -> HistoryEntry:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from oasis_core.imageio import indexed_label_image
 from oasis_core.labels import landscapes
 from train.data import landscapes as ls
 
@@ -88,7 +89,7 @@ def test_classes_txt_and_label_png_follow_the_label_space() -> None:
         assert int(value) == v and name == space.names[v]
         assert (int(r), int(g), int(b)) == space.colours[v]
     lab = np.arange(10, dtype=np.uint8).repeat(3).reshape(5, 6)
-    im = ls.label_image(lab)
+    im = indexed_label_image(lab, ls.LABEL_SPACE)
     assert im.mode == "P"
     assert np.array_equal(np.asarray(im), lab)
     pal = np.array(im.getpalette()[:30]).reshape(10, 3)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
-from app.document import cleanup_parameters  # noqa: E402
+from app.doc import cleanup_parameters  # noqa: E402
 from oasis_core.segmentation import cleanup_labels, connected_regions, worst_regions  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.data]

@@ -297,9 +297,8 @@ def test_init_refreshes_the_spectral_norm_vectors_to_the_new_weights():
 def test_lite_discriminator_learns_to_segment_quickly():
     """The lite presets' D initialisation (xavier gain 1): 30 Adam steps on one real batch must cut the weighted
     segmentation loss clearly. With the paper's gain 0.02 the same steps move it by less than 1%."""
-    from train.cli import dataset_factory
     from train.config import make_config
-    from train.data import default_label_space
+    from train.data import dataset_factory, default_label_space
     from train.loop import build_models
 
     space = default_label_space("facades", FACADES)
@@ -359,9 +358,8 @@ def test_clip_and_gain_options_are_validated_and_reach_the_config(capsys):
 def test_diversity_term_spreads_the_noise_draws_apart(tmp_path):
     """Opt-in diversity-sensitive term (off in every preset): from the same start and batches (fp32), 20 steps with it
     must leave G's outputs for two noise draws of one label map clearly further apart than 20 steps without."""
-    from train.cli import dataset_factory
     from train.config import make_config
-    from train.data import default_label_space
+    from train.data import dataset_factory, default_label_space
     from train.loop import Run
 
     space = default_label_space("facades", FACADES)
@@ -398,9 +396,8 @@ def test_mixed_noise_gives_some_images_a_second_vector_in_a_region(tmp_path):
     """Opt-in mixed noise fields (off in every preset): with the fraction 1 every image of a batch holds exactly two
     vectors, the second over a class of its label map or an ellipse; the draw is deterministic per step, a step
     trains on it with finite losses, and with the fraction 0 every image keeps one vector."""
-    from train.cli import dataset_factory
     from train.config import make_config
-    from train.data import default_label_space
+    from train.data import dataset_factory, default_label_space
     from train.loop import Run
 
     space = default_label_space("facades", FACADES)

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import torch
 
-from oasis_core.labels import LabelSpace
 from train import distributed as du
-from train.config import PRESETS, TrainConfig, make_config
+from train.config import PRESETS, make_config
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -188,17 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def dataset_factory(cfg: TrainConfig, space: LabelSpace):
-    from train.data import build_dataset
-
-    def make(split: str):
-        return build_dataset(cfg.dataset, cfg.data, split, cfg.size, label_space=space, load_size=cfg.load_size)
-
-    return make
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
-    from train.data import default_label_space
+    from train.data import dataset_factory, default_label_space
     from train.loop import env_threads, fit
 
     env_threads()

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oasis_core.checkpoint import atomic_write_bytes
+from oasis_core.files import atomic_write_bytes
 from oasis_core.labels import LabelSpace
 from oasis_core.segmentation import PRIOR_STRENGTH, prior_bias
 
@@ -106,8 +106,8 @@ def fit_segmenter(run_dir: str | Path, iters: int = 2000, batch: int = 8, lr: fl
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from train.export import load_run
     from train.loop import InfiniteShardedSampler, SeededItems
+    from train.run import load_run
 
     run, cfg, space = load_run(run_dir)
     device = run.device
@@ -216,7 +216,7 @@ def evaluate_run(
 ) -> dict:
     """Evaluate a run folder's EMA generator (BN statistics re-estimated) and discriminator on its validation
     split; the results are merged into ``<run>/eval.json``."""
-    from train.export import class_frequencies, load_run
+    from train.run import class_frequencies, load_run
 
     run_dir = Path(run_dir)
     run, _, space = load_run(run_dir, natural_size=True)
@@ -242,8 +242,8 @@ def evaluate_model(
     validation split of ``data``, laid out as the file's training data was (its provenance names the dataset)."""
     from oasis_core.checkpoint import load_checkpoint
     from train import distributed as du
-    from train.cli import dataset_factory
     from train.config import TrainConfig
+    from train.data import dataset_factory
     from train.loop import Run, TrainingError
 
     mf = load_checkpoint(model)

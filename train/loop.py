@@ -30,8 +30,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from oasis_core import losses
-from oasis_core.checkpoint import atomic_write_bytes
 from oasis_core.config import DiscriminatorConfig, GeneratorConfig
+from oasis_core.files import atomic_write_bytes
 from oasis_core.labels import LabelSpace
 from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.discriminator import DResBlock

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from oasis_core.checkpoint import atomic_write_bytes
+from oasis_core.files import atomic_write_bytes
 from oasis_core.imageio import png_bytes
 from oasis_core.synthesizer import Synthesizer
 

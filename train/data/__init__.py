@@ -11,56 +11,11 @@ every file are described in ``train.data.base``; every data problem raises ``Dat
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from torch.utils.data import Dataset
-
-from oasis_core.labels import LabelSpace
-
 from .base import SPLITS, DatasetError, Pair, PairedDataset
 from .check import check_dataset, format_check_report
 from .folder import CamVid, Facades, FolderDataset, Landscapes, parse_classes, read_classes
 from .official import ADE20K, Cityscapes, CocoStuff
-
-DATASETS: dict[str, type[PairedDataset]] = {
-    "ade20k": ADE20K,
-    "cityscapes": Cityscapes,
-    "coco_stuff": CocoStuff,
-    "camvid": CamVid,
-    "facades": Facades,
-    "landscapes": Landscapes,
-    "folder": FolderDataset,
-}
-ALIASES = {"coco": "coco_stuff", "cocostuff": "coco_stuff", "generic": "folder", "custom": "folder"}
-
-
-def dataset_class(name: str) -> type[PairedDataset]:
-    key = name.strip().lower().replace("-", "_")
-    key = ALIASES.get(key, key)
-    try:
-        return DATASETS[key]
-    except KeyError:
-        raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
-
-
-def default_label_space(name: str, root: str | Path) -> LabelSpace:
-    """The label space a dataset uses unless told otherwise (built-in, or ``<root>/classes.txt`` for "folder")."""
-    return dataset_class(name).default_label_space(Path(root))
-
-
-def build_dataset(
-    name: str,
-    root: str | Path,
-    split: str,
-    size: tuple[int, int],
-    *,
-    label_space: LabelSpace | None = None,
-    load_size: tuple[int, int] | None = None,
-    flip: bool | None = None,
-) -> Dataset:
-    """A dataset by registry name. ``size`` and ``load_size`` are (height, width); ``flip=None`` flips in "train"."""
-    return dataset_class(name)(root, split, size, label_space=label_space, load_size=load_size, flip=flip)
-
+from .registry import ALIASES, DATASETS, build_dataset, dataset_class, dataset_factory, default_label_space
 
 __all__ = [
     "ADE20K",
@@ -79,6 +34,7 @@ __all__ = [
     "build_dataset",
     "check_dataset",
     "dataset_class",
+    "dataset_factory",
     "default_label_space",
     "format_check_report",
     "parse_classes",

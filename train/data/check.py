@@ -40,6 +40,7 @@ from tqdm import tqdm
 from oasis_core.labels import LabelSpace
 
 from .base import ChannelMapper, DatasetError, _decode, label_values, open_pair
+from .registry import dataset_class, default_label_space
 
 
 def _empty_split(c: int) -> dict:
@@ -71,8 +72,6 @@ def check_dataset(
     progress: bool = True,
 ) -> dict:
     """Validate every pair of every split of a dataset and return its statistics (see the module docstring)."""
-    from . import dataset_class, default_label_space
-
     cls = dataset_class(name)
     root = Path(root)
     if not root.is_dir():

@@ -15,7 +15,6 @@ Public API: :class:`TextureBank`, :func:`render_scene`, :func:`write_dataset`, :
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from oasis_core.files import atomic_write_bytes, atomic_write_text
+from oasis_core.imageio import encode_image, indexed_label_image, png_bytes
 from oasis_core.labels import LabelSpace, landscapes
 
 SKY, CLOUD, MOUNTAIN, ROCK, SNOW, WATER, GRASS, SAND, TREE, DIRT = range(10)
@@ -1312,20 +1313,6 @@ def is_val(index: int, val_fraction: float) -> bool:
     return ((index * 0.6180339887498949) % 1.0) < val_fraction
 
 
-def _save_atomic(img: Image.Image, path: Path, **kw) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    img.save(tmp, **kw)
-    os.replace(tmp, path)
-
-
-def label_image(labels: np.ndarray) -> Image.Image:
-    """An indexed (mode "P") PNG image of file values with the label space palette."""
-    arr = np.ascontiguousarray(labels, dtype=np.uint8)
-    im = Image.frombytes("P", (arr.shape[1], arr.shape[0]), arr.tobytes())
-    im.putpalette(LABEL_SPACE.palette_values().reshape(-1).tolist())
-    return im
-
-
 def classes_txt() -> str:
     return "".join(f"{v} {n} {c[0]} {c[1]} {c[2]}\n" for v, n, c in LABEL_SPACE.paintable())
 
@@ -1380,9 +1367,7 @@ def write_dataset(
         (out / split / "images").mkdir(parents=True, exist_ok=True)
         (out / split / "labels").mkdir(parents=True, exist_ok=True)
     cls_path = out / "classes.txt"
-    tmp = cls_path.with_name(".classes.tmp.txt")
-    tmp.write_text(classes_txt(), encoding="utf-8")
-    os.replace(tmp, cls_path)
+    atomic_write_text(cls_path, classes_txt())
     copy_licences(root, out)
     stats = {"written": 0, "skipped": 0, "train": 0, "val": 0}
     for i in tqdm(range(count), desc="landscapes", unit="scene", disable=not progress):
@@ -1398,12 +1383,12 @@ def write_dataset(
         # rendering is deterministic, so a half-written scene is completed without touching the existing file
         img, lab = render_scene(seed + i, size, bank)
         if not have_lab:
-            _save_atomic(label_image(lab), lab_path, format="PNG")
+            atomic_write_bytes(lab_path, png_bytes(indexed_label_image(lab, LABEL_SPACE)))
         if not have_img:
             if image_format == "jpg":
-                _save_atomic(Image.fromarray(img), img_path, format="JPEG", quality=95)
+                atomic_write_bytes(img_path, encode_image(img, img_path, quality=95))
             else:
-                _save_atomic(Image.fromarray(img), img_path, format="PNG")
+                atomic_write_bytes(img_path, encode_image(img, img_path))
         stats["written"] += 1
     return stats
 

@@ -1,4 +1,4 @@
-"""The adapter between the GUI and the model: the only app module that imports torch and oasis_core.
+"""The engine: one worker thread that runs every model job for the GUI.
 
 One worker thread runs every model job (load, generate, variants, convert, photo segmentation, clean-up, realism)
 in order. Requests carry increasing
@@ -15,16 +15,17 @@ import time
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.document import NoiseRecipe
-from app.model_info import ClassInfo, ModelInfo
+from app.doc.model_info import ModelInfo
+from app.doc.recipe import NoiseRecipe
+from app.engine.models import describe
+from app.engine.results import GenerationResult, PhotoImport, WorstRegions
 from oasis_core import segmentation
-from oasis_core.checkpoint import OFFICIAL_DATASETS, CheckpointError, convert_official
+from oasis_core.checkpoint import CheckpointError, convert_official
 from oasis_core.imageio import read_rgb
 from oasis_core.synthesizer import Synthesizer, resize_photo
 
@@ -34,89 +35,7 @@ TASKS = ("segment", "cleanup", "realism", "worst")
 REPLACEABLE = ("generate", "cleanup", "realism")
 
 
-def describe(syn: Synthesizer, path: str | os.PathLike = "") -> ModelInfo:
-    """The plain description of a loaded model that the rest of the app works with."""
-    ls = syn.label_space
-    classes = tuple(ClassInfo(int(v), str(n), (int(c[0]), int(c[1]), int(c[2]))) for v, n, c in ls.paintable())
-    aliases = tuple(
-        (int(v), int(ls.file_values[ch])) for v, ch in ls.aliases if ls.file_values[ch] >= 0 and v != ls.file_values[ch]
-    )
-    return ModelInfo(
-        name=syn.name,
-        model_hash=syn.model_hash,
-        classes=classes,
-        dont_care_value=ls.dont_care_value,
-        natural_size=tuple(int(s) for s in syn.natural_size),  # type: ignore[arg-type]
-        size_multiple=int(syn.size_multiple),
-        has_discriminator=bool(syn.has_discriminator),
-        path=str(Path(path).resolve()) if path else str(syn.model.path),
-        device=str(syn.device),
-        dtype=str(syn.dtype).replace("torch.", ""),
-        label_space_name=ls.name,
-        aliases=aliases,
-    )
-
-
-def available_devices() -> list[str]:
-    """Device choices for the picker: auto first, CUDA only where PyTorch sees a GPU."""
-    devices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    return devices
-
-
-def available_dtypes(device: str) -> list[str]:
-    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
-        return ["auto", "fp32", "bf16", "fp16"]
-    return ["auto", "fp32", "bf16"]
-
-
-def official_datasets() -> list[str]:
-    return list(OFFICIAL_DATASETS)
-
-
-def runtime_description() -> str:
-    return f"PyTorch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-
-
 # --------------------------------------------------------------------- jobs and results
-@dataclass
-class GenerationResult:
-    """Images for one request. ``recipes[i]`` made ``images[i]``; ``labels`` is the map they were made from."""
-
-    stamp: int
-    channel: str
-    labels: np.ndarray
-    recipes: list[NoiseRecipe]
-    images: list[np.ndarray]
-    ms: float
-    device: str
-    dtype: str
-    model_hash: str
-    tag: object = None
-
-
-@dataclass
-class PhotoImport:
-    """A photo segmented for a canvas: the photo and its maps at the canvas size (the model's label dtype)."""
-
-    path: str
-    photo: np.ndarray
-    labels: np.ndarray
-    confidence: np.ndarray
-    source_size: tuple[int, int]  # (height, width) of the file
-    ms: float
-
-
-@dataclass
-class WorstRegions:
-    """The realism map of an image and the masks of its least realistic label regions, worst first."""
-
-    fake: np.ndarray
-    masks: list[np.ndarray]
-    tag: object = None
-
-
 @dataclass
 class _Job:
     kind: str  # "load" | "generate" | "convert" | one of TASKS

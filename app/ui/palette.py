@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.icons import swatch
-from app.model_info import ModelInfo
+from app.doc.model_info import ModelInfo
+from app.ui.icons import swatch
 
 RECENT = 8
 VALUE_ROLE = Qt.ItemDataRole.UserRole

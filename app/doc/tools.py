@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.document import BBox, Scene
+from app.doc.scene import BBox, Scene
 
 Point = tuple[float, float]
 MAX_BRUSH = 512

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from app.model_info import LabelMapError, ModelInfo
+from app.doc.model_info import LabelMapError, ModelInfo
 
 MAX_SIDE = 16384
 

@@ -40,17 +40,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import label_io, project_file, resources
-from app.canvas import TOOLS, Canvas
-from app.document import (
+from app import resources
+from app.doc import (
     HistoryEntry,
     PhotoReference,
     RerollRegion,
     Scene,
     cleanup_parameters,
     keep_user_edits,
+    label_io,
+    project_file,
     random_seed,
 )
+from app.doc.model_info import LabelMapError, ModelInfo
 from app.engine import (
     Engine,
     GenerationResult,
@@ -60,10 +62,10 @@ from app.engine import (
     available_dtypes,
     official_datasets,
 )
-from app.icons import icon
-from app.model_info import LabelMapError, ModelInfo
-from app.palette import Palette
-from app.panels import GeneratePanel, HistoryPanel, PhotoPanel, RealismPanel, RerollPanel, VariantsPanel
+from app.ui.canvas import TOOLS, Canvas
+from app.ui.icons import icon
+from app.ui.palette import Palette
+from app.ui.panels import GeneratePanel, HistoryPanel, PhotoPanel, RealismPanel, RerollPanel, VariantsPanel
 
 LIVE_DELAY_MS = 150
 CLEANUP_DELAY_MS = 120

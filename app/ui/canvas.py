@@ -3,7 +3,7 @@
 Optional layers: an imported photo over the labels (reference), a low-confidence overlay of the photo's
 segmentation on the labels, and the discriminator's realism heat map on the image.
 
-It renders the scene and turns mouse input into calls of ``app.tools``; the scene itself stays Qt-free. Mouse
+It renders the scene and turns mouse input into calls of ``app.doc.tools``; the scene itself stays Qt-free. Mouse
 positions become continuous image coordinates, so every pane (in side-by-side view) can be painted on.
 """
 
@@ -27,9 +27,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
-from app import tools
-from app.document import BBox, Scene
-from app.model_info import ModelInfo
+from app.doc import BBox, Scene, tools
+from app.doc.model_info import ModelInfo
 
 VIEW_MODES = ("side", "blend", "split")
 PAINT_TOOLS = ("brush", "eraser", "fill", "lasso", "rect")

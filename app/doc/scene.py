@@ -1,9 +1,8 @@
 """The scene document: label map, noise seeds and reroll regions, generation history and undo. No Qt, no torch.
 
-The label map holds the model's *file values* (what a label PNG stores). The noise the generator sees is fully
-described by a ``NoiseRecipe``: the style seed draws one vector per image, then each reroll region, in order,
-resamples the noise inside its mask with its own seed and strength. So a scene plus its recipe reproduces the same
-image on the same device and dtype.
+The label map holds the model's *file values* (what a label PNG stores); the noise is described by the scene's
+recipe (``app.doc.recipe``), the images made so far by its history (``app.doc.history``), and a scene imported from
+a photo keeps its photo layer (``app.doc.photo``).
 
 Undo works on edit groups (one per stroke or command). Label changes are stored as the 64x64 tiles they touched
 (before and after), so a stroke on a large canvas costs memory in proportion to what it changed.
@@ -11,155 +10,22 @@ Undo works on edit groups (one per stroke or command). Label changes are stored 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.doc.history import MAX_HISTORY, HistoryEntry
+from app.doc.photo import PhotoReference
+from app.doc.recipe import MAX_SEED, NoiseRecipe, RerollRegion, readonly_copy
+
 TILE = 64
-MAX_SEED = 2**31 - 1
-# soft reroll borders, px: the library's limits (oasis_core.noise.MAX_FEATHER / DEFAULT_FEATHER, where the default
-# is measured); the document does not import the library, tests/test_app_engine.py checks that they agree
-MAX_FEATHER = 256
-DEFAULT_FEATHER = 24
 MAX_UNDO = 200
-MAX_HISTORY = 500
 _ids = itertools.count(1)
 
 BBox = tuple[int, int, int, int]  # (y0, x0, y1, x1), ends exclusive
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, copy=True)
-    a.flags.writeable = False
-    return a
-
-
-def labels_digest(labels: np.ndarray) -> str:
-    h = hashlib.sha1(f"{labels.shape}{labels.dtype.str}".encode())
-    h.update(np.ascontiguousarray(labels).tobytes())
-    return h.hexdigest()[:16]
-
-
-@dataclass(frozen=True, eq=False)
-class RerollRegion:
-    """Noise inside ``mask`` (H, W bool, read-only) redrawn with ``seed`` and blended with ``strength`` in [0, 1];
-    the strength ramps up over ``feather`` px from the mask's edge (a soft border, :func:`oasis_core.noise.
-    feather_rings`; 0: a hard edge, as files without the field have)."""
-
-    mask: np.ndarray
-    seed: int
-    strength: float = 1.0
-    feather: int = 0
-
-    @staticmethod
-    def make(mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0) -> RerollRegion:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.ndim != 2:
-            raise ValueError(f"a reroll mask must be 2-D, got shape {mask.shape}")
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"reroll strength must be in [0, 1], got {strength}")
-        if not 0 <= int(feather) <= MAX_FEATHER:
-            raise ValueError(f"the soft border must be 0 to {MAX_FEATHER} px, got {feather}")
-        return RerollRegion(_readonly(mask), int(seed) & MAX_SEED, float(strength), int(feather))
-
-    @property
-    def digest(self) -> str:
-        return labels_digest(self.mask.view(np.uint8))
-
-    @property
-    def area(self) -> int:
-        return int(self.mask.sum())
-
-
-@dataclass(eq=False)
-class PhotoReference:
-    """An imported photo at the canvas size: the reference layer and the segmentation the label map started from.
-
-    ``labels`` is the raw segmentation and ``confidence`` its per-pixel confidence in [0, 1]; ``applied`` is the map
-    the last clean-up wrote (None before any), ``cleanup`` its level (0..100). Not part of undo: it describes where
-    the scene came from, not what it is now.
-    """
-
-    photo: np.ndarray
-    labels: np.ndarray
-    confidence: np.ndarray
-    source: str = ""
-    source_size: tuple[int, int] = (0, 0)  # (height, width) of the photo file
-    cleanup: int = 0
-    applied: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        h, w = self.labels.shape
-        if self.photo.shape != (h, w, 3) or self.confidence.shape != (h, w):
-            raise ValueError(
-                f"photo {self.photo.shape}, labels {self.labels.shape} and confidence {self.confidence.shape} "
-                "must have the same size"
-            )
-
-
-def cleanup_parameters(level: int, shape: tuple[int, int]) -> tuple[int, float]:
-    """The clean-up slider (0 = raw segmentation .. 100 = strongest) as (smallest region in pixels, confidence
-    below which pixels are refilled from their neighbours)."""
-    t = max(0, min(100, int(level))) / 100
-    min_region = max(1, round(shape[0] * shape[1] * 0.02 * t * t))
-    return min_region, 0.6 * t
-
-
-def keep_user_edits(cleaned: np.ndarray, current: np.ndarray, photo: PhotoReference) -> np.ndarray:
-    """A new clean-up result that keeps what the user painted: pixels that differ both from the raw segmentation
-    and from the last clean-up are the user's and stay as they are."""
-    previous = photo.applied if photo.applied is not None else photo.labels
-    edited = (current != photo.labels) & (current != previous)
-    out = np.array(cleaned, dtype=current.dtype, copy=True)
-    out[edited] = current[edited]
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class NoiseRecipe:
-    """Everything that decides the noise field of one generation."""
-
-    height: int
-    width: int
-    style_seed: int
-    regions: tuple[RerollRegion, ...] = ()
-
-    def key(self) -> tuple:
-        regions = tuple((r.digest, r.seed, r.strength, r.feather) for r in self.regions)
-        return (self.height, self.width, self.style_seed, regions)
-
-    def with_region(self, region: RerollRegion) -> NoiseRecipe:
-        return replace(self, regions=(*self.regions, region))
-
-
-@dataclass(eq=False)
-class HistoryEntry:
-    """One generated image: the labels, seeds and regions that made it (enough to make it again) and a thumbnail."""
-
-    labels: np.ndarray
-    style_seed: int
-    regions: tuple[RerollRegion, ...]
-    timestamp: float = field(default_factory=time.time)
-    ms: float = 0.0
-    device: str = ""
-    dtype: str = ""
-    model_hash: str = ""
-    kind: str = "generate"
-    thumbnail: np.ndarray | None = None
-    image: np.ndarray | None = None  # full image, kept in memory only for recent entries
-
-    def recipe(self) -> NoiseRecipe:
-        h, w = self.labels.shape
-        return NoiseRecipe(h, w, self.style_seed, self.regions)
-
-    @property
-    def labels_digest(self) -> str:
-        return labels_digest(self.labels)
 
 
 @dataclass(frozen=True, eq=False)
@@ -463,7 +329,7 @@ class Scene:
     # ----------------------------------------------------------------- history
     def add_history(self, entry: HistoryEntry, keep_images: int = 32) -> int:
         """Append a generation; keeps full images only for the newest ``keep_images`` entries."""
-        entry.labels = _readonly(entry.labels) if entry.labels.flags.writeable else entry.labels
+        entry.labels = readonly_copy(entry.labels) if entry.labels.flags.writeable else entry.labels
         if self.history and self.history[-1].labels_digest == entry.labels_digest:
             entry.labels = self.history[-1].labels  # share identical label maps
         self.history.append(entry)
@@ -508,8 +374,3 @@ def union_bbox(boxes: list[BBox]) -> BBox | None:
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
-
-
-def random_seed() -> int:
-    """A fresh seed, short enough to read and type (any value up to MAX_SEED is accepted)."""
-    return int(np.random.default_rng().integers(0, 1_000_000))

@@ -40,16 +40,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.document import (
-    MAX_FEATHER,
-    MAX_HISTORY,
-    MAX_SEED,
-    HistoryEntry,
-    PhotoReference,
-    RerollRegion,
-    Scene,
-    labels_digest,
-)
+from app.doc.history import MAX_HISTORY, HistoryEntry
+from app.doc.photo import PhotoReference
+from app.doc.recipe import MAX_FEATHER, MAX_SEED, RerollRegion, labels_digest
+from app.doc.scene import Scene
 
 FORMAT = "oasis-studio-project"
 VERSION = 1

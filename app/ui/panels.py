@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas import numpy_to_qimage
-from app.document import DEFAULT_FEATHER, MAX_SEED, HistoryEntry
-from app.icons import icon
+from app.doc import DEFAULT_FEATHER, MAX_SEED, HistoryEntry
+from app.ui.canvas import numpy_to_qimage
+from app.ui.icons import icon
 
 
 def thumb_icon(image: np.ndarray, side: int = 96) -> QIcon:
