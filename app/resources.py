@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
 from pathlib import Path
+
+from oasis_core.files import sha256_file
 
 APP_NAME = "OASIS Studio"
 ORG_NAME = "OASIS Studio"
@@ -64,21 +65,13 @@ def is_official_checkpoint(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in OFFICIAL_SUFFIXES
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def find_model_by_hash(model_hash: str, candidates: list[Path]) -> Path | None:
     """The first candidate file whose sha256 is ``model_hash`` (to reopen a project with its own model)."""
     if not model_hash:
         return None
     for p in candidates:
         try:
-            if p.is_file() and file_sha256(p) == model_hash:
+            if p.is_file() and sha256_file(p) == model_hash:
                 return p
         except OSError:
             continue

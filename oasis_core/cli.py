@@ -25,7 +25,7 @@ from oasis_core.imageio import (
     write_npy,
     write_rgb,
 )
-from oasis_core.labels import LabelError
+from oasis_core.labels import LabelError, resize_nearest
 
 
 class UsageError(ValueError):
@@ -61,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--seed", type=int, default=0, help="noise seed (one vector per image, as in the paper)")
     src.add_argument("--noise", type=Path, help="noise .npy: a (z,) vector (replicated) or a (z, H, W) field")
     g.add_argument("--size", type=_parse_size, help="resize the label map (nearest) to HxW first")
-    g.add_argument("--pad", action="store_true", help="pad sizes that are not a multiple of 32 and crop back")
+    g.add_argument(
+        "--no-pad", dest="pad", action="store_false",
+        help="refuse sizes that are not a multiple of 32 (default: pad the map, replicating its border, and crop back)",
+    )  # fmt: skip
+    g.add_argument("--pad", dest="pad", action="store_true", help=argparse.SUPPRESS)  # the default; older scripts
     g.add_argument("-o", "--output", required=True, type=Path, help="output image (.png/.jpg)")
     g.add_argument("--raw", type=Path, help="also write the float32 (3, H, W) output in [-1, 1] as .npy")
     _add_runtime(g)
@@ -112,13 +116,6 @@ def _load_noise(path: Path, z_dim: int, h: int, w: int) -> np.ndarray:
     )
 
 
-def _resize_nearest(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    h, w = values.shape
-    rows = (np.arange(size[0]) * h // size[0]).clip(0, h - 1)
-    cols = (np.arange(size[1]) * w // size[1]).clip(0, w - 1)
-    return values[rows][:, cols]
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from oasis_core.synthesizer import Synthesizer
 
@@ -127,20 +124,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     if args.size:
-        values = _resize_nearest(values, args.size)
+        values = resize_nearest(values, args.size)
     h, w = values.shape
-    m = syn.size_multiple
-    ph, pw = -h % m, -w % m
-    if (ph or pw) and not args.pad:
+    if not args.pad:
         syn.check_size(h, w)  # raises the clear message
-    padded = np.pad(values, ((0, ph), (0, pw)), mode="edge") if (ph or pw) else values
-    if args.noise is not None:
-        noise = _load_noise(args.noise, syn.z_dim, h, w)
-        if ph or pw:
-            noise = np.pad(noise, ((0, 0), (0, ph), (0, pw)), mode="edge")
-    else:
-        noise = syn.sample_noise(h + ph, w + pw, args.seed)
-    raw = syn.generate_tensor(padded, noise)[0, :, :h, :w]
+    noise = _load_noise(args.noise, syn.z_dim, h, w) if args.noise is not None else syn.sample_noise(h, w, args.seed)
+    raw = syn.generate_tensor(values, noise, pad=args.pad)[0]
     img = ((raw.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     if args.raw:
         write_npy(args.raw, raw.numpy().astype(np.float32))

@@ -61,6 +61,7 @@ from torch import nn
 
 from oasis_core.nn.generator import Generator
 from oasis_core.nn.spade import SPADE, SPADEResBlock
+from oasis_core.noise import NoiseField
 
 __all__ = ["FastGenerator", "NoiseLayout", "analyse_noise", "fast_supported"]
 
@@ -219,6 +220,11 @@ class NoiseLayout:
             return self
         ids = [None if i is None else i.to(device) for i in self.ids]
         return NoiseLayout([v.to(device) for v in self.vectors], ids)
+
+    @classmethod
+    def of_fields(cls, fields: list[NoiseField]) -> NoiseLayout:
+        """The batch of compact noise fields (:class:`oasis_core.noise.NoiseField`), as they are."""
+        return cls([f.vectors for f in fields], [None if f.ids is None else f.ids.reshape(-1) for f in fields])
 
     @classmethod
     def replicated(cls, vectors: torch.Tensor) -> NoiseLayout:

@@ -21,33 +21,58 @@ class ImageReadError(ValueError):
     """An image or label map cannot be used; the message names the file."""
 
 
-def _open(path: str | os.PathLike, max_pixels: int) -> Image.Image:
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: no such file")
+def open_image(
+    source: str | os.PathLike | bytes,
+    *,
+    name: str | None = None,
+    max_pixels: int = MAX_PIXELS,
+    max_side: int | None = None,
+    formats: tuple[str, ...] | None = None,
+    load: bool = True,
+) -> Image.Image:
+    """Open and decode an image safely: a file path or a file's bytes (``name`` then says what it is in messages).
+
+    The size is checked from the header before anything is decoded: more than ``max_pixels`` pixels (a decompression
+    bomb) or a side longer than ``max_side`` is refused, as is a format outside ``formats`` (PIL names such as
+    "PNG"). Every problem raises :class:`ImageReadError` in one sentence naming the file.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        label = name or "the image"
+        fp: object = io.BytesIO(source)
+    else:
+        path = Path(source)
+        label = name or str(path)
+        if not path.is_file():
+            raise ImageReadError(f"{label}: no such file")
+        fp = path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(fp)
+            if formats is not None and img.format not in formats:
+                raise ImageReadError(f"{label} is a {img.format} image, not {' or '.join(formats)}")
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageReadError(
-                    f"{path} is {w}x{h} pixels, more than the {max_pixels:,} this tool decodes (a decompression bomb "
+                    f"{label} is {w}x{h} pixels, more than the {max_pixels:,} this tool decodes (a decompression bomb "
                     "or an unreasonably large image); downscale it first"
                 )
-            img.load()
+            if max_side is not None and max(w, h) > max_side:
+                raise ImageReadError(f"{label} is {w}x{h}, larger than {max_side} pixels a side")
+            if load:
+                img.load()
             return img
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"{path} is too large to decode safely ({exc})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path} is not a readable image ({exc})") from None
+        raise ImageReadError(f"{label} is too large to decode safely ({exc})") from None
+    except Exception as exc:  # PIL raises many kinds (OSError, SyntaxError, ValueError, zlib.error) on damaged data
+        raise ImageReadError(f"{label} is not a readable image ({exc})") from None
 
 
 def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A photo as (H, W, 3) uint8."""
-    img = _open(path, max_pixels)
+    img = open_image(path, max_pixels=max_pixels)
     return np.asarray(img.convert("RGB"))
 
 
@@ -71,7 +96,7 @@ def read_label_values(
             raise ImageReadError(f"{path}: a label array must be 2-D integer ids, got shape {arr.shape} {arr.dtype}")
         values = arr.astype(np.int64)
     else:
-        img = _open(path, max_pixels)
+        img = open_image(path, max_pixels=max_pixels)
         if img.mode in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
             values = np.asarray(img).astype(np.int64)
         elif img.mode in ("RGB", "RGBA", "LA", "PA"):
@@ -116,15 +141,28 @@ def write_rgb(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> No
     atomic_write_bytes(path, encode_image(rgb, path, quality))
 
 
-def indexed_label_image(values: np.ndarray, space: LabelSpace) -> Image.Image:
-    """Label-file values -> mode-P image with the label space's palette (values must fit in 0..255)."""
+def indexed_image(values: np.ndarray, palette: np.ndarray) -> Image.Image:
+    """Values (H, W) in 0..255 -> a mode-P image with ``palette`` ((n <= 256, 3) uint8, indexed by value)."""
     values = np.asarray(values)
     if values.min(initial=0) < 0 or values.max(initial=0) > 255:
         raise ValueError("label values above 255 cannot be stored in an indexed PNG")
     v8 = np.ascontiguousarray(values, dtype=np.uint8)
     img = Image.frombytes("P", (v8.shape[1], v8.shape[0]), v8.tobytes())
-    img.putpalette(space.palette_values().reshape(-1).tolist())
+    img.putpalette(np.asarray(palette, dtype=np.uint8).reshape(-1).tolist())
     return img
+
+
+def label_image(values: np.ndarray, palette: np.ndarray) -> Image.Image:
+    """A label map as an image: indexed with ``palette`` where every value fits in 8 bits, else 16-bit grayscale."""
+    values = np.asarray(values)
+    if values.max(initial=0) < 256:
+        return indexed_image(values, palette)
+    return Image.fromarray(np.ascontiguousarray(values, dtype=np.uint16))
+
+
+def indexed_label_image(values: np.ndarray, space: LabelSpace) -> Image.Image:
+    """Label-file values -> mode-P image with the label space's palette (values must fit in 0..255)."""
+    return indexed_image(values, space.palette_values())
 
 
 def write_label_png(path: str | os.PathLike, values: np.ndarray, space: LabelSpace) -> None:

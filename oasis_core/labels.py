@@ -397,3 +397,14 @@ def get(name: str) -> LabelSpace:
         return BUILTIN[name.lower()]()
     except KeyError:
         raise KeyError(f"unknown label space {name!r}; known: {', '.join(sorted(BUILTIN))}") from None
+
+
+def resize_nearest(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a (H, W) array to ``size`` = (height, width), sampling pixel centres."""
+    h, w = arr.shape
+    oh, ow = size
+    if (h, w) == (oh, ow):
+        return arr
+    rows = np.minimum(((np.arange(oh) + 0.5) * (h / oh)).astype(np.int64), h - 1)
+    cols = np.minimum(((np.arange(ow) + 0.5) * (w / ow)).astype(np.int64), w - 1)
+    return arr[rows[:, None], cols[None, :]]

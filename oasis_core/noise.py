@@ -1,13 +1,20 @@
 """Noise fields for the generator: seeded sampling, replication, masked resampling with a strength.
 
-Pure functions over torch tensors. Every random draw takes an explicit seed or ``torch.Generator`` (CPU), so a
-scene plus its seeds reproduces the same noise bit for bit on every machine.
+Every random draw takes an explicit seed or ``torch.Generator`` (CPU), so a scene plus its seeds reproduces the same
+noise bit for bit on every machine. Two forms of the same numbers:
+
+- dense ``(z, H, W)`` tensors and the pure functions over them (``replicate``, ``resample_in_mask``, ``reroll``);
+- :class:`NoiseField`, the compact form: a few distinct vectors and a map of which one each pixel holds. A style
+  seed is one vector; each reroll adds a vector per vector it covers. The Synthesizer, its fast path and training
+  work on this form; ``.dense()`` gives the dense tensor, equal bit for bit to the dense functions' result.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -132,3 +139,160 @@ def reroll_per_class(
     for c in classes:
         out = reroll(out, channels == c, gen, strength)
     return out
+
+
+# ----------------------------------------------------------------------------------------------- the compact form
+@dataclass(frozen=True, eq=False)
+class NoiseField:
+    """A ``(z, H, W)`` noise field as ``vectors`` ``(K, z)`` float32 and ``ids`` ``(H, W)`` int64 in ``[0, K)``
+    (``None`` when ``K == 1``: one vector everywhere, the paper's noise). Immutable: every operation returns a new
+    field; ``vectors`` holds only vectors some pixel uses, no two equal."""
+
+    vectors: torch.Tensor
+    ids: torch.Tensor | None
+    height: int
+    width: int
+
+    def __post_init__(self) -> None:
+        v = self.vectors
+        if v.dim() != 2 or v.shape[0] < 1 or v.dtype != torch.float32:
+            raise ValueError(f"noise vectors must be (K >= 1, z) float32, got {tuple(v.shape)} {v.dtype}")
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"a noise field needs a positive size, got {self.height}x{self.width}")
+        if self.ids is None:
+            if v.shape[0] != 1:
+                raise ValueError("a noise field of several vectors needs an id map")
+        elif self.ids.shape != (self.height, self.width) or self.ids.dtype != torch.long:
+            raise ValueError(f"the id map must be ({self.height}, {self.width}) int64, got {tuple(self.ids.shape)}")
+
+    # ------------------------------------------------------------------ making one
+    @classmethod
+    def constant(cls, vector: torch.Tensor, height: int, width: int) -> NoiseField:
+        """One vector ``(z,)`` over the whole field."""
+        return cls(vector.detach().reshape(1, -1).to("cpu", torch.float32).contiguous(), None, int(height), int(width))
+
+    @classmethod
+    def sample(cls, z_dim: int, height: int, width: int, seed: int | torch.Generator) -> NoiseField:
+        """One seeded vector over the field: :func:`sample_field`'s numbers."""
+        return cls.constant(sample_vector(z_dim, seed), height, width)
+
+    # ------------------------------------------------------------------ reading it
+    @property
+    def z_dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def num_vectors(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.z_dim, self.height, self.width)
+
+    @property
+    def ndim(self) -> int:
+        return 3
+
+    @property
+    def nbytes(self) -> int:
+        return self.vectors.numel() * 4 + (0 if self.ids is None else self.ids.numel() * 8)
+
+    def id_map(self) -> torch.Tensor:
+        """``(H, W)`` int64: the vector of each pixel (zeros for a one-vector field)."""
+        if self.ids is None:
+            return torch.zeros(self.height, self.width, dtype=torch.long)
+        return self.ids
+
+    def dense(self) -> torch.Tensor:
+        """The ``(z, H, W)`` float32 field."""
+        if self.ids is None:
+            return replicate(self.vectors[0], self.height, self.width)
+        return self.vectors.t().index_select(1, self.ids.reshape(-1)).reshape(self.z_dim, self.height, self.width)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.dense().numpy()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"NoiseField({self.z_dim}x{self.height}x{self.width}, {self.num_vectors} vectors)"
+
+    # ------------------------------------------------------------------ changing it (each returns a new field)
+    def reroll(
+        self, mask, seed: int | torch.Generator, strength: float = 1.0, feather: int = 0
+    ) -> NoiseField:
+        """:func:`reroll` on the compact form, the same numbers bit for bit: every vector the mask covers gets one
+        successor blended with the new seeded vector (per ring of the soft border when ``feather`` > 0)."""
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        m = torch.as_tensor(np.asarray(mask, dtype=bool) if not torch.is_tensor(mask) else mask, dtype=torch.bool)
+        if m.shape != (self.height, self.width):
+            raise ValueError(f"mask {tuple(m.shape)} does not match the noise size {(self.height, self.width)}")
+        new = sample_vector(self.z_dim, seed)
+        out = self
+        for ring, fraction in feather_rings(m, feather):
+            out = out._blend_in(ring, new, strength * fraction)
+        return out
+
+    def _blend_in(self, mask: torch.Tensor, new: torch.Tensor, strength: float) -> NoiseField:
+        flat = mask.reshape(-1)
+        ids = self.id_map().reshape(-1)
+        inside = ids[flat]
+        if inside.numel() == 0:
+            return self
+        k = self.num_vectors
+        used = torch.unique(inside)
+        blended = blend(self.vectors[used], new[None].expand(used.numel(), -1), strength)
+        # equal successors (strength 1 makes them all the new vector) share one row; compared bit for bit
+        distinct, first = torch.unique(blended.contiguous().view(torch.int32), dim=0, return_inverse=True)
+        succ = torch.full((k,), -1, dtype=torch.long)
+        succ[used] = k + first
+        ids = ids.clone()
+        ids[flat] = succ[inside]
+        return _compacted(torch.cat((self.vectors, distinct.view(torch.float32))), ids, self.height, self.width)
+
+    def pad(self, bottom: int, right: int) -> NoiseField:
+        """The field grown by ``bottom`` rows and ``right`` columns, each new pixel holding its nearest edge
+        pixel's vector (as ``np.pad(..., mode="edge")`` pads the label map)."""
+        if bottom < 0 or right < 0:
+            raise ValueError(f"padding must be non-negative, got {bottom}, {right}")
+        if not (bottom or right):
+            return self
+        h, w = self.height + bottom, self.width + right
+        if self.ids is None:
+            return NoiseField(self.vectors, None, h, w)
+        rows = torch.arange(h).clamp_(max=self.height - 1)
+        cols = torch.arange(w).clamp_(max=self.width - 1)
+        return NoiseField(self.vectors, self.ids[rows][:, cols].contiguous(), h, w)
+
+    def crop(self, height: int, width: int) -> NoiseField:
+        """The top-left ``height`` x ``width`` of the field."""
+        if not (0 < height <= self.height and 0 < width <= self.width):
+            raise ValueError(f"cannot crop a {self.height}x{self.width} field to {height}x{width}")
+        if (height, width) == (self.height, self.width):
+            return self
+        if self.ids is None:
+            return NoiseField(self.vectors, None, height, width)
+        return _compacted(self.vectors, self.ids[:height, :width].reshape(-1), height, width)
+
+
+def _compacted(vectors: torch.Tensor, ids: torch.Tensor, height: int, width: int) -> NoiseField:
+    """A field from vectors and flat ids: equal vectors (bit for bit) merged, keeping the order in which they first
+    appear (so a reroll leaves the ids of untouched vectors as they were), and vectors no pixel uses dropped."""
+    k = vectors.shape[0]
+    uniq, inverse = torch.unique(vectors.contiguous().view(torch.int32), dim=0, return_inverse=True)
+    if uniq.shape[0] < k:
+        first = torch.full((uniq.shape[0],), k, dtype=torch.long).scatter_reduce_(
+            0, inverse, torch.arange(k), "amin"
+        )
+        order = torch.argsort(first)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.numel())
+        vectors, ids = vectors[first[order]], rank[inverse][ids]
+    present = torch.bincount(ids, minlength=vectors.shape[0]) > 0
+    if not bool(present.all()):
+        vectors = vectors[present]
+        ids = (torch.cumsum(present, 0) - 1)[ids]
+    vectors = vectors.contiguous()
+    if vectors.shape[0] == 1:
+        return NoiseField(vectors, None, height, width)
+    return NoiseField(vectors, ids.reshape(height, width).contiguous(), height, width)

@@ -2,9 +2,9 @@
 
 ```python
 syn = Synthesizer.load("resources/models/landscapes.safetensors", device="auto", dtype="auto")
-noise = syn.sample_noise(256, 256, seed=123)          # (z_dim, H, W) float32
+noise = syn.sample_noise(256, 256, seed=123)          # a NoiseField: np.asarray(noise) is (z_dim, H, W) float32
 img = syn.generate(labels, noise)                      # labels (H, W) label-file values -> (H, W, 3) uint8
-noise2 = syn.reroll(noise, mask, seed=7, strength=1.0)
+noise2 = syn.reroll(noise, mask, seed=7, strength=1.0, feather=24)
 seg = syn.segment(photo, flip=True)                    # labels, confidence, fake probability at the photo's size
 fake = syn.realism(image)                              # fake probability of a (generated) image
 ```
@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,49 +27,9 @@ from oasis_core import noise as noise_ops
 from oasis_core.checkpoint import CheckpointError, ModelFile, load_checkpoint
 from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
 from oasis_core.labels import LabelSpace
+from oasis_core.noise import NoiseField
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-class _LayoutMemory:
-    """The noise layouts (distinct vectors + a vector id per pixel) of the fields a Synthesizer handed out.
-
-    Those arrays are made read-only, so a field that is handed back unchanged (the same object, still read-only)
-    needs no analysis: ``generate`` and ``reroll`` then work on the layout (a reroll touches the id map and adds a
-    vector instead of rewriting the 64-channel field pixel by pixel, and the generator skips scanning it).
-    """
-
-    def __init__(self, size: int = 32, max_vectors: int = 256):
-        self._items: OrderedDict[int, tuple[weakref.ref, NoiseLayout]] = OrderedDict()
-        self._size = size
-        self.max_vectors = max_vectors
-        self._lock = threading.Lock()
-
-    def remember(self, field: np.ndarray, layout: NoiseLayout) -> np.ndarray:
-        field.flags.writeable = False
-        key = id(field)
-
-        def forget(ref: weakref.ref, key: int = key) -> None:  # the array is gone: drop its layout now
-            with self._lock:
-                if key in self._items and self._items[key][0] is ref:
-                    del self._items[key]
-
-        with self._lock:
-            self._items[key] = (weakref.ref(field, forget), layout)
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return field
-
-    def recall(self, field: object) -> NoiseLayout | None:
-        if not isinstance(field, np.ndarray) or field.flags.writeable:
-            return None
-        with self._lock:
-            item = self._items.get(id(field))
-            if item is None or item[0]() is not field:  # a new object that reuses a freed one's id
-                return None
-            self._items.move_to_end(id(field))  # in use: the last to be forgotten
-        return item[1]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -159,7 +117,6 @@ class Synthesizer:
             if self.discriminator is not None:
                 self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
         self._lock = threading.Lock()  # modules are not re-entrant under autocast; one call at a time
-        self._layouts = _LayoutMemory()
         self._segment_bias = model.segment_bias  # validated when the file was loaded
 
     @property
@@ -229,82 +186,34 @@ class Synthesizer:
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
 
     # ------------------------------------------------------------------------------------------ noise
-    def sample_noise(self, height: int, width: int, seed: int) -> np.ndarray:
-        """One seeded vector replicated over (H, W), as the paper samples it: ``(z_dim, H, W)`` float32.
-
-        The array is read-only: handed back unchanged, its layout is known without scanning it."""
-        vector = noise_ops.sample_vector(self.z_dim, seed)
-        field = noise_ops.replicate(vector, height, width).numpy()
-        return self._layouts.remember(field, NoiseLayout([vector[None]], [None]))
+    def sample_noise(self, height: int, width: int, seed: int) -> NoiseField:
+        """One seeded vector over (H, W), as the paper samples it, in the compact form (``np.asarray`` of it is the
+        ``(z_dim, H, W)`` float32 field)."""
+        return NoiseField.sample(self.z_dim, height, width, seed)
 
     def reroll(
-        self, noise: np.ndarray, mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0
-    ) -> np.ndarray:
+        self, noise: NoiseField | np.ndarray, mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0
+    ) -> NoiseField | np.ndarray:
         """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged. With
         ``feather`` px the strength ramps up from the mask's edge in a few steps (a soft border,
         :func:`oasis_core.noise.feather_rings`).
 
-        The numbers are :func:`oasis_core.noise.reroll`'s, bit for bit. A field this Synthesizer handed out is
-        rerolled on its layout (the result is read-only too); any other array is rerolled inside the mask."""
+        The numbers are :func:`oasis_core.noise.reroll`'s, bit for bit. A :class:`NoiseField` is rerolled in its
+        compact form (a few vectors more, an id map changed); a dense array gives a dense array."""
+        if isinstance(noise, NoiseField):
+            return noise.reroll(mask, seed, strength, feather)
         m = np.asarray(mask, dtype=bool)
-        if feather:  # one reroll per ring of the soft border, each with its share of the strength
-            for ring, fraction in noise_ops.feather_rings(torch.from_numpy(m.copy()), feather):
-                noise = self.reroll(noise, ring.numpy(), seed, strength * fraction)
-            return noise
-        layout = self._layouts.recall(noise)
-        if layout is not None and m.shape == noise.shape[-2:] and noise.ndim == 3:
-            out = self._reroll_layout(layout, noise, m, seed, strength)
-            if out is not None:
-                return out
         z = np.ascontiguousarray(noise, dtype=np.float32)
         z = torch.from_numpy(z if z.flags.writeable else z.copy())
         mt = torch.from_numpy(np.array(m, copy=True))
-        if mt.dim() != 2 or z.dim() not in (3, 4) or mt.shape != z.shape[-2:]:
-            return noise_ops.reroll(z, mt, seed, strength).numpy()  # its checks and broadcasting rules
+        if feather or mt.dim() != 2 or z.dim() not in (3, 4) or mt.shape != z.shape[-2:]:
+            return noise_ops.reroll(z, mt, seed, strength, feather).numpy()  # its checks and broadcasting rules
         # the same numbers as noise_ops.reroll (same blend, element by element), computed inside the mask only
         new = noise_ops.sample_vector(z.shape[-3], seed).to(z)
         inside = z[..., mt]  # (..., z, M)
         out = z.clone()
         out[..., mt] = noise_ops.blend(inside, new[:, None].expand_as(inside), strength)
         return out.numpy()
-
-    def _reroll_layout(
-        self, layout: NoiseLayout, noise: np.ndarray, mask: np.ndarray, seed: int, strength: float
-    ) -> np.ndarray | None:
-        """Reroll on a known layout: each vector the mask covers gets one blended successor. ``None``: too many
-        vectors (the caller then rerolls the dense field)."""
-        vectors, ids = layout.vectors[0], layout.ids[0]  # (K, z); (H*W,) or None
-        z_dim, h, w = noise.shape
-        mt = torch.from_numpy(np.array(mask.reshape(-1), copy=True))
-        new = noise_ops.sample_vector(z_dim, seed).to(vectors)
-        k = vectors.shape[0]
-        if ids is None:
-            ids = torch.zeros(h * w, dtype=torch.long)
-        inside = ids[mt]
-        used = torch.unique(inside)  # vectors under the mask, each gets one successor
-        blended = noise_ops.blend(vectors[used], new[None].expand(used.numel(), -1), strength)
-        # equal successors (strength 1 makes them all the new vector) share one row; compared bit for bit
-        distinct, first = torch.unique(blended.view(torch.int32), dim=0, return_inverse=True)
-        blended = distinct.view(torch.float32)
-        succ = torch.full((k,), -1, dtype=torch.long)
-        succ[used] = k + first
-        ids = ids.clone()
-        ids[mt] = succ[inside]
-        vectors = torch.cat((vectors, blended))
-        present = torch.bincount(ids, minlength=vectors.shape[0]) > 0  # drop vectors no pixel uses any more
-        vectors = vectors[present].contiguous()
-        ids = (torch.cumsum(present, 0) - 1)[ids]
-        if vectors.shape[0] > self._layouts.max_vectors:
-            return None
-        # the old field outside the mask's bounding box, the new vectors inside it
-        field = noise.copy()
-        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-        if rows.size:
-            y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            box = ids.view(h, w)[y0:y1, x0:x1].reshape(-1)
-            inside = torch.index_select(vectors.t().contiguous(), 1, box).view(z_dim, y1 - y0, x1 - x0)
-            field[:, y0:y1, x0:x1] = inside.numpy()
-        return self._layouts.remember(field, NoiseLayout([vectors], [None if vectors.shape[0] == 1 else ids]))
 
     # ------------------------------------------------------------------------------------------ generation
     def check_size(self, height: int, width: int) -> None:
@@ -314,6 +223,12 @@ class Synthesizer:
                 f"the generator takes sizes that are multiples of {m}; {height}x{width} is not "
                 f"(nearest: {max(m, round(height / m) * m)}x{max(m, round(width / m) * m)}; or pad the label map)"
             )
+
+    def padding(self, height: int, width: int) -> tuple[int, int]:
+        """Rows and columns ``generate`` adds to a (height, width) map: up to the next multiple of the generator's
+        size multiple (at least one multiple)."""
+        m = self.size_multiple
+        return max(m, -(-height // m) * m) - height, max(m, -(-width // m) * m) - width
 
     def onehot(self, labels: np.ndarray) -> torch.Tensor:
         """Label-file values (H, W) -> one-hot (1, N, H, W) on the device (validated against the label space)."""
@@ -335,12 +250,15 @@ class Synthesizer:
             )
         return z.to(self.device, torch.float32)
 
-    def _check_labels(self, labels: np.ndarray) -> np.ndarray:
-        labels = np.asarray(labels)
-        if labels.ndim != 2:
-            raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
-        self.check_size(*labels.shape)
-        return labels
+    def _noise_fields(self, noise: object, height: int, width: int) -> list[NoiseField] | None:
+        """The compact fields of ``noise`` (one field or a list of them), checked against the map; None: dense."""
+        fields = [noise] if isinstance(noise, NoiseField) else noise if isinstance(noise, (list, tuple)) else None
+        if not fields or not all(isinstance(f, NoiseField) for f in fields):
+            return None
+        for f in fields:
+            if f.shape != (self.z_dim, height, width):
+                raise ValueError(f"noise must be ({self.z_dim}, {height}, {width}) for this label map, got {f.shape}")
+        return fields
 
     def _fast(self, labels: np.ndarray, noise: torch.Tensor | NoiseLayout) -> torch.Tensor:
         """The fast path: label channels plus a digest of the raw labels (the plan cache key)."""
@@ -350,59 +268,85 @@ class Synthesizer:
         return self.fast_generator(channels, noise, label_key=key.digest())
 
     @torch.inference_mode()
-    def generate_tensor(self, labels: np.ndarray, noise: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) float32 output in [-1, 1] before quantisation."""
-        labels = self._check_labels(labels)
-        h, w = labels.shape
-        layout = self._layouts.recall(noise) if self.fast_generator is not None else None
-        if layout is not None and noise.shape == (self.z_dim, h, w):
-            return self._fast(labels, layout)  # a field we handed out: its layout is known
-        z = self._noise_tensor(noise, h, w)
-        if self.fast_generator is not None:
-            return self._fast(labels, z)
-        oh = self.onehot(labels).expand(z.shape[0], -1, -1, -1)
-        if self._channels_last:
-            oh = oh.contiguous(memory_format=torch.channels_last)
-            z = z.contiguous(memory_format=torch.channels_last)
-        with self._lock, self._autocast():
-            out = self.generator(oh, z)
-        return out.float()
+    def generate_tensor(
+        self, labels: np.ndarray, noise: NoiseField | list[NoiseField] | np.ndarray | torch.Tensor, pad: bool = True
+    ) -> torch.Tensor:
+        """(B, 3, H, W) float32 output in [-1, 1] before quantisation.
 
-    def generate(self, labels: np.ndarray, noise: np.ndarray | torch.Tensor) -> np.ndarray:
-        """(H, W, 3) uint8 for a (z, H, W) noise field; (B, H, W, 3) for a batch (B, z, H, W) of variants."""
-        out = to_uint8(self.generate_tensor(labels, noise))
-        return out[0] if np.ndim(noise) == 3 else out
+        ``noise``: a :class:`NoiseField` (or a list of them, a batch) or a dense (z, H, W) / (B, z, H, W) field.
+        A map whose sides are not multiples of :attr:`size_multiple` is padded (border labels and noise
+        replicated) and the output cropped back; ``pad=False`` refuses it instead."""
+        labels = np.asarray(labels)
+        if labels.ndim != 2:
+            raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
+        h, w = labels.shape
+        fields = self._noise_fields(noise, h, w)
+        z = self._noise_tensor(noise, h, w) if fields is None else None
+        ph, pw = self.padding(h, w)
+        if ph or pw:
+            if not pad:
+                self.check_size(h, w)
+            labels = np.pad(labels, ((0, ph), (0, pw)), mode="edge")
+            if fields is not None:
+                fields = [f.pad(ph, pw) for f in fields]
+            else:
+                z = F.pad(z, (0, pw, 0, ph), mode="replicate")
+        if fields is not None:
+            if self.fast_generator is not None:
+                out = self._fast(labels, NoiseLayout.of_fields(fields))
+                return out[..., :h, :w] if (ph or pw) else out
+            z = torch.stack([f.dense() for f in fields]).to(self.device)
+        if self.fast_generator is not None:
+            out = self._fast(labels, z)
+        else:
+            oh = self.onehot(labels).expand(z.shape[0], -1, -1, -1)
+            if self._channels_last:
+                oh = oh.contiguous(memory_format=torch.channels_last)
+                z = z.contiguous(memory_format=torch.channels_last)
+            with self._lock, self._autocast():
+                out = self.generator(oh, z).float()
+        return out[..., :h, :w] if (ph or pw) else out
+
+    def generate(
+        self, labels: np.ndarray, noise: NoiseField | np.ndarray | torch.Tensor, pad: bool = True
+    ) -> np.ndarray:
+        """(H, W, 3) uint8 for one noise field; (B, H, W, 3) for a batch (B, z, H, W) or a list of fields.
+        Any size: see :meth:`generate_tensor` for ``pad``."""
+        out = to_uint8(self.generate_tensor(labels, noise, pad=pad))
+        return out[0] if isinstance(noise, NoiseField) or np.ndim(noise) == 3 else out
 
     @torch.inference_mode()
     def generate_variants(
         self,
         labels: np.ndarray,
         seeds: list[int] | None = None,
-        noises: list[np.ndarray] | np.ndarray | torch.Tensor | None = None,
+        noises: list[NoiseField] | list[np.ndarray] | np.ndarray | torch.Tensor | None = None,
+        pad: bool = True,
     ) -> np.ndarray:
         """(B, H, W, 3) uint8: variants of one label map in one batched pass.
 
-        Either ``seeds`` (each one vector replicated over the map, as :meth:`sample_noise` draws it: the noise
-        field is never built) or ``noises`` (B fields (z, H, W), or one (B, z, H, W) array).
+        Either ``seeds`` (each one vector over the map, as :meth:`sample_noise` draws it) or ``noises`` (B
+        :class:`NoiseField` s, B dense fields (z, H, W), or one (B, z, H, W) array).
         """
         if (seeds is None) == (noises is None):
             raise ValueError("give either seeds or noises")
-        labels = self._check_labels(labels)
+        labels = np.asarray(labels)
+        if labels.ndim != 2:
+            raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
         h, w = labels.shape
         if seeds is not None:
             if len(seeds) == 0:
                 raise ValueError("no seeds given")
-            vectors = torch.stack([noise_ops.sample_vector(self.z_dim, s) for s in seeds])
-            if self.fast_generator is not None:
-                return to_uint8(self._fast(labels, NoiseLayout.replicated(vectors)))
-            z = noise_ops.replicate(vectors, h, w)
-        elif torch.is_tensor(noises) or isinstance(noises, np.ndarray):
+            noises = [NoiseField.sample(self.z_dim, h, w, s) for s in seeds]
+        if isinstance(noises, (list, tuple)) and noises and all(isinstance(n, NoiseField) for n in noises):
+            return to_uint8(self.generate_tensor(labels, list(noises), pad=pad))
+        if torch.is_tensor(noises) or isinstance(noises, np.ndarray):
             z = noises
         else:
             z = np.stack([np.asarray(n, dtype=np.float32) for n in noises])
         if np.ndim(z) != 4:
             raise ValueError(f"noises must be (B, {self.z_dim}, {h}, {w}), got shape {tuple(np.shape(z))}")
-        return to_uint8(self.generate_tensor(labels, z))
+        return to_uint8(self.generate_tensor(labels, z, pad=pad))
 
     # ------------------------------------------------------------------------------------------ discriminator
     def _require_d(self) -> torch.nn.Module:

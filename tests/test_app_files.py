@@ -185,7 +185,7 @@ def good_project(tmp_path):
             ),
             "range",
         ),
-        (lambda g, d: _rewrite(g, d, change={"labels.png": lambda b: b[:40]}), "cannot be decoded"),
+        (lambda g, d: _rewrite(g, d, change={"labels.png": lambda b: b[:40]}), "not a readable image"),
         (
             lambda g, d: _rewrite(g, d, change={"labels.png": lambda b: _png_bytes(np.zeros((8, 8), np.uint8))}),
             "is 8x8",
@@ -328,7 +328,7 @@ def _bomb(tmp_path):
 @pytest.mark.parametrize(
     "damage, words",
     [
-        (lambda g, d, t: _rewrite(g, d, change={"photo/photo.png": lambda b: b[:60]}), "'photo/photo.png' cannot"),
+        (lambda g, d, t: _rewrite(g, d, change={"photo/photo.png": lambda b: b[:60]}), "'photo/photo.png' is not a"),
         (lambda g, d, t: _rewrite(g, d, drop=("photo/photo.png",)), "no 'photo/photo.png'"),
         (
             lambda g, d, t: _rewrite(g, d, change={"photo/photo.png": lambda b: _png_bytes(np.zeros((8, 8, 3), "u1"))}),

@@ -97,7 +97,7 @@ def test_generate_with_a_noise_vector_or_field(tiny_model_file: Path, tmp_path: 
     syn = Synthesizer.load(tiny_model_file, device="cpu", dtype="fp32")
     lab = scene(64, 64)
     np.save(tmp_path / "labels.npy", lab)
-    field = syn.reroll(syn.sample_noise(64, 64, seed=1), lab == 5, seed=2)
+    field = np.asarray(syn.reroll(syn.sample_noise(64, 64, seed=1), lab == 5, seed=2))
     np.save(tmp_path / "field.npy", field)
     np.save(tmp_path / "vector.npy", field[:, 0, 0].copy())
     for name, z in (("field", field), ("vector", syn.sample_noise(64, 64, seed=1))):

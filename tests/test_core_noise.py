@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -149,3 +150,56 @@ def test_soft_reroll_blends_in_steps_and_keeps_the_outside() -> None:
     assert torch.allclose(soft[:, 10, 30], edge)  # the edge a quarter of the way
     assert len(torch.unique(soft.reshape(8, -1).t(), dim=0)) == 1 + noise_ops.FEATHER_LEVELS  # piecewise constant
     assert torch.equal(noise_ops.reroll(z, mask, 5, 1.0, feather=0), hard)
+
+
+# ----------------------------------------------------------------------------------------------- NoiseField
+def test_noise_field_is_the_dense_functions_numbers_in_compact_form() -> None:
+    from oasis_core.noise import NoiseField
+
+    rng = np.random.default_rng(3)
+    field = NoiseField.sample(8, 24, 40, seed=4)
+    dense = noise_ops.sample_field(8, 24, 40, seed=4)
+    assert torch.equal(field.dense(), dense) and field.shape == (8, 24, 40) and field.ids is None
+    for step, (strength, feather) in enumerate(((1.0, 0), (0.5, 0), (0.8, 6), (1.0, 10), (0.0, 0))):
+        mask = torch.from_numpy(rng.random((24, 40)) < 0.4) if step % 2 else torch.zeros(24, 40, dtype=torch.bool)
+        if not step % 2:
+            mask[3 + step : 15 + step, 5:30] = True
+        field = field.reroll(mask, 10 + step, strength, feather)
+        dense = noise_ops.reroll(dense, mask, 10 + step, strength, feather)
+        assert torch.equal(field.dense().view(torch.int32), dense.view(torch.int32)), step
+        assert np.array_equal(np.asarray(field), dense.numpy())
+        # compact: every vector used by some pixel, no two equal
+        assert int(field.id_map().max()) + 1 == field.num_vectors
+        assert torch.unique(field.vectors.view(torch.int32), dim=0).shape[0] == field.num_vectors
+    assert field.nbytes < dense.numel() * 4
+
+
+def test_noise_field_pads_like_the_label_map_and_crops_back() -> None:
+    from oasis_core.noise import NoiseField
+
+    mask = torch.zeros(20, 30, dtype=torch.bool)
+    mask[12:, 25:] = True  # touches the bottom-right corner: padding must replicate it
+    field = NoiseField.sample(4, 20, 30, seed=1).reroll(mask, 2)
+    padded = field.pad(12, 2)
+    want = np.pad(np.asarray(field), ((0, 0), (0, 12), (0, 2)), mode="edge")
+    assert padded.shape == (4, 32, 32) and np.array_equal(np.asarray(padded), want)
+    assert np.array_equal(np.asarray(padded.crop(20, 30)), np.asarray(field))
+    assert padded.crop(10, 10).num_vectors == 1  # the corner's vector is gone with the corner
+    one = NoiseField.sample(4, 5, 7, seed=3)
+    assert one.pad(3, 1).ids is None and one.pad(3, 1).shape == (4, 8, 8)
+
+
+def test_noise_field_refuses_what_does_not_fit() -> None:
+    from oasis_core.noise import NoiseField
+
+    field = NoiseField.sample(4, 8, 8, seed=0)
+    with pytest.raises(ValueError, match="does not match the noise size"):
+        field.reroll(np.ones((8, 9), bool), 1)
+    with pytest.raises(ValueError, match="strength"):
+        field.reroll(np.ones((8, 8), bool), 1, strength=1.5)
+    with pytest.raises(ValueError, match="id map"):
+        NoiseField(torch.zeros(2, 4), None, 8, 8)
+    with pytest.raises(ValueError, match="cannot crop"):
+        field.crop(9, 8)
+    with pytest.raises(ValueError, match="non-negative"):
+        field.pad(-1, 0)

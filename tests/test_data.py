@@ -395,7 +395,7 @@ def test_unreadable_files(good):
     img = good / "train" / "images" / "a.png"
     img.write_bytes(b"this is not an image")
     ds = build_dataset("folder", good, "train", (8, 8))
-    _raises_naming(img, ds.__getitem__, 0, match="cannot read")
+    _raises_naming(img, ds.__getitem__, 0, match="not a readable image")
     lab = good / "train" / "labels" / "b.png"
     data = lab.read_bytes()
     lab.write_bytes(data[: len(data) // 2])  # truncated PNG

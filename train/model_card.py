@@ -8,15 +8,9 @@ import numpy as np
 from PIL import Image
 
 from oasis_core.files import atomic_write_bytes
-from oasis_core.imageio import png_bytes
+from oasis_core.imageio import open_image, png_bytes
+from oasis_core.labels import resize_nearest
 from oasis_core.synthesizer import Synthesizer
-
-
-def _resize_nearest(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    h, w = values.shape
-    rows = np.arange(size[0]) * h // size[0]
-    cols = np.arange(size[1]) * w // size[1]
-    return values[rows][:, cols]
 
 
 def sample_sheet(
@@ -30,14 +24,15 @@ def sample_sheet(
     h, w = syn.natural_size
     rows = []
     for path in label_files:
-        values = np.asarray(Image.open(path)).astype(np.int64)
-        values = _resize_nearest(values, (h, w))
+        with open_image(path) as im:
+            values = np.asarray(im).astype(np.int64)
+        values = resize_nearest(values, (h, w))
         a = syn.sample_noise(h, w, seeds[0])
         b = syn.sample_noise(h, w, seeds[1])
         mask = np.zeros((h, w), dtype=bool)
         mask[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = True
         rerolled = syn.reroll(a, mask, reroll_seed)
-        imgs = syn.generate(values, np.stack([a, b, rerolled]))
+        imgs = syn.generate(values, [a, b, rerolled])
         rows.append(np.concatenate([syn.label_space.colourize(values), *imgs], axis=1))
     sheet = Image.fromarray(np.concatenate(rows, axis=0))
     atomic_write_bytes(out, png_bytes(sheet, optimize=True))

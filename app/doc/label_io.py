@@ -12,47 +12,22 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from app.doc.model_info import LabelMapError, ModelInfo
+from oasis_core.files import atomic_write_text, atomic_writer
+from oasis_core.imageio import ImageReadError, label_image, open_image
 
-MAX_SIDE = 16384
+MAX_SIDE = 16384  # the largest canvas side (the project file's limit too)
 
-
-class ImageFileError(ValueError):
-    """An image file cannot be read or written."""
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Any image file -> (H, W, 3) uint8 RGB."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            _check_size(im, path)
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageFileError(f"{path.name} cannot be read as an image ({exc}).") from exc
-
-
-def _check_size(im: Image.Image, path: Path) -> None:
-    w, h = im.size
-    if w > MAX_SIDE or h > MAX_SIDE:
-        raise ImageFileError(f"{path.name} is {w}x{h}; label maps can be at most {MAX_SIDE} pixels a side.")
+#: every image file problem of this module: one sentence naming the file
+ImageFileError = ImageReadError
 
 
 def read_label_map(path: str | os.PathLike, info: ModelInfo) -> tuple[np.ndarray, str | None]:
     """Read a label map for ``info``'s classes: (values in the model's label dtype, warning or None)."""
     path = Path(path)
-    try:
-        im = Image.open(path)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ImageFileError(f"{path.name} cannot be read as an image ({exc}).") from exc
-    with im:
-        _check_size(im, path)
-        try:
-            im.load()
-        except (OSError, ValueError) as exc:
-            raise ImageFileError(f"{path.name} is damaged ({exc}).") from exc
+    with open_image(path, name=path.name, max_side=MAX_SIDE) as im:
         mode = im.mode
         source = path.name
         if mode in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
@@ -85,16 +60,12 @@ def read_label_map(path: str | os.PathLike, info: ModelInfo) -> tuple[np.ndarray
 def write_label_map(path: str | os.PathLike, labels: np.ndarray, info: ModelInfo) -> Path:
     """Save an indexed PNG with the class palette (or 16-bit ids) and ``labels.txt`` beside it. Returns the txt."""
     path = Path(path)
-    if labels.max(initial=0) < 256:
-        im = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)))
-        im.putpalette(info.palette().reshape(-1).tolist())  # turns the L image into a P image with our colours
-        if im.mode != "P":
-            im = im.convert("P")
-    else:
-        im = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint16)))
-    _atomic_save(im, path, "PNG")
+    _atomic_save(label_image(labels, info.palette()), path, "PNG")
     txt = path.with_name("labels.txt")
-    txt.write_text(info.labels_txt(), encoding="utf-8")
+    try:
+        atomic_write_text(txt, info.labels_txt())
+    except OSError as exc:
+        raise ImageFileError(f"{txt.name} cannot be written ({exc.strerror or exc}).") from exc
     return txt
 
 
@@ -121,10 +92,8 @@ def side_by_side(*images: np.ndarray, gap: int = 8, background: int = 24) -> np.
 
 
 def _atomic_save(im: Image.Image, path: Path, fmt: str, **kw) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        im.save(tmp, format=fmt, **kw)
-        os.replace(tmp, path)
+        with atomic_writer(path) as f:
+            im.save(f, format=fmt, **kw)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ImageFileError(f"{path.name} cannot be written ({exc.strerror or exc}).") from exc

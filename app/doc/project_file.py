@@ -26,11 +26,9 @@ written project. Loading reads only JSON and PNG (never pickle) and checks every
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -41,14 +39,16 @@ import numpy as np
 from PIL import Image
 
 from app.doc.history import MAX_HISTORY, HistoryEntry
+from app.doc.label_io import MAX_SIDE
 from app.doc.photo import PhotoReference
 from app.doc.recipe import MAX_FEATHER, MAX_SEED, RerollRegion, labels_digest
 from app.doc.scene import Scene
+from oasis_core.files import atomic_writer
+from oasis_core.imageio import ImageReadError, open_image
 
 FORMAT = "oasis-studio-project"
 VERSION = 1
 SUFFIX = ".oasis"
-MAX_SIDE = 16384
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
 THUMB = 256
 CONFIDENCE_SCALE = 65535  # confidence in [0, 1] is stored as 16-bit integers
@@ -152,32 +152,21 @@ def save_project(
     if scene.photo is not None:
         doc["photo"], photo_members = _photo_members(scene)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
-                z.writestr("scene.json", json.dumps(doc, indent=1))
-                # PNG is already compressed: store it
-                z.writestr("labels.png", _png(scene.labels), compress_type=zipfile.ZIP_STORED)
-                for d, r in masks.items():
-                    z.writestr(f"masks/{d}.png", _png(r.mask), compress_type=zipfile.ZIP_STORED)
-                for ref, lab in history_labels.items():
-                    z.writestr(ref, _png(lab), compress_type=zipfile.ZIP_STORED)
-                for ref, th in thumbs:
-                    z.writestr(ref, _png(th), compress_type=zipfile.ZIP_STORED)
-                if image is not None:
-                    z.writestr("image.png", _png(image), compress_type=zipfile.ZIP_STORED)
-                    z.writestr("thumbnail.png", _png(thumbnail(image)), compress_type=zipfile.ZIP_STORED)
-                for ref, a in photo_members:
-                    z.writestr(ref, _png(a), compress_type=zipfile.ZIP_STORED)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("scene.json", json.dumps(doc, indent=1))
+        # PNG is already compressed: store it
+        z.writestr("labels.png", _png(scene.labels), compress_type=zipfile.ZIP_STORED)
+        for d, r in masks.items():
+            z.writestr(f"masks/{d}.png", _png(r.mask), compress_type=zipfile.ZIP_STORED)
+        for ref, lab in history_labels.items():
+            z.writestr(ref, _png(lab), compress_type=zipfile.ZIP_STORED)
+        for ref, th in thumbs:
+            z.writestr(ref, _png(th), compress_type=zipfile.ZIP_STORED)
+        if image is not None:
+            z.writestr("image.png", _png(image), compress_type=zipfile.ZIP_STORED)
+            z.writestr("thumbnail.png", _png(thumbnail(image)), compress_type=zipfile.ZIP_STORED)
+        for ref, a in photo_members:
+            z.writestr(ref, _png(a), compress_type=zipfile.ZIP_STORED)
 
 
 def _photo_members(scene: Scene) -> tuple[dict, list[tuple[str, np.ndarray]]]:
@@ -239,23 +228,15 @@ class _Reader:
     def image(self, member: str, size: tuple[int, int] | None, kinds: tuple[str, ...]) -> np.ndarray:
         data = self.read(member)
         try:
-            with Image.open(io.BytesIO(data)) as im:
-                if im.format != "PNG":
-                    raise self.fail(f"{member!r} is not a PNG image")
+            with open_image(data, name=repr(member), max_side=MAX_SIDE, formats=("PNG",)) as im:
                 w, h = im.size
-                if w > MAX_SIDE or h > MAX_SIDE:
-                    raise self.fail(f"{member!r} is {w}x{h}, larger than {MAX_SIDE} pixels a side")
                 if size is not None and (h, w) != size:
                     raise self.fail(f"{member!r} is {w}x{h} but the scene is {size[1]}x{size[0]}")
                 if im.mode not in kinds:
                     raise self.fail(f"{member!r} has pixel mode {im.mode}, expected one of {', '.join(kinds)}")
-                im.load()
-                a = np.asarray(im)
-        except ProjectError:
-            raise
-        except Exception as exc:  # PIL raises many kinds on damaged data
-            raise self.fail(f"{member!r} cannot be decoded ({exc})") from exc
-        return a
+                return np.asarray(im)
+        except ImageReadError as exc:
+            raise self.fail(str(exc)) from None
 
 
 def _get(d: dict, key: str, kind: type | tuple, fail, where: str = "scene.json"):

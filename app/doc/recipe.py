@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -54,8 +55,9 @@ class RerollRegion:
             raise ValueError(f"the soft border must be 0 to {MAX_FEATHER} px, got {feather}")
         return RerollRegion(readonly_copy(mask), int(seed) & MAX_SEED, float(strength), int(feather))
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """A digest of the mask, computed once (the recipe's cache keys use it on every frame)."""
         return labels_digest(self.mask.view(np.uint8))
 
     @property

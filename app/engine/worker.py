@@ -27,6 +27,7 @@ from app.engine.results import GenerationResult, PhotoImport, WorstRegions
 from oasis_core import segmentation
 from oasis_core.checkpoint import CheckpointError, convert_official
 from oasis_core.imageio import read_rgb
+from oasis_core.noise import NoiseField
 from oasis_core.synthesizer import Synthesizer, resize_photo
 
 #: jobs whose results come back through ``Engine.task_done`` / ``task_failed``
@@ -47,18 +48,18 @@ class _Job:
 class NoiseFields:
     """The noise fields of recent recipes, by recipe prefix: a frame of a scene with rerolled regions reuses the
     field it had (every stroke regenerates the frame), a new reroll starts from the field before it, and an undone
-    reroll finds its shorter recipe's field. Fields are (z, H, W) float32 arrays, read-only; the ``Synthesizer`` that
-    made them knows their layouts (it remembers 32, so the cache keeps fewer). At most ``budget_bytes`` and
-    ``max_fields`` are kept; the newest field always stays."""
+    reroll finds its shorter recipe's field. Fields are the library's compact, immutable ``NoiseField`` s (a few
+    vectors and an id map: about 8 bytes a pixel). At most ``budget_bytes`` and ``max_fields`` are kept; the newest
+    field always stays."""
 
-    def __init__(self, budget_bytes: int = 192 << 20, max_fields: int = 16) -> None:
+    def __init__(self, budget_bytes: int = 64 << 20, max_fields: int = 16) -> None:
         self.budget_bytes = budget_bytes
         self.max_fields = max_fields
-        self._fields: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._fields: OrderedDict[tuple, NoiseField] = OrderedDict()
         self.rerolls = 0  # reroll computations done (the rest came from the cache)
 
-    def field(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
-        base = (id(syn), syn.model_hash, recipe.height, recipe.width, recipe.style_seed)  # this Synthesizer's fields
+    def field(self, syn: Synthesizer, recipe: NoiseRecipe) -> NoiseField:
+        base = (syn.z_dim, recipe.height, recipe.width, recipe.style_seed)  # the noise depends on nothing else
         regions = [(r.digest, r.seed, r.strength, r.feather) for r in recipe.regions]
         start, z = 0, None
         for i in range(len(regions), -1, -1):  # the longest prefix of the recipe already computed
@@ -78,8 +79,7 @@ class NoiseFields:
                 self._put((*base, tuple(regions[: i + 1])), z)
         return z
 
-    def _put(self, key: tuple, z: np.ndarray) -> np.ndarray:
-        z.flags.writeable = False  # shared by every later frame of the recipe (a dense reroll returns a new array)
+    def _put(self, key: tuple, z: NoiseField) -> NoiseField:
         self._fields[key] = z
         self._fields.move_to_end(key)
         total = sum(f.nbytes for f in self._fields.values())
@@ -246,7 +246,7 @@ class _Worker(QThread):
         masks = segmentation.worst_regions(fake, p["labels"], p["k"], p["min_area"])
         return WorstRegions(fake, masks, p.get("tag"))
 
-    def _noise(self, syn: Synthesizer, recipe: NoiseRecipe) -> np.ndarray:
+    def _noise(self, syn: Synthesizer, recipe: NoiseRecipe) -> NoiseField:
         return self.noise_fields.field(syn, recipe)
 
     def _run_generate(self, job: _Job) -> GenerationResult:
@@ -256,20 +256,13 @@ class _Worker(QThread):
         p = job.payload
         labels: np.ndarray = p["labels"]
         recipes: list[NoiseRecipe] = p["recipes"]
-        h, w = labels.shape
-        m = syn.size_multiple
-        ph, pw = -h % m, -w % m
-        lab = np.pad(labels, ((0, ph), (0, pw)), mode="edge") if (ph or pw) else labels
         t0 = time.perf_counter()
         images = []
         for i, recipe in enumerate(recipes):
             if job.stamp <= self.cancel_before:
                 raise _Cancelled
-            z = self._noise(syn, recipe)
-            if ph or pw:
-                z = np.pad(z, ((0, 0), (0, ph), (0, pw)), mode="edge")
-            img = syn.generate(lab, z)
-            images.append(np.ascontiguousarray(img[:h, :w]))
+            # any size: the Synthesizer pads the map and its noise to the generator's multiple and crops back
+            images.append(np.ascontiguousarray(syn.generate(labels, self._noise(syn, recipe))))
             if len(recipes) > 1:
                 self.progress.emit(job, i + 1, len(recipes))
         ms = (time.perf_counter() - t0) * 1000 / max(1, len(recipes))

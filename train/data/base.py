@@ -36,7 +36,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from oasis_core.labels import LabelError, LabelSpace
+from oasis_core.imageio import ImageReadError, open_image
+from oasis_core.labels import LabelError, LabelSpace, resize_nearest
 
 SPLITS = ("train", "val")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
@@ -57,15 +58,9 @@ class Pair(NamedTuple):
 def _open(path: Path) -> Image.Image:
     """Open an image lazily (header only), refusing decompression bombs; errors name the file."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DatasetError(f"{path}: refused as a possible decompression bomb ({exc})") from exc
-    except FileNotFoundError as exc:
-        raise DatasetError(f"{path}: file not found") from exc
-    except Exception as exc:  # noqa: BLE001 - anything Pillow raises means "unreadable"
-        raise DatasetError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from exc
+        return open_image(path, load=False)
+    except ImageReadError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def _decode(im: Image.Image, path: Path) -> None:
@@ -141,17 +136,6 @@ class ChannelMapper:
 
 
 # --------------------------------------------------------------------------------------------- transforms
-def resize_nearest(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a (H, W) array to ``size`` = (height, width), sampling pixel centres."""
-    h, w = arr.shape
-    oh, ow = size
-    if (h, w) == (oh, ow):
-        return arr
-    rows = np.minimum(((np.arange(oh) + 0.5) * (h / oh)).astype(np.int64), h - 1)
-    cols = np.minimum(((np.arange(ow) + 0.5) * (w / ow)).astype(np.int64), w - 1)
-    return arr[rows[:, None], cols[None, :]]
-
-
 def _check_size(size, what: str) -> tuple[int, int]:
     try:
         h, w = (int(s) for s in size)
