@@ -48,7 +48,7 @@ from oasis_core.config import GeneratorConfig, paper_configs
 from oasis_core.fast import FastGenerator
 from oasis_core.nn import Generator, fold_spectral_norm
 from oasis_core.nn.spectral import init_unit_gain
-from oasis_core.synthesizer import cpu_supports_bf16
+from oasis_core.runtime import cpu_supports_bf16
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"

@@ -117,6 +117,7 @@ def _load_noise(path: Path, z_dim: int, h: int, w: int) -> np.ndarray:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from oasis_core.runtime import to_uint8
     from oasis_core.synthesizer import Synthesizer
 
     syn = Synthesizer.load(args.model, device=args.device, dtype=args.dtype)
@@ -130,7 +131,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         syn.check_size(h, w)  # raises the clear message
     noise = _load_noise(args.noise, syn.z_dim, h, w) if args.noise is not None else syn.sample_noise(h, w, args.seed)
     raw = syn.generate_tensor(values, noise, pad=args.pad)[0]
-    img = ((raw.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    img = to_uint8(raw[None])[0]
     if args.raw:
         write_npy(args.raw, raw.numpy().astype(np.float32))
     write_rgb(args.output, img)

@@ -350,7 +350,8 @@ def test_seed_lock_and_view_modes(qtbot, win):
 
 
 def test_help_lists_every_tool_shortcut(win):
-    from app.ui.main_window import TOOL_INFO, HelpDialog
+    from app.ui.actions import TOOL_INFO
+    from app.ui.dialogs import HelpDialog
 
     texts = HelpDialog(win).shortcut_texts()
     for _, key, _ in TOOL_INFO.values():

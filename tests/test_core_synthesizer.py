@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from oasis_core.labels import LabelError
-from oasis_core.synthesizer import Synthesizer, resolve_device, resolve_dtype
+from oasis_core.runtime import resolve_device, resolve_dtype
+from oasis_core.synthesizer import Synthesizer
 
 SIZE = 256
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from oasis_core.synthesizer import Synthesizer, cpu_supports_bf16
+from oasis_core.runtime import cpu_supports_bf16
+from oasis_core.synthesizer import Synthesizer
 
 
 def scene(h: int, w: int) -> np.ndarray:

@@ -203,17 +203,24 @@ def test_mixed_noise_with_soft_edges_matches_the_hard_regions(tmp_path):
                           size=(64, 64), batch=4, workers=0, precision="fp32", mixed_noise=1.0,
                           mixed_noise_feather=feather)  # fmt: skip
         runs[feather] = Run(cfg, du.DistInfo(), lambda split: [], space)
-    hard_v, hard_r = runs[0].noise_codes(4, 64, 64, 5, labels=labels)
-    soft_v, soft_r = runs[12].noise_codes(4, 64, 64, 5, labels=labels)
-    assert soft_v.shape == (4, 1 + FEATHER_LEVELS, hard_v.shape[-1])
-    assert torch.equal(soft_v[:, 0], hard_v[:, 0]) and torch.equal(soft_r > 0, hard_r > 0)  # the same regions
+    hard = runs[0].noise_fields(4, 64, 64, 5, labels=labels)
+    soft = runs[12].noise_fields(4, 64, 64, 5, labels=labels)
+    plain = runs[0].noise_fields(4, 64, 64, 5)  # without labels: the base vectors alone (the same first draws)
     for i in range(4):
-        rings = torch.unique(soft_r[i][soft_r[i] > 0]).tolist()
-        assert len(rings) >= 2  # a ramp, not a hard edge
-        core = soft_v[i, FEATHER_LEVELS]
-        if FEATHER_LEVELS in rings:
-            assert torch.equal(core, hard_v[i, 1])  # full strength inside
-        torch.testing.assert_close(soft_v[i, 1], blend(hard_v[i, 0], hard_v[i, 1], 1 / FEATHER_LEVELS))
+        base = plain[i].vectors[0]
+        h, s_ = hard[i].dense(), soft[i].dense()
+        region_hard = (h != base[:, None, None]).any(0)
+        region_soft = (s_ != base[:, None, None]).any(0)
+        assert region_hard.any() and torch.equal(region_soft, region_hard)  # the same region from the same draws
+        new = h[:, region_hard][:, 0]  # the hard region holds the new vector everywhere
+        levels = torch.unique(s_[:, region_soft].t().contiguous().view(torch.int32), dim=0)
+        assert levels.shape[0] >= 2  # a ramp, not a hard edge
+        ramp = {tuple(blend(base, new, k / FEATHER_LEVELS).view(torch.int32).tolist()) for k in range(1, 5)}
+        assert {tuple(r) for r in levels.tolist()} <= ramp  # every soft pixel is one step of the ramp
+    vectors, region = runs[12].noise_codes(4, 64, 64, 5, labels=labels)
+    assert vectors.shape[1] <= 1 + FEATHER_LEVELS
+    assert torch.equal(vectors[torch.arange(4)[:, None, None], region].permute(0, 3, 1, 2),
+                       torch.stack([f.dense() for f in soft]))  # fmt: skip
     image = torch.rand(4, 3, 64, 64, generator=g) * 2 - 1
     stats = runs[12].train_step(image, labels)
     assert np.isfinite(stats["g"]) and np.isfinite(stats["d"])

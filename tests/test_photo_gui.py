@@ -61,7 +61,7 @@ def noise_of(syn, recipe) -> np.ndarray:
     z = syn.sample_noise(recipe.height, recipe.width, recipe.style_seed)
     for r in recipe.regions:
         z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength)
-    return z
+    return np.asarray(z)
 
 
 def pane_pixels(win, pane: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from torch import nn
 
 from oasis_core.files import atomic_write_bytes
 from oasis_core.labels import LabelSpace
+from oasis_core.runtime import to_uint8
 from oasis_core.segmentation import PRIOR_STRENGTH, prior_bias
 
 
@@ -193,17 +194,12 @@ def _reroll_seams(run, g, onehot, z, before: np.ndarray, labels: np.ndarray, i: 
         for feather, suffix in ((0, ""), (DEFAULT_FEATHER, "_soft")):  # a hard edge, and the app's soft edge
             z2 = reroll(z.cpu(), torch.from_numpy(box), 1000 + i, 1.0, feather).to(z)
             with torch.no_grad(), run.autocast():
-                after = _to_uint8(g(onehot, z2.contiguous(memory_format=run.memory_format)))[0]
+                after = to_uint8(g(onehot, z2.contiguous(memory_format=run.memory_format)))[0]
             out[name + suffix] = quality.seam_measures(before, after, labels, box)
     return out
 
 
 # ------------------------------------------------------------------------------------------------ the whole eval
-def _to_uint8(t: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
-    return ((t.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 SEAM_IMAGES = 16  # validation label maps the reroll-seam measure uses
 
 
@@ -293,8 +289,8 @@ def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress) ->
                 fakes = g(oh.expand(samples, -1, -1, -1), z).float()
             if samples >= 2:
                 diversity.append(ms_ssim_pairwise(fakes.cpu()))
-            reals.append(_to_uint8(image)[0])
-            generated.append(_to_uint8(fakes[:1])[0])
+            reals.append(to_uint8(image)[0])
+            generated.append(to_uint8(fakes[:1])[0])
             label_maps.append(labels[0].cpu().numpy())
             if i < SEAM_IMAGES:
                 seams.append(_reroll_seams(run, g, oh, z[:1], generated[-1], label_maps[-1], i))

@@ -36,6 +36,8 @@ from oasis_core.labels import LabelSpace
 from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.discriminator import DResBlock
 from oasis_core.nn.grouped import SegCodes
+from oasis_core.noise import NoiseField, sample_vectors
+from oasis_core.runtime import resolve_dtype
 from train import distributed as du
 from train.config import TrainConfig
 
@@ -206,21 +208,9 @@ def unwrap(m: nn.Module) -> nn.Module:
 
 # ------------------------------------------------------------------------------------------------ precision
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "fp32":
-        return torch.float32
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise ValueError("fp16 training needs CUDA; on a CPU use bf16 or fp32")
-        return torch.float16
-    if precision != "auto":
-        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    from oasis_core.synthesizer import cpu_supports_bf16
-
-    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    """The training compute dtype: :func:`oasis_core.runtime.resolve_dtype` (``auto`` picks bf16 only where the
+    hardware has it)."""
+    return resolve_dtype(precision, device)
 
 
 # ------------------------------------------------------------------------------------------------ state files
@@ -367,32 +357,34 @@ class Run:
         oh = F.one_hot(labels, self.space.num_channels).permute(0, 3, 1, 2).float()
         return oh.contiguous(memory_format=self.memory_format)
 
-    def noise_codes(
+    def noise_fields(
         self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The noise field in compact form: vectors ``(B, R, z)`` and a region map ``(B, H, W)`` int64 in [0, R).
-        One vector per image, as the paper draws it; with ``labels`` (B, H, W) and ``mixed_noise`` > 0, that
-        fraction of the images gets a second vector inside a random region (see :meth:`reroll_region`), faded in
-        over ``mixed_noise_feather`` px as the app's soft-edged rerolls do (rings 1..R-1 hold the blends); unused
-        vectors are zero. Deterministic per (seed, step, rank, salt)."""
-        from oasis_core.noise import FEATHER_LEVELS, blend, feather_rings
-
-        feather = self.cfg.mixed_noise_feather
+    ) -> list[NoiseField]:
+        """The batch's noise, one :class:`~oasis_core.noise.NoiseField` an image: one vector, as the paper draws it;
+        with ``labels`` (B, H, W) and ``mixed_noise`` > 0, that fraction of the images is rerolled inside a random
+        region (see :meth:`reroll_region`) with a soft border of ``mixed_noise_feather`` px, exactly as the app
+        rerolls. Deterministic per (seed, step, rank, salt)."""
         g = torch.Generator().manual_seed(_mix(self.cfg.seed, step, self.info.rank, salt))
-        vectors = torch.zeros(batch, 1 + (FEATHER_LEVELS if feather else 1), self.cfg.z_dim)
-        vectors[:, 0] = torch.randn(batch, self.cfg.z_dim, generator=g)
-        region = torch.zeros(batch, height, width, dtype=torch.long)
+        fields = [NoiseField.constant(v, height, width) for v in sample_vectors(batch, self.cfg.z_dim, g)]
         p = self.cfg.mixed_noise
         if p > 0 and labels is not None:
             for i in range(batch):
                 if float(torch.rand((), generator=g)) >= p:
                     continue
                 mask = self.reroll_region(labels[i].cpu(), g)
-                new = torch.randn(self.cfg.z_dim, generator=g)
-                for k, (ring, fraction) in enumerate(feather_rings(mask, feather), start=1):
-                    region[i][ring] = k
-                    vectors[i, k] = blend(vectors[i, 0], new, fraction)
-        return vectors, region
+                fields[i] = fields[i].reroll(mask, g, 1.0, self.cfg.mixed_noise_feather)
+        return fields
+
+    def noise_codes(
+        self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`noise_fields` as one batch: vectors ``(B, R, z)`` (rows past an image's own vectors are zero)
+        and a map ``(B, H, W)`` int64 of which vector each pixel holds."""
+        fields = self.noise_fields(batch, height, width, step, salt, labels)
+        vectors = torch.zeros(batch, max(f.num_vectors for f in fields), self.cfg.z_dim)
+        for i, f in enumerate(fields):
+            vectors[i, : f.num_vectors] = f.vectors
+        return vectors, torch.stack([f.id_map() for f in fields])
 
     def noise(
         self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
@@ -467,7 +459,9 @@ class Run:
         k = max(1, b // 2) if cfg.lambda_diversity > 0 else 0
         if k:
             v2, r2 = self.noise_codes(k, h, w, self.step, salt=0xD17)
-            vectors, region = torch.cat([vectors, v2]), torch.cat([region, r2])
+            r = max(vectors.shape[1], v2.shape[1])  # the same number of vector rows (the extra ones are zero)
+            vectors = torch.cat([F.pad(v, (0, 0, 0, r - v.shape[1])) for v in (vectors, v2)])
+            region = torch.cat([region, r2])
             g_labels = torch.cat([labels, labels[:k]])
         else:
             g_labels = labels

@@ -23,9 +23,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -33,8 +31,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -62,82 +58,18 @@ from app.engine import (
     available_dtypes,
     official_datasets,
 )
+from app.ui.actions import COMMANDS, MENUS, TOOL_INFO, VIEW_MODES
 from app.ui.canvas import TOOLS, Canvas
+from app.ui.dialogs import HelpDialog, NewCanvasDialog
 from app.ui.icons import icon
 from app.ui.palette import Palette
 from app.ui.panels import GeneratePanel, HistoryPanel, PhotoPanel, RealismPanel, RerollPanel, VariantsPanel
+from app.ui.theme import canvas_background, stylesheet
 
 LIVE_DELAY_MS = 150
 CLEANUP_DELAY_MS = 120
 PHOTO_FILTERS = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All (*)"
 RECENT_MODELS = 8
-
-TOOL_INFO = {
-    "brush": ("Brush", "B", "Paint the chosen class with a round brush ([ and ] change the size)"),
-    "eraser": ("Eraser", "E", "Paint the don't-care class (or the background class)"),
-    "fill": ("Fill", "F", "Flood-fill a connected region with the chosen class"),
-    "lasso": ("Lasso fill", "L", "Drag a free lasso, or click polygon corners (double-click or Enter closes)"),
-    "rect": ("Rectangle", "R", "Drag a rectangle of the chosen class"),
-    "picker": ("Eyedropper", "I", "Pick the class under the cursor"),
-    "select": ("Lasso select", "S", "Select a region to reroll (drag or click corners; Shift adds)"),
-    "select_brush": ("Selection brush", "M", "Brush a region to reroll (Alt removes)"),
-}
-
-SHORTCUTS = [
-    ("Tools", [(v[1], f"{v[0]}: {v[2]}") for v in TOOL_INFO.values()]),
-    (
-        "Painting",
-        [
-            ("[  /  ]", "Smaller / larger brush"),
-            ("1 … 9, 0", "Choose class 1 … 10 of the palette"),
-            ("Ctrl+F", "Search the class palette (Enter picks the first match)"),
-            ("Ctrl+Z", "Undo (one stroke at a time)"),
-            ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
-            ("Ctrl+A / Ctrl+D", "Select everything / deselect"),
-            ("Enter / Esc", "Close / cancel a polygon"),
-        ],
-    ),
-    (
-        "View",
-        [
-            ("Mouse wheel", "Zoom at the cursor"),
-            ("Ctrl+0", "Fit the canvas to the window"),
-            ("Ctrl++ / Ctrl+-", "Zoom in / out"),
-            ("Space + drag, middle drag", "Pan"),
-            ("Ctrl+1 / Ctrl+2 / Ctrl+3", "Side by side / blended / split view"),
-            ("T", "Toggle: labels ↔ image (blend), swap sides (side by side, split)"),
-        ],
-    ),
-    (
-        "Generating",
-        [
-            ("Ctrl+Return", "Generate now"),
-            ("Esc", "Cancel the running generation"),
-            ("Ctrl+R", "Reroll the noise inside the selection"),
-            ("H", "Realism heat map on the image"),
-            ("Ctrl+Shift+R", "Reroll the least realistic regions"),
-            ("N", "New style seed"),
-            ("Ctrl+L", "Lock / unlock the style seed"),
-            ("V", "Generate variants"),
-            ("Alt+Left / Alt+Right", "Older / newer image in the history"),
-        ],
-    ),
-    (
-        "Files",
-        [
-            ("Ctrl+N", "New canvas"),
-            ("Ctrl+O", "Open a project (.oasis)"),
-            ("Ctrl+Shift+O", "Open a label map (PNG)"),
-            ("Ctrl+Shift+I", "Import a photo: its segmentation becomes the label map"),
-            ("Ctrl+S / Ctrl+Shift+S", "Save the project / save as"),
-            ("Ctrl+E", "Export the image (PNG or JPEG)"),
-            ("Ctrl+Shift+E", "Export the label map (indexed PNG + labels.txt)"),
-            ("Ctrl+M", "Open a model file (.safetensors or an official .pth)"),
-            ("F1", "This help"),
-        ],
-    ),
-]
-
 
 @dataclass
 class Message:
@@ -280,106 +212,64 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, d)
         return d
 
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon_name: str | None = None) -> QAction:
-        a = QAction(text, self)
-        if shortcut:
-            if isinstance(shortcut, (list, tuple)):
-                a.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-        if icon_name:
-            a.setIcon(icon(icon_name, self.dark))
-            a.setData(icon_name)
-        a.triggered.connect(slot)
-        self.addAction(a)
-        return a
-
     def _build_actions(self) -> None:
-        A = self._action
-        self.act_new = A("&New canvas…", self.new_canvas_dialog, "Ctrl+N", "Start a new canvas")
-        self.act_open = A("&Open project…", self.open_project_dialog, "Ctrl+O", "Open an .oasis project")
-        self.act_open_labels = A("Open &label map…", self.open_label_map_dialog, "Ctrl+Shift+O", "Open a label PNG")
-        self.act_import_photo = A(
-            "Import &photo…",
-            self.import_photo_dialog,
-            "Ctrl+Shift+I",
-            "Segment a photo with the model's discriminator into an editable label map",
-        )
-        self.act_save = A("&Save project", self.save, "Ctrl+S", "Save the project")
-        self.act_save_as = A("Save project &as…", self.save_as, "Ctrl+Shift+S")
-        self.act_export_image = A("&Export image…", self.export_image_dialog, "Ctrl+E", "Save the image as PNG/JPEG")
-        self.act_export_labels = A(
-            "Export label &map…", self.export_label_map_dialog, "Ctrl+Shift+E", "Indexed PNG with palette + labels.txt"
-        )
-        self.act_export_sheet = A("Export side-by-side &sheet…", self.export_sheet_dialog, None)
-        self.act_open_model = A("Open &model file…", self.open_model_dialog, "Ctrl+M", ".safetensors or official .pth")
-        self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        self.act_undo = A("&Undo", self.undo, "Ctrl+Z", "Undo (Ctrl+Z)", "undo")
-        self.act_redo = A("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo (Ctrl+Shift+Z)", "redo")
-        self.act_select_all = A("Select &all", self.select_all, "Ctrl+A")
-        self.act_deselect = A("&Deselect", self.clear_selection, "Ctrl+D")
-        self.act_smaller = A("Smaller brush", lambda: self.set_brush_size(self.canvas.brush_size / 1.25), "[")
-        self.act_larger = A("Larger brush", lambda: self.set_brush_size(self.canvas.brush_size * 1.25), "]")
-        self.act_search = A("Search classes", self.palette.focus_search, "Ctrl+F")
-        for n in range(10):
-            A(f"Class {n}", lambda _=False, n=n: self.palette.choose_number(n), str(n))
-
+        """One ``QAction`` per row of the actions table (``app.ui.actions``), as ``act_<name>`` and in
+        ``self.actions``; tools and view modes are exclusive groups."""
+        self.actions: dict[str, QAction] = {}
         self.tool_group = QActionGroup(self)
-        self.tool_actions: dict[str, QAction] = {}
-        for name in TOOLS:
-            label, key, tip = TOOL_INFO[name]
-            a = A(label, lambda _=False, n=name: self.set_tool(n), key, f"{label} ({key}): {tip}", name)
-            a.setCheckable(True)
+        self.view_group = QActionGroup(self)
+        for c in COMMANDS:
+            a = QAction(c.text, self)
+            if c.keys:
+                a.setShortcuts([QKeySequence(k) for k in c.keys])
+            if c.tip:
+                a.setToolTip(c.tip)
+                a.setStatusTip(c.tip)
+            if c.icon:
+                a.setIcon(icon(c.icon, self.dark))
+                a.setData(c.icon)
+            a.setCheckable(c.checkable)
+            slot = getattr(self, c.slot)
+            if c.checkable and not c.args:  # a switch: the slot gets the new state
+                a.triggered.connect(lambda on, f=slot: f(on))
+            else:
+                a.triggered.connect(lambda _=False, f=slot, args=c.args: f(*args))
+            self.addAction(a)
+            self.actions[c.name] = a
+            setattr(self, f"act_{c.name}", a)
+        self.tool_actions = {name: self.actions[f"tool_{name}"] for name in TOOLS}
+        self.view_actions = {mode: self.actions[f"view_{mode}"] for mode, _ in VIEW_MODES}
+        for a in self.tool_actions.values():
             self.tool_group.addAction(a)
-            self.tool_actions[name] = a
+        for a in self.view_actions.values():
+            self.view_group.addAction(a)
         self.tool_actions["brush"].setChecked(True)
 
-        self.act_fit = A("&Fit to window", self.canvas.fit, "Ctrl+0", "Fit (Ctrl+0)", "fit")
-        self.act_zoom_in = A("Zoom &in", lambda: self.canvas.zoom_at(1.25), ["Ctrl++", "Ctrl+="])
-        self.act_zoom_out = A("Zoom &out", lambda: self.canvas.zoom_at(0.8), "Ctrl+-")
-        self.act_toggle = A("&Toggle labels / image", self.canvas.toggle_layer, "T")
-        self.view_group = QActionGroup(self)
-        self.view_actions = {}
-        for i, (mode, label) in enumerate((("side", "Side by side"), ("blend", "Blended"), ("split", "Split"))):
-            a = A(label, lambda _=False, m=mode: self.set_view_mode(m), f"Ctrl+{i + 1}")
-            a.setCheckable(True)
-            self.view_group.addAction(a)
-            self.view_actions[mode] = a
-        self.act_dark = A("&Dark theme", lambda on: self.apply_theme(on))
-        self.act_dark.setCheckable(True)
+    # the slots of the table that are not a command of their own elsewhere
+    def scale_brush(self, factor: float) -> None:
+        self.set_brush_size(self.canvas.brush_size * factor)
 
-        self.act_generate = A("&Generate", self.generate_now, ["Ctrl+Return", "Ctrl+Enter"], "Generate now")
-        self.act_cancel = A("&Cancel generation", self.cancel_generation, "Esc")
-        self.act_reroll = A("&Reroll selection", self.reroll_selection, "Ctrl+R")
-        self.act_new_style = A("&New style seed", self.new_style, "N")
-        self.act_lock = A(
-            "&Lock style seed",
-            lambda: self.set_seed_locked(not self.scene.seed_locked) if self.scene else None,
-            "Ctrl+L",
-        )
-        self.act_variants = A(
-            "&Variants",
-            lambda: self.generate_variants(self.variants_panel.count.value(), self.variants_panel.selection_only),
-            "V",
-        )
-        self.act_live = A("&Live generation", lambda on: self.set_live(on))
-        self.act_live.setCheckable(True)
-        self.act_older = A("Older image", lambda: self.step_history(-1), "Alt+Left")
-        self.act_newer = A("Newer image", lambda: self.step_history(+1), "Alt+Right")
-        self.act_help = A("&Keyboard shortcuts…", self.show_help, "F1")
-        self.act_about = A("&About OASIS Studio", self.show_about)
-        self.act_realism = A("Realism &heat map", lambda on: self.set_realism_overlay(on), "H")
-        self.act_realism.setCheckable(True)
-        self.act_reroll_worst = A(
-            "Reroll &least realistic regions",
-            lambda: self.reroll_least_realistic(),
-            "Ctrl+Shift+R",
-            "Reroll the noise of the regions the discriminator finds least realistic",
-        )
+    def focus_class_search(self) -> None:
+        self.palette.focus_search()
+
+    def choose_class_number(self, n: int) -> None:
+        self.palette.choose_number(n)
+
+    def fit_canvas(self) -> None:
+        self.canvas.fit()
+
+    def zoom_canvas(self, factor: float) -> None:
+        self.canvas.zoom_at(factor)
+
+    def toggle_layer(self) -> None:
+        self.canvas.toggle_layer()
+
+    def toggle_seed_lock(self) -> None:
+        if self.scene is not None:
+            self.set_seed_locked(not self.scene.seed_locked)
+
+    def generate_variants_from_panel(self) -> None:
+        self.generate_variants(self.variants_panel.count.value(), self.variants_panel.selection_only)
 
     def _build_toolbars(self) -> None:
         tb = QToolBar("Tools")
@@ -450,61 +340,24 @@ class MainWindow(QMainWindow):
         self.options_toolbar = top
 
     def _build_menus(self) -> None:
-        mb = self.menuBar()
-        f = mb.addMenu("&File")
-        for a in (self.act_new, self.act_open, self.act_open_labels, self.act_import_photo):
-            f.addAction(a)
-        self.recent_menu = f.addMenu("Open &recent project")
-        f.addSeparator()
-        for a in (self.act_save, self.act_save_as):
-            f.addAction(a)
-        f.addSeparator()
-        for a in (self.act_export_image, self.act_export_labels, self.act_export_sheet):
-            f.addAction(a)
-        f.addSeparator()
-        f.addAction(self.act_quit)
-        e = mb.addMenu("&Edit")
-        for a in (self.act_undo, self.act_redo):
-            e.addAction(a)
-        e.addSeparator()
-        for a in (self.act_select_all, self.act_deselect):
-            e.addAction(a)
-        e.addSeparator()
-        for a in (self.act_smaller, self.act_larger, self.act_search):
-            e.addAction(a)
-        t = mb.addMenu("&Tools")
-        for name in TOOLS:
-            t.addAction(self.tool_actions[name])
-        v = mb.addMenu("&View")
-        for a in self.view_actions.values():
-            v.addAction(a)
-        v.addAction(self.act_toggle)
-        v.addSeparator()
-        for a in (self.act_fit, self.act_zoom_in, self.act_zoom_out):
-            v.addAction(a)
-        v.addSeparator()
-        for d in (self.palette_dock, self.generate_dock, self.variants_dock, self.history_dock):
-            v.addAction(d.toggleViewAction())
-        v.addSeparator()
-        v.addAction(self.act_dark)
-        g = mb.addMenu("&Generate")
-        for a in (self.act_generate, self.act_cancel, self.act_live):
-            g.addAction(a)
-        g.addSeparator()
-        for a in (self.act_reroll, self.act_new_style, self.act_lock, self.act_variants):
-            g.addAction(a)
-        g.addSeparator()
-        g.addAction(self.act_realism)
-        g.addAction(self.act_reroll_worst)
-        g.addSeparator()
-        g.addAction(self.act_older)
-        g.addAction(self.act_newer)
-        m = mb.addMenu("&Model")
-        m.addAction(self.act_open_model)
-        self.models_menu = m.addMenu("&Bundled models")
-        h = mb.addMenu("&Help")
-        h.addAction(self.act_help)
-        h.addAction(self.act_about)
+        """The menus of the actions table (``MENUS``); its "@" places are filled here."""
+        places = {
+            "@recent": lambda menu: setattr(self, "recent_menu", menu.addMenu("Open &recent project")),
+            "@models": lambda menu: setattr(self, "models_menu", menu.addMenu("&Bundled models")),
+            "@docks": lambda menu: [
+                menu.addAction(d.toggleViewAction())
+                for d in (self.palette_dock, self.generate_dock, self.variants_dock, self.history_dock)
+            ],
+        }
+        for title, entries in MENUS:
+            menu = self.menuBar().addMenu(title)
+            for entry in entries:
+                if entry == "-":
+                    menu.addSeparator()
+                elif entry.startswith("@"):
+                    places[entry](menu)
+                else:
+                    menu.addAction(self.actions[entry])
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -1682,7 +1535,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.setStyleSheet(stylesheet(self.dark))
-        self.canvas.background = _bg_colour(self.dark)
+        self.canvas.background = canvas_background(self.dark)
         for a in self.findChildren(QAction):
             name = a.data()
             if isinstance(name, str) and name:
@@ -1741,128 +1594,9 @@ class MainWindow(QMainWindow):
         return ok
 
 
-class NewCanvasDialog(QDialog):
-    """Size (the model's natural sizes first, common aspects, custom) and the class to fill with."""
-
-    def __init__(self, info: ModelInfo, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.info = info
-        self.setWindowTitle("New canvas")
-        form = QFormLayout(self)
-        nh, nw = info.natural_size
-        m = info.size_multiple
-        sizes = [(nh, nw, "natural"), (nh * 2, nw * 2, "natural ×2")]
-        for label, (a, b) in (("4:3", (3, 4)), ("3:2", (2, 3)), ("16:9", (9, 16)), ("3:4", (4, 3))):
-            w = max(nw, nh)
-            h = max(m, round(w * a / b / m) * m)
-            sizes.append((h, w, label))
-        self.sizes = sizes
-        self.preset = QListWidget()
-        for h, w, label in sizes:
-            self.preset.addItem(f"{w} × {h}   ({label})")
-        self.preset.addItem("Custom")
-        self.preset.setCurrentRow(0)
-        self.preset.setMaximumHeight(150)
-        form.addRow("Size", self.preset)
-        row = QHBoxLayout()
-        self.w = QSpinBox()
-        self.h = QSpinBox()
-        for s, v in ((self.w, nw), (self.h, nh)):
-            s.setRange(m, 4096)
-            s.setSingleStep(m)
-            s.setValue(v)
-            s.setSuffix(" px")
-            row.addWidget(s)
-        form.addRow("Width × height", row)
-        self.preset.currentRowChanged.connect(self._preset)
-        self.fill = QComboBox()
-        self.fill.addItem("Starter scene (sky and ground)", None)
-        for c in info.classes:
-            self.fill.addItem(c.name, c.value)
-        form.addRow("Fill", self.fill)
-        note = QLabel(f"Sizes are multiples of {m}; the model was trained at {nw} × {nh}.")
-        note.setStyleSheet("color: palette(mid);")
-        form.addRow(note)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def _preset(self, row: int) -> None:
-        if 0 <= row < len(self.sizes):
-            h, w, _ = self.sizes[row]
-            self.w.setValue(w)
-            self.h.setValue(h)
-
-    def result_size(self) -> tuple[int, int, int | None]:
-        h, w = self.info.snap_size(self.h.value(), self.w.value())
-        return h, w, self.fill.currentData()
-
-
-class HelpDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Keyboard shortcuts")
-        self.resize(640, 720)
-        lay = QVBoxLayout(self)
-        rows = sum(len(items) + 1 for _, items in SHORTCUTS)
-        table = QTableWidget(rows, 2)
-        table.horizontalHeader().setVisible(False)
-        table.verticalHeader().setVisible(False)
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        table.setShowGrid(False)
-        r = 0
-        for section, items in SHORTCUTS:
-            head = QTableWidgetItem(section)
-            f = head.font()
-            f.setBold(True)
-            head.setFont(f)
-            table.setItem(r, 0, head)
-            table.setSpan(r, 0, 1, 2)
-            r += 1
-            for keys, what in items:
-                table.setItem(r, 0, QTableWidgetItem(keys))
-                table.setItem(r, 1, QTableWidgetItem(what))
-                r += 1
-        table.resizeColumnToContents(0)
-        table.horizontalHeader().setStretchLastSection(True)
-        self.table = table
-        lay.addWidget(table)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        buttons.accepted.connect(self.accept)
-        lay.addWidget(buttons)
-
-    def shortcut_texts(self) -> list[str]:
-        return [self.table.item(r, 0).text() for r in range(self.table.rowCount()) if self.table.item(r, 0)]
-
-
 def _caption_label(text: str) -> QLabel:
     lab = QLabel(f"  {text} ")
     lab.setStyleSheet("color: palette(mid);")
     return lab
 
 
-def _bg_colour(dark: bool):
-    from PySide6.QtGui import QColor
-
-    return QColor("#141b22") if dark else QColor("#dfe3e8")
-
-
-def stylesheet(dark: bool) -> str:
-    """qdarkstyle (dark or light) plus a few touches of our own."""
-    import qdarkstyle
-
-    palette = qdarkstyle.DarkPalette if dark else qdarkstyle.LightPalette
-    base = qdarkstyle.load_stylesheet(qt_api="pyside6", palette=palette)
-    accent = "#3daee9" if dark else "#1f6fb2"
-    extra = f"""
-    QPushButton#generateButton {{ font-weight: bold; background-color: {accent}; color: white; border-radius: 4px; }}
-    QPushButton#generateButton:hover {{ background-color: #5cc0f0; }}
-    QPushButton#generateButton:disabled {{ background-color: #455364; color: #9da9b5; }}
-    QGroupBox {{ font-weight: bold; padding-top: 14px; }}
-    QToolBar {{ spacing: 4px; }}
-    QDockWidget::title {{ padding: 4px; }}
-    """
-    return base + extra
