@@ -140,8 +140,9 @@ class LabelSpace:
         return ", ".join(runs)
 
     # ----------------------------------------------------------------- conversions
-    def to_channels(self, labels: np.ndarray) -> np.ndarray:
-        """File values (H, W) -> channel indices (H, W) int64; unknown values raise ``LabelError`` naming them."""
+    def to_channels(self, labels: np.ndarray, source: str | None = None) -> np.ndarray:
+        """File values (H, W) -> channel indices (H, W) int64; unknown values raise ``LabelError`` naming them
+        (and ``source``, what the map is, when given)."""
         labels = np.asarray(labels)
         if labels.ndim != 2:
             raise LabelError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
@@ -159,6 +160,11 @@ class LabelSpace:
         if bad.any():
             ids = np.unique(lab[bad])
             shown = ", ".join(str(int(i)) for i in ids[:10]) + (" ..." if len(ids) > 10 else "")
+            if source is not None:
+                raise LabelError(
+                    f"{source} contains the ids {shown}, which are not classes of {self.name!r} "
+                    f"(valid ids: {self.describe_valid()})."
+                )
             raise LabelError(
                 f"label values {shown} are not classes of the {self.name!r} label space "
                 f"(valid values: {self.describe_valid()})"
@@ -176,16 +182,20 @@ class LabelSpace:
         ch = self.to_channels(labels)
         return np.asarray(self.colours, dtype=np.uint8)[ch]
 
+    @cached_property
+    def value_colours(self) -> np.ndarray:
+        """(largest file value + 1 (at least 256), 3) uint8, read-only: the colour of every file value (aliases
+        take their channel's colour; values of no class are black). ``value_colours[labels]`` colours a valid map."""
+        lut = self._lut
+        table = np.zeros((len(lut), 3), dtype=np.uint8)
+        ok = lut >= 0
+        table[ok] = np.asarray(self.colours, dtype=np.uint8)[lut[ok]]
+        table.flags.writeable = False
+        return table
+
     def palette_values(self) -> np.ndarray:
         """A 256x3 palette indexed by file value (for indexed PNGs); unused entries are black."""
-        pal = np.zeros((256, 3), dtype=np.uint8)
-        for c, v in enumerate(self.file_values):
-            if 0 <= v < 256:
-                pal[v] = self.colours[c]
-        for v, c in self.aliases:
-            if 0 <= v < 256:
-                pal[v] = self.colours[c]
-        return pal
+        return self.value_colours[:256].copy()
 
     def nearest_values(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """Map an RGB image to the nearest class colour. Returns (file values, fraction of exact matches)."""

@@ -15,13 +15,23 @@ from PIL import Image
 from app.doc import HistoryEntry, PhotoReference, RerollRegion, Scene, label_io, tools
 from app.doc.model_info import ClassInfo, LabelMapError, ModelInfo
 from app.doc.project_file import ProjectError, load_project, save_project
+from oasis_core.labels import LabelSpace
 
 
 def info(n: int = 6, big: bool = False) -> ModelInfo:
+    """A model of ``n`` classes 0..n-1 (0 is don't care, 255 an alias of it), with a class 300 when ``big``."""
     classes = [ClassInfo(i, f"class{i}", (40 * i % 256, 255 - 30 * i, 90)) for i in range(n)]
     if big:
         classes.append(ClassInfo(300, "far", (1, 2, 3)))
-    return ModelInfo("test", "ab" * 32, tuple(classes), dont_care_value=0, aliases=((255, 0),))
+    space = LabelSpace(
+        "test",
+        tuple(c.name for c in classes),
+        tuple(c.rgb for c in classes),
+        tuple(c.value for c in classes),
+        dont_care=0,
+        aliases=((255, 0),),
+    )
+    return ModelInfo("test", "ab" * 32, space)
 
 
 def painted_scene() -> Scene:

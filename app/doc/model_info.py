@@ -1,20 +1,22 @@
-"""A plain description of a loaded model's classes: what the GUI needs, without torch or oasis_core.
+"""A loaded model as the GUI sees it: its label space and where it runs, without torch.
 
-``app.engine`` builds a ``ModelInfo`` from the model's label space; everything else in the app (palette, canvas,
-label files, project files) works from it with numpy only.
+``app.engine`` builds a ``ModelInfo`` when a model loads; everything else in the app (palette, canvas, label files,
+project files) works from it with numpy only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from oasis_core.labels import LabelError, LabelSpace
+
 RGB = tuple[int, int, int]
 
 
-class LabelMapError(ValueError):
+class LabelMapError(LabelError):
     """A label map does not fit the model's classes."""
 
 
@@ -29,33 +31,41 @@ class ClassInfo:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the GUI knows about a model. ``aliases`` maps extra accepted file values to the value painted instead."""
+    """What the GUI knows about a model: its label space (``oasis_core.labels``, numpy only) and where and how it
+    runs. Class lookups, validation and colours are the label space's."""
 
     name: str
     model_hash: str
-    classes: tuple[ClassInfo, ...]
-    dont_care_value: int | None = None
+    label_space: LabelSpace
     natural_size: tuple[int, int] = (256, 256)
     size_multiple: int = 32
     has_discriminator: bool = False
     path: str = ""
     device: str = "cpu"
     dtype: str = "float32"
-    label_space_name: str = ""
-    aliases: tuple[tuple[int, int], ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        if not self.classes:
-            raise ValueError("a model needs at least one class")
 
     # ----------------------------------------------------------------- lookups
+    @cached_property
+    def classes(self) -> tuple[ClassInfo, ...]:
+        """The classes a user can paint, in the model's order (don't care included)."""
+        entries = self.label_space.paintable()
+        return tuple(ClassInfo(int(v), str(n), (int(c[0]), int(c[1]), int(c[2]))) for v, n, c in entries)
+
     @cached_property
     def _by_value(self) -> dict[int, ClassInfo]:
         return {c.value: c for c in self.classes}
 
     @property
+    def label_space_name(self) -> str:
+        return self.label_space.name
+
+    @property
+    def dont_care_value(self) -> int | None:
+        return self.label_space.dont_care_value
+
+    @property
     def max_value(self) -> int:
-        return max([c.value for c in self.classes] + [a for a, _ in self.aliases])
+        return max(self.label_space.valid_values())
 
     @property
     def label_dtype(self) -> np.dtype:
@@ -66,11 +76,10 @@ class ModelInfo:
         return self._by_value.get(int(value))
 
     def value_of(self, name: str) -> int | None:
-        key = name.strip().lower()
-        for c in self.classes:
-            if c.name.lower() == key:
-                return c.value
-        return None
+        try:
+            return self.label_space.value_of(name)
+        except KeyError:
+            return None
 
     def is_dont_care(self, value: int) -> bool:
         return self.dont_care_value is not None and int(value) == self.dont_care_value
@@ -90,85 +99,39 @@ class ModelInfo:
         return self.dont_care_value if self.dont_care_value is not None else self.default_fill_value()
 
     # ----------------------------------------------------------------- numpy helpers
-    @cached_property
+    @property
     def colour_lut(self) -> np.ndarray:
-        """(max value + 1, 3) uint8: colour of every file value (aliases take their target's colour)."""
-        lut = np.zeros((self.max_value + 1, 3), dtype=np.uint8)
-        for c in self.classes:
-            lut[c.value] = c.rgb
-        for a, target in self.aliases:
-            cls = self.class_of(target)
-            if cls is not None:
-                lut[a] = cls.rgb
-        return lut
-
-    @cached_property
-    def valid_lut(self) -> np.ndarray:
-        """(max value + 1,) int64: the value painted for each accepted file value, -1 for values not accepted."""
-        lut = np.full(self.max_value + 1, -1, dtype=np.int64)
-        for c in self.classes:
-            lut[c.value] = c.value
-        for a, target in self.aliases:
-            lut[a] = target
-        return lut
+        """The colour of every file value (aliases take their target's colour): ``LabelSpace.value_colours``."""
+        return self.label_space.value_colours
 
     def colourize(self, labels: np.ndarray) -> np.ndarray:
         """Label values (H, W) -> RGB (H, W, 3) uint8. Values must be valid (see ``normalise``)."""
         return self.colour_lut[labels]
 
     def describe_valid(self) -> str:
-        vals = sorted(int(v) for v in np.flatnonzero(self.valid_lut >= 0))
-        runs: list[str] = []
-        start = prev = vals[0]
-        for v in [*vals[1:], None]:
-            if v is not None and v == prev + 1:
-                prev = v
-                continue
-            runs.append(str(start) if start == prev else f"{start}..{prev}")
-            if v is not None:
-                start = prev = v
-        return ", ".join(runs)
+        return self.label_space.describe_valid()
 
     def normalise(self, values: np.ndarray, source: str = "the label map") -> np.ndarray:
         """Integer ids (H, W) -> the model's values in ``label_dtype``; aliases mapped. Unknown ids raise."""
-        ids = np.asarray(values).astype(np.int64, copy=False)
-        lut = self.valid_lut
-        inside = (ids >= 0) & (ids < len(lut))
-        out = np.full(ids.shape, -1, dtype=np.int64)
-        out[inside] = lut[ids[inside]]
-        bad = out < 0
-        if bad.any():
-            found = np.unique(ids[bad])
-            shown = ", ".join(str(int(i)) for i in found[:8]) + (" ..." if len(found) > 8 else "")
-            raise LabelMapError(
-                f"{source} contains the ids {shown}, which are not classes of the model {self.name!r} "
-                f"(valid ids: {self.describe_valid()})."
-            )
-        return out.astype(self.label_dtype)
+        ls = self.label_space
+        try:
+            channels = ls.to_channels(np.asarray(values), source)
+        except LabelError as exc:
+            raise LabelMapError(str(exc)) from None
+        return ls.to_values(channels).astype(self.label_dtype)
 
     def nearest_values(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """Map an RGB image to the nearest class colour: (values in ``label_dtype``, fraction of exact matches)."""
-        flat = np.asarray(rgb, dtype=np.int32)[..., :3].reshape(-1, 3)
-        cols = np.array([c.rgb for c in self.classes], dtype=np.int32)
-        vals = np.array([c.value for c in self.classes], dtype=np.int64)
-        uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        dist = ((uniq[:, None, :] - cols[None, :, :]) ** 2).sum(-1)
-        best = dist.argmin(1)
-        exact = float((dist[np.arange(len(uniq)), best] == 0)[inverse].mean()) if len(flat) else 1.0
-        out = vals[best][inverse].reshape(np.asarray(rgb).shape[:2])
-        return out.astype(self.label_dtype), exact
+        values, exact = self.label_space.nearest_values(rgb)
+        return values.astype(self.label_dtype), exact
 
     def palette(self) -> np.ndarray:
         """256x3 uint8 palette indexed by file value (for indexed PNGs); unused entries are black."""
-        pal = np.zeros((256, 3), dtype=np.uint8)
-        n = min(256, len(self.colour_lut))
-        pal[:n] = self.colour_lut[:n]
-        return pal
+        return self.label_space.palette_values()
 
     def labels_txt(self) -> str:
         """``value name`` per line: the companion of an exported label map."""
-        return "".join(f"{c.value} {c.name}\n" for c in self.classes)
+        return self.label_space.labels_txt()
 
     def snap_size(self, height: int, width: int) -> tuple[int, int]:
         """The nearest sizes (at least one multiple) the generator accepts."""

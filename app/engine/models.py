@@ -7,31 +7,23 @@ from pathlib import Path
 
 import torch
 
-from app.doc.model_info import ClassInfo, ModelInfo
+from app.doc.model_info import ModelInfo
 from oasis_core.checkpoint import OFFICIAL_DATASETS
 from oasis_core.synthesizer import Synthesizer
 
 
 def describe(syn: Synthesizer, path: str | os.PathLike = "") -> ModelInfo:
     """The plain description of a loaded model that the rest of the app works with."""
-    ls = syn.label_space
-    classes = tuple(ClassInfo(int(v), str(n), (int(c[0]), int(c[1]), int(c[2]))) for v, n, c in ls.paintable())
-    aliases = tuple(
-        (int(v), int(ls.file_values[ch])) for v, ch in ls.aliases if ls.file_values[ch] >= 0 and v != ls.file_values[ch]
-    )
     return ModelInfo(
         name=syn.name,
         model_hash=syn.model_hash,
-        classes=classes,
-        dont_care_value=ls.dont_care_value,
+        label_space=syn.label_space,
         natural_size=tuple(int(s) for s in syn.natural_size),  # type: ignore[arg-type]
         size_multiple=int(syn.size_multiple),
         has_discriminator=bool(syn.has_discriminator),
         path=str(Path(path).resolve()) if path else str(syn.model.path),
         device=str(syn.device),
         dtype=str(syn.dtype).replace("torch.", ""),
-        label_space_name=ls.name,
-        aliases=aliases,
     )
 
 
