@@ -40,6 +40,31 @@ def thumb_icon(image: np.ndarray, side: int = 96) -> QIcon:
     return QIcon(pm)
 
 
+class LabelledSlider(QWidget):
+    """A horizontal slider with its value written beside it (``text(value)``), for the panels' form rows. The
+    panels keep ``slider`` and ``label`` as their own attributes, so callers reach the ``QSlider`` directly."""
+
+    def __init__(
+        self, low: int, high: int, value: int, tip: str, text=lambda v: f"{v}%", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(low, high)
+        self.slider.setValue(value)
+        self.slider.setToolTip(tip)
+        self.label = QLabel(text(value))
+        self.label.setMinimumWidth(38)
+        self._text = text
+        self.slider.valueChanged.connect(self.show_value)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+
+    def show_value(self, v: int) -> None:
+        self.label.setText(self._text(v))
+
+
 class GeneratePanel(QGroupBox):
     """Live/manual generation, the style seed with its lock, busy state and timing."""
 
@@ -157,31 +182,19 @@ class RerollPanel(QGroupBox):
         hint.setStyleSheet("color: palette(mid);")
         lay.addWidget(hint)
         form = QFormLayout()
-        srow = QHBoxLayout()
-        self.strength = QSlider(Qt.Orientation.Horizontal)
-        self.strength.setRange(0, 100)
-        self.strength.setValue(100)
-        self.strength.setToolTip("Subtle variation (left) to a completely new draw (right)")
-        self.strength_label = QLabel("100%")
-        self.strength_label.setMinimumWidth(38)
-        self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"{v}%"))
-        srow.addWidget(self.strength, 1)
-        srow.addWidget(self.strength_label)
-        form.addRow("Strength", srow)
-        frow = QHBoxLayout()
-        self.feather = QSlider(Qt.Orientation.Horizontal)
-        self.feather.setRange(0, 64)
-        self.feather.setValue(DEFAULT_FEATHER)
-        self.feather.setToolTip(
+        strength = LabelledSlider(0, 100, 100, "Subtle variation (left) to a completely new draw (right)")
+        self.strength, self.strength_label = strength.slider, strength.label
+        form.addRow("Strength", strength)
+        feather = LabelledSlider(
+            0,
+            64,
+            DEFAULT_FEATHER,
             "Soft edge: the new noise fades in over this many pixels from the selection's edge, so the rerolled "
-            "region blends into the rest (0: a hard edge)"
+            "region blends into the rest (0: a hard edge)",
+            lambda v: f"{v} px",
         )
-        self.feather_label = QLabel(f"{DEFAULT_FEATHER} px")
-        self.feather_label.setMinimumWidth(38)
-        self.feather.valueChanged.connect(lambda v: self.feather_label.setText(f"{v} px"))
-        frow.addWidget(self.feather, 1)
-        frow.addWidget(self.feather_label)
-        form.addRow("Soft edge", frow)
+        self.feather, self.feather_label = feather.slider, feather.label
+        form.addRow("Soft edge", feather)
         lay.addLayout(form)
         row = QHBoxLayout()
         self.reroll_button = QPushButton(icon("reroll", dark), " Reroll selection")
@@ -369,31 +382,23 @@ class PhotoPanel(QGroupBox):
         self.source.setStyleSheet("color: palette(mid);")
         lay.addWidget(self.source)
         form = QFormLayout()
-        orow = QHBoxLayout()
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(35)
-        self.opacity.setToolTip("How strongly the photo shows over the label map (a reference for editing)")
-        self.opacity_label = QLabel("35%")
-        self.opacity_label.setMinimumWidth(38)
-        self.opacity.valueChanged.connect(self._opacity_changed)
-        orow.addWidget(self.opacity, 1)
-        orow.addWidget(self.opacity_label)
-        form.addRow("Photo", orow)
-        crow = QHBoxLayout()
-        self.cleanup = QSlider(Qt.Orientation.Horizontal)
-        self.cleanup.setRange(0, 100)
-        self.cleanup.setValue(0)
-        self.cleanup.setToolTip(
-            "Clean the segmentation: merge small regions into their most common neighbour and refill\n"
-            "low-confidence pixels from their neighbours. 0 = as segmented. Your edits are kept."
+        opacity = LabelledSlider(
+            0, 100, 35, "How strongly the photo shows over the label map (a reference for editing)"
         )
-        self.cleanup_label = QLabel("off")
-        self.cleanup_label.setMinimumWidth(38)
-        self.cleanup.valueChanged.connect(self._cleanup_changed)
-        crow.addWidget(self.cleanup, 1)
-        crow.addWidget(self.cleanup_label)
-        form.addRow("Clean-up", crow)
+        self.opacity, self.opacity_label = opacity.slider, opacity.label
+        self.opacity.valueChanged.connect(lambda v: self.reference_opacity_changed.emit(v / 100.0))
+        form.addRow("Photo", opacity)
+        self._cleanup_row = LabelledSlider(
+            0,
+            100,
+            0,
+            "Clean the segmentation: merge small regions into their most common neighbour and refill\n"
+            "low-confidence pixels from their neighbours. 0 = as segmented. Your edits are kept.",
+            lambda v: "off" if v == 0 else f"{v}%",
+        )
+        self.cleanup, self.cleanup_label = self._cleanup_row.slider, self._cleanup_row.label
+        self.cleanup.valueChanged.connect(lambda v: self.cleanup_changed.emit(int(v)))
+        form.addRow("Clean-up", self._cleanup_row)
         lay.addLayout(form)
         self.confidence = QCheckBox("Show low-confidence pixels")
         self.confidence.setToolTip("Stripes where the model was unsure of the class (the more opaque, the less sure)")
@@ -412,21 +417,13 @@ class PhotoPanel(QGroupBox):
     def reference_opacity(self) -> float:
         return self.opacity.value() / 100.0
 
-    def _opacity_changed(self, v: int) -> None:
-        self.opacity_label.setText(f"{v}%")
-        self.reference_opacity_changed.emit(v / 100.0)
-
-    def _cleanup_changed(self, v: int) -> None:
-        self.cleanup_label.setText("off" if v == 0 else f"{v}%")
-        self.cleanup_changed.emit(int(v))
-
     def show_photo(self, name: str, source_size: tuple[int, int], canvas_size: tuple[int, int], level: int) -> None:
         (sh, sw), (ch, cw) = source_size, canvas_size
         self.source.setText(f"{name}: {sw} × {sh} photo, painted on a {cw} × {ch} canvas")
         self.cleanup.blockSignals(True)
         self.cleanup.setValue(level)
         self.cleanup.blockSignals(False)
-        self.cleanup_label.setText("off" if level == 0 else f"{level}%")
+        self._cleanup_row.show_value(level)
 
     def show_cleanup(self, min_region: int, min_confidence: float) -> None:
         if min_region <= 1 and min_confidence <= 0:
@@ -453,33 +450,18 @@ class RealismPanel(QGroupBox):
         self.overlay.toggled.connect(self.overlay_toggled)
         lay.addWidget(self.overlay)
         form = QFormLayout()
-        orow = QHBoxLayout()
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
-        self.opacity.setToolTip("Opacity of the heat map over the image")
-        self.opacity_label = QLabel("60%")
-        self.opacity_label.setMinimumWidth(38)
-        self.opacity.valueChanged.connect(self._opacity_changed)
-        orow.addWidget(self.opacity, 1)
-        orow.addWidget(self.opacity_label)
-        form.addRow("Opacity", orow)
+        opacity = LabelledSlider(0, 100, 60, "Opacity of the heat map over the image")
+        self.opacity, self.opacity_label = opacity.slider, opacity.label
+        self.opacity.valueChanged.connect(lambda v: self.overlay_opacity_changed.emit(v / 100.0))
+        form.addRow("Opacity", opacity)
         self.regions = QSpinBox()
         self.regions.setRange(1, 12)
         self.regions.setValue(3)
         self.regions.setToolTip("How many of the least realistic regions to reroll")
         form.addRow("Regions", self.regions)
-        srow = QHBoxLayout()
-        self.strength = QSlider(Qt.Orientation.Horizontal)
-        self.strength.setRange(0, 100)
-        self.strength.setValue(100)
-        self.strength.setToolTip("Subtle variation (left) to a completely new draw (right)")
-        self.strength_label = QLabel("100%")
-        self.strength_label.setMinimumWidth(38)
-        self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"{v}%"))
-        srow.addWidget(self.strength, 1)
-        srow.addWidget(self.strength_label)
-        form.addRow("Strength", srow)
+        strength = LabelledSlider(0, 100, 100, "Subtle variation (left) to a completely new draw (right)")
+        self.strength, self.strength_label = strength.slider, strength.label
+        form.addRow("Strength", strength)
         lay.addLayout(form)
         self.reroll_button = QPushButton(icon("reroll", dark), " Reroll least realistic")
         self.reroll_button.setToolTip(
@@ -493,10 +475,6 @@ class RealismPanel(QGroupBox):
         self.score.setStyleSheet("color: palette(mid);")
         self.score.setWordWrap(True)
         lay.addWidget(self.score)
-
-    def _opacity_changed(self, v: int) -> None:
-        self.opacity_label.setText(f"{v}%")
-        self.overlay_opacity_changed.emit(v / 100.0)
 
     @property
     def overlay_opacity(self) -> float:
