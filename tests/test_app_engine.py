@@ -192,3 +192,30 @@ def test_the_documents_soft_border_limits_are_the_librarys():
     from oasis_core import noise
 
     assert (recipe.MAX_FEATHER, recipe.DEFAULT_FEATHER) == (noise.MAX_FEATHER, noise.DEFAULT_FEATHER)
+
+
+def test_only_the_current_request_of_a_channel_is_answered(engine, model_path):
+    """A result whose channel has a newer request is dropped by the engine, even when it was already running;
+    channels do not replace each other; a forgotten request is never answered."""
+    engine.load_model(model_path, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["loaded"], 30)
+    big = np.zeros((512, 512), np.uint8)
+    small = np.zeros((64, 64), np.uint8)
+    n = len(engine.events["generated"])
+    first = engine.generate(big, [NoiseRecipe(512, 512, s) for s in range(3)], channel="variants")
+    assert wait_for(lambda: engine.busy, 5)
+    main = engine.generate(small, [NoiseRecipe(64, 64, 1)], channel="main")
+    second = engine.generate(small, [NoiseRecipe(64, 64, 2)], channel="variants")
+    assert engine.current("variants") == second and engine.waiting("variants") and engine.waiting("main")
+    assert wait_for(lambda: not engine.busy, 60)
+    got = engine.events["generated"][n:]
+    assert sorted(r.stamp for r in got) == [main, second]  # the first variants request ran but was not delivered
+    assert first not in [r.stamp for r in got]
+    assert not engine.waiting("variants") and not engine.waiting("main")
+    done = []
+    engine.task_done.connect(lambda kind, stamp, result: done.append(kind))
+    engine.realism(np.zeros((64, 64, 3), np.uint8))
+    engine.forget("realism")
+    assert not engine.waiting("realism")
+    assert wait_for(lambda: not engine.busy, 30)
+    assert done == []  # forgotten: never answered

@@ -256,7 +256,7 @@ def test_unreadable_and_bomb_images_give_a_clear_dialog(qtbot, win, tmp_path) ->
 def test_a_24_megapixel_photo_is_segmented_in_the_worker_with_progress(qtbot, win, photo_path, tmp_path) -> None:
     big = large_photo(tmp_path / "camera.jpg", photo_path)
     progress: list[tuple[int, int]] = []
-    win.engine.progress.connect(lambda stamp, done, total: progress.append((done, total)))
+    win.engine.progress.connect(lambda channel, done, total: progress.append((done, total)))
     assert win.import_photo(big)
     assert win._photo_progress is not None and win._photo_progress.isVisible()
     ticks = 0

@@ -1,10 +1,11 @@
 """The engine: one worker thread that runs every model job for the GUI.
 
 One worker thread runs every model job (load, generate, variants, convert, photo segmentation, clean-up, realism)
-in order. Requests carry increasing
-stamps; a newer generation request replaces an older one that has not started, and the window drops results older
-than the newest request it made, so painting never waits on the model and never shows a stale image.
-Results cross back to the GUI thread through queued signals.
+in order. Every request belongs to a channel ("main" and "variants" for generations, "load", "convert", and one per
+task kind) and carries an increasing stamp; the newest request of a channel is its current one. A newer request
+replaces an older one of its channel that has not started, and only the current request's result (or failure)
+is delivered: stale results are the engine's business, so painting never waits on the model and the GUI never
+sees an old image. Results cross back to the GUI thread through queued signals.
 """
 
 from __future__ import annotations
@@ -293,17 +294,18 @@ class Engine(QObject):
     generate_failed = Signal(int, str)  # stamp, message
     converted = Signal(str)  # path of the new model file
     convert_failed = Signal(str)
-    progress = Signal(int, int, int)  # stamp, done, total
+    progress = Signal(str, int, int)  # channel, done, total (of the channel's current request)
     busy_changed = Signal(bool)
     task_done = Signal(str, int, object)  # kind (one of TASKS), stamp, result
-    task_failed = Signal(str, int, str)  # kind, stamp, message ("cancelled" when cancelled)
+    task_failed = Signal(str, int, str)  # kind, stamp, message
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.synthesizer: Synthesizer | None = None
         self.info: ModelInfo | None = None
         self._stamp = 0
-        self._load_stamp = 0
+        self._current: dict[str, int] = {}  # channel -> stamp of its newest request
+        self._waiting: set[str] = set()  # channels whose current request is not answered yet
         self._running: _Job | None = None
         self._running_lock = threading.Lock()
         self._busy = False
@@ -318,10 +320,37 @@ class Engine(QObject):
         self._stamp += 1
         return self._stamp
 
-    def load_model(self, path: str | os.PathLike, device: str = "auto", dtype: str = "auto") -> int:
+    def _open(self, channel: str) -> int:
+        """A new request on ``channel``: it becomes the channel's current one."""
         stamp = self.next_stamp()
-        self._load_stamp = stamp
-        self._worker.submit(_Job("load", stamp, payload={"path": str(path), "device": device, "dtype": dtype}))
+        self._current[channel] = stamp
+        self._waiting.add(channel)
+        return stamp
+
+    def current(self, channel: str) -> int:
+        """The stamp of the channel's newest request (0: none, or forgotten)."""
+        return self._current.get(channel, 0)
+
+    def waiting(self, channel: str) -> bool:
+        """Whether the channel's current request has not been answered yet."""
+        return channel in self._waiting
+
+    def forget(self, channel: str) -> None:
+        """The channel's current request is no longer wanted: its result will not be delivered."""
+        self._current[channel] = 0
+        self._waiting.discard(channel)
+
+    def _is_current(self, job: _Job) -> bool:
+        """Whether ``job`` is its channel's current request; once answered, the channel waits no more."""
+        if job.stamp != self._current.get(job.channel):
+            return False
+        self._waiting.discard(job.channel)
+        return True
+
+    def load_model(self, path: str | os.PathLike, device: str = "auto", dtype: str = "auto") -> int:
+        stamp = self._open("load")
+        payload = {"path": str(path), "device": device, "dtype": dtype}
+        self._worker.submit(_Job("load", stamp, "load", payload))
         self._update_busy()
         return stamp
 
@@ -329,16 +358,16 @@ class Engine(QObject):
         self, labels: np.ndarray, recipes: list[NoiseRecipe], channel: str = "main", tag: object = None
     ) -> int:
         """Queue a generation of one image per recipe from a copy of ``labels``; returns the request's stamp."""
-        stamp = self.next_stamp()
+        stamp = self._open(channel)
         payload = {"labels": np.array(labels, copy=True), "recipes": list(recipes), "tag": tag}
         self._worker.submit(_Job("generate", stamp, channel, payload))
         self._update_busy()
         return stamp
 
     def convert_official(self, generator: str, discriminator: str | None, dataset: str, out: str) -> int:
-        stamp = self.next_stamp()
+        stamp = self._open("convert")
         payload = {"generator": generator, "discriminator": discriminator, "dataset": dataset, "out": out}
-        self._worker.submit(_Job("convert", stamp, payload=payload))
+        self._worker.submit(_Job("convert", stamp, "convert", payload))
         self._update_busy()
         return stamp
 
@@ -367,8 +396,8 @@ class Engine(QObject):
         return self._submit_task("worst", payload)
 
     def _submit_task(self, kind: str, payload: dict) -> int:
-        stamp = self.next_stamp()
-        self._worker.submit(_Job(kind, stamp, payload=payload))
+        stamp = self._open(kind)
+        self._worker.submit(_Job(kind, stamp, kind, payload))
         self._update_busy()
         return stamp
 
@@ -376,6 +405,7 @@ class Engine(QObject):
         """Drop queued jobs and abandon the running one (its result is discarded)."""
         self._worker.drop_pending(("generate", "load", "convert", *TASKS))
         self._worker.cancel_before = self._stamp
+        self._waiting.clear()  # nothing asked for so far will be answered
         self._update_busy()
 
     @property
@@ -402,34 +432,34 @@ class Engine(QObject):
     @Slot(object, object)
     def _on_done(self, job: _Job, result: object) -> None:
         cancelled = job.stamp <= self._worker.cancel_before
-        if job.kind == "load":
-            syn, info, ms = result  # type: ignore[misc]
-            if job.stamp == self._load_stamp and not cancelled:
+        if self._is_current(job) and not cancelled:
+            if job.kind == "load":
+                syn, info, ms = result  # type: ignore[misc]
                 self.synthesizer, self.info = syn, info
                 self.model_loaded.emit(info, ms)
-        elif job.kind == "convert":
-            if not cancelled:
+            elif job.kind == "convert":
                 self.converted.emit(result)
-        elif job.kind in TASKS:
-            if not cancelled:
+            elif job.kind in TASKS:
                 self.task_done.emit(job.kind, job.stamp, result)
-        elif not cancelled:
-            self.generated.emit(result)
+            else:
+                self.generated.emit(result)
         self._update_busy()
 
     @Slot(object, str)
     def _on_failed(self, job: _Job, message: str) -> None:
-        if job.kind == "load":
-            if job.stamp == self._load_stamp:
+        cancelled = message == "cancelled" or job.stamp <= self._worker.cancel_before
+        if self._is_current(job) and not cancelled:
+            if job.kind == "load":
                 self.model_failed.emit(job.payload["path"], message)
-        elif job.kind == "convert":
-            self.convert_failed.emit(message)
-        elif job.kind in TASKS:
-            self.task_failed.emit(job.kind, job.stamp, message)
-        elif job.stamp > self._worker.cancel_before:
-            self.generate_failed.emit(job.stamp, message)
+            elif job.kind == "convert":
+                self.convert_failed.emit(message)
+            elif job.kind in TASKS:
+                self.task_failed.emit(job.kind, job.stamp, message)
+            else:
+                self.generate_failed.emit(job.stamp, message)
         self._update_busy()
 
     @Slot(object, int, int)
     def _on_progress(self, job: _Job, done: int, total: int) -> None:
-        self.progress.emit(job.stamp, done, total)
+        if job.stamp == self._current.get(job.channel):
+            self.progress.emit(job.channel, done, total)

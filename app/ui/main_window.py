@@ -103,10 +103,8 @@ class MainWindow(QMainWindow):
         self.live = bool(self.settings.value("live", True, type=bool))
         self.device = str(self.settings.value("device", "auto"))
         self.dtype = str(self.settings.value("dtype", "auto"))
-        self._main_stamp = 0
         self._main_request_revision = -1
         self._shown_revision = -2
-        self._variant_stamp = 0
         self._variants: GenerationResult | None = None
         self._pending_project: tuple[Path, project_file.Project] | None = None
         self._loading_path: str | None = None
@@ -130,17 +128,13 @@ class MainWindow(QMainWindow):
         self._cleanup_timer.setSingleShot(True)
         self._cleanup_timer.setInterval(CLEANUP_DELAY_MS)
         self._cleanup_timer.timeout.connect(lambda: self.request_cleanup(self.photo_panel.cleanup.value()))
-        # photo import, clean-up and realism requests (stamps of the newest ones; older results are dropped)
-        self._photo_stamp = 0
+        # photo import, clean-up and realism: which scene and image their answers belong to
         self._photo_progress: QProgressDialog | None = None
-        self._cleanup_stamp = 0
         self._cleanup_for: tuple[Scene, PhotoReference, int] | None = None
         self.realism_on = False
-        self._realism_stamp = 0
         self._realism_for = -1
         self._realism_cache: tuple[int, np.ndarray] | None = None
         self._image_serial = 0  # counts images shown, so a realism map is only drawn over its own image
-        self._worst_stamp = 0
         self.last_worst_masks: list[np.ndarray] = []
 
         self._build_docks()
@@ -1061,16 +1055,16 @@ class MainWindow(QMainWindow):
         self._live_timer.stop()
         if self.scene is None or self.info is None:
             return 0
-        self._main_stamp = self.engine.generate(self.scene.labels, [self.scene.noise_recipe()], "main", tag)
+        stamp = self.engine.generate(self.scene.labels, [self.scene.noise_recipe()], "main", tag)
         self._main_request_revision = self.scene.revision
-        return self._main_stamp
+        return stamp
 
     def cancel_generation(self) -> None:
         if self.canvas._lasso:  # Esc closes a polygon first
             self.canvas._lasso.clear()
             self.canvas.update()
             return
-        if self._photo_stamp:
+        if self.importing_photo:
             self.cancel_photo_import()
             return
         if self.engine.busy:
@@ -1078,12 +1072,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelled", 3000)
 
     def _on_generated(self, result: GenerationResult) -> None:
+        # the engine delivers only the current request of each channel: no stale result arrives here
         if result.channel == "variants":
-            if result.stamp == self._variant_stamp:
-                self._show_variants(result)
+            self._show_variants(result)
             return
-        if result.stamp != self._main_stamp or self.scene is None:
-            return  # stale: a newer request is on its way
+        if self.scene is None:
+            return
         image = result.images[0]
         recipe = result.recipes[0]
         self.last_frame_ms = result.ms
@@ -1133,8 +1127,8 @@ class MainWindow(QMainWindow):
         self.image_shown.emit()
 
     def _on_generate_failed(self, stamp: int, message: str) -> None:
-        if stamp in (self._main_stamp, self._variant_stamp):
-            self.report("error", "Generation failed", f"{message} Your scene is unchanged.")
+        # the engine reports only the current request's failure
+        self.report("error", "Generation failed", f"{message} Your scene is unchanged.")
 
     def _on_busy(self, busy: bool) -> None:
         self.canvas.set_busy(busy)
@@ -1142,8 +1136,8 @@ class MainWindow(QMainWindow):
         self.busy_bar.setVisible(busy)
         self.act_cancel.setEnabled(True)
 
-    def _on_progress(self, stamp: int, done: int, total: int) -> None:
-        if stamp == self._photo_stamp:
+    def _on_progress(self, channel: str, done: int, total: int) -> None:
+        if channel == "segment":
             if self._photo_progress is not None and total:
                 self._photo_progress.setValue(round(100 * done / total))
             return
@@ -1165,9 +1159,9 @@ class MainWindow(QMainWindow):
             recipes = [base.with_region(RerollRegion.make(mask, s, strength, feather)) for s in seeds]
         else:
             recipes = [type(base)(base.height, base.width, s, base.regions) for s in seeds]
-        self._variant_stamp = self.engine.generate(scene.labels, recipes, "variants", tag=seeds)
+        stamp = self.engine.generate(scene.labels, recipes, "variants", tag=seeds)
         self.variants_panel.clear()
-        return self._variant_stamp
+        return stamp
 
     def _show_variants(self, result: GenerationResult) -> None:
         self._variants = result
@@ -1245,7 +1239,7 @@ class MainWindow(QMainWindow):
             return 0
         path = Path(path)
         self._live_timer.stop()
-        self._photo_stamp = self.engine.import_photo(path, info, flip=flip)
+        stamp = self.engine.import_photo(path, info, flip=flip)
         self._close_photo_progress()
         dlg = QProgressDialog(f"Segmenting {path.name}…", "Cancel", 0, 100, self)
         dlg.setWindowTitle("Import photo")
@@ -1258,11 +1252,11 @@ class MainWindow(QMainWindow):
         self._photo_progress = dlg
         dlg.show()
         self.statusBar().showMessage(f"Segmenting {path.name}…")
-        return self._photo_stamp
+        return stamp
 
     def cancel_photo_import(self) -> None:
-        if self._photo_stamp:
-            self._photo_stamp = 0
+        if self.importing_photo:
+            self.engine.forget("segment")
             self.engine.cancel()
             self.statusBar().showMessage("Photo import cancelled; the open scene is kept.", 4000)
         self._close_photo_progress()
@@ -1277,33 +1271,30 @@ class MainWindow(QMainWindow):
 
     @property
     def importing_photo(self) -> bool:
-        return bool(self._photo_stamp)
+        return self.engine.waiting("segment")
 
     def _on_task_done(self, kind: str, stamp: int, result: object) -> None:
-        if kind == "segment" and stamp == self._photo_stamp:
-            self._photo_stamp = 0
+        # only the current request of each task arrives (the engine drops the rest)
+        if kind == "segment":
             self._close_photo_progress()
             self._on_photo_imported(result)  # type: ignore[arg-type]
-        elif kind == "cleanup" and stamp == self._cleanup_stamp:
+        elif kind == "cleanup":
             self._on_cleaned(result)  # type: ignore[arg-type]
-        elif kind == "realism" and stamp == self._realism_stamp:
+        elif kind == "realism":
             self._on_realism(result)  # type: ignore[arg-type]
-        elif kind == "worst" and stamp == self._worst_stamp:
+        elif kind == "worst":
             self._on_worst_regions(result)  # type: ignore[arg-type]
 
     def _on_task_failed(self, kind: str, stamp: int, message: str) -> None:
-        if message == "cancelled":
-            return
         message = message.strip()
         if message and message[-1] not in ".!?":
             message += "."
-        if kind == "segment" and stamp == self._photo_stamp:
-            self._photo_stamp = 0
+        if kind == "segment":
             self._close_photo_progress()
             self.report("error", "Cannot import photo", f"{message} The open scene is kept.")
-        elif kind == "cleanup" and stamp == self._cleanup_stamp:
+        elif kind == "cleanup":
             self.report("error", "Clean-up failed", f"{message} The label map is unchanged.")
-        elif kind in ("realism", "worst") and stamp in (self._realism_stamp, self._worst_stamp):
+        elif kind in ("realism", "worst"):
             self.report("error", "Realism failed", f"{message} The scene is unchanged.")
 
     def _on_photo_imported(self, result: PhotoImport) -> None:
@@ -1368,9 +1359,8 @@ class MainWindow(QMainWindow):
         level = max(0, min(100, int(level)))
         min_region, min_confidence = cleanup_parameters(level, photo.labels.shape)
         self.photo_panel.show_cleanup(min_region, min_confidence)
-        self._cleanup_stamp = self.engine.cleanup(photo.labels, photo.confidence, min_region, min_confidence)
         self._cleanup_for = (scene, photo, level)
-        return self._cleanup_stamp
+        return self.engine.cleanup(photo.labels, photo.confidence, min_region, min_confidence)
 
     def _on_cleaned(self, cleaned: np.ndarray) -> None:
         target, self._cleanup_for = self._cleanup_for, None
@@ -1422,7 +1412,7 @@ class MainWindow(QMainWindow):
         if self._realism_for == self._image_serial and self.engine.busy:
             return  # already asked for this image
         self._realism_for = self._image_serial
-        self._realism_stamp = self.engine.realism(image)
+        self.engine.realism(image)
 
     def _on_realism(self, fake: np.ndarray) -> None:
         if self._realism_for != self._image_serial or self.canvas.image is None:
@@ -1451,9 +1441,9 @@ class MainWindow(QMainWindow):
         h, w = scene.shape
         min_area = max(16, h * w // 400)
         tag = (scene, strength)
-        self._worst_stamp = self.engine.worst_regions(image, scene.labels, k, min_area, tag=tag)
+        stamp = self.engine.worst_regions(image, scene.labels, k, min_area, tag=tag)
         self.statusBar().showMessage("Looking for the least realistic regions…")
-        return self._worst_stamp
+        return stamp
 
     def _on_worst_regions(self, result: WorstRegions) -> None:
         scene, strength = result.tag  # type: ignore[misc]
