@@ -80,21 +80,21 @@ def main(argv: list[str] | None = None) -> int:
             default = resources.default_model()
             model = str(default) if default else None
     if model:
-        win.load_model(model)
+        win.models.load_model(model)
     else:
         win.canvas.placeholder = (
             "No model found. Open a model file with Model ▸ Open model file… (Ctrl+M):\n"
             "an OASIS Studio .safetensors or an official OASIS .pth"
         )
     if file is not None:
-        opener = win.open_project if file.suffix.lower() == ".oasis" else win.open_label_map
+        opener = win.files.open_project if file.suffix.lower() == ".oasis" else win.files.open_label_map
 
-        def open_when_ready() -> None:
-            win.model_ready.disconnect(open_when_ready)
+        def open_when_ready(*_model) -> None:
+            win.session.model_changed.disconnect(open_when_ready)
             opener(file)
 
         if model:
-            win.model_ready.connect(open_when_ready)
+            win.session.model_changed.connect(open_when_ready)
         else:
             opener(file)
 
@@ -107,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             app.quit()
 
         def after_image() -> None:
-            win.image_shown.disconnect(after_image)
+            win.session.image_shown.disconnect(after_image)
             QTimer.singleShot(600, grab)
 
-        win.image_shown.connect(after_image)
+        win.session.image_shown.connect(after_image)
         QTimer.singleShot(60000, grab)
     code = app.exec()
     win.shutdown()

@@ -33,6 +33,29 @@ class _Checks:
         return bool(self.items) and all(i["ok"] for i in self.items)
 
 
+# ----------------------------------------------------------------------------- drivers (the self-test, tests, benches)
+def wait_until(predicate, timeout_s: float = 60.0) -> bool:
+    """Process Qt events until ``predicate()`` is true (False on timeout)."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.002)
+    return True
+
+
+def wait_idle(win, timeout_s: float = 60.0) -> bool:
+    """Wait until the window's workflows have no generation scheduled, queued or running, and deliver results."""
+    from PySide6.QtWidgets import QApplication
+
+    ok = wait_until(lambda: not win.generation.pending and not win.engine.busy, timeout_s)
+    QApplication.processEvents()
+    return ok
+
+
 def _process_age_s() -> float | None:
     """Seconds since the OS started this process (Linux /proc), or None where that is not known."""
     try:
@@ -111,20 +134,20 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     win.resize(1400, 860)
     win.show()
     settings.setValue("device", device)
-    win.device = device
+    win.models.device = device
     shown: list[float] = []
-    win.image_shown.connect(lambda: shown.append(time.perf_counter()))
+    win.session.image_shown.connect(lambda: shown.append(time.perf_counter()))
 
-    win.load_model(model_path, device=device, dtype="auto")
-    if not checks.check("model loads", win.wait_until(lambda: win.info is not None or bool(win.messages), 600)):
+    win.models.load_model(model_path, device=device, dtype="auto")
+    if not checks.check("model loads", wait_until(lambda: win.info is not None or bool(win.messages), 600)):
         return 1
     if win.info is None:
         checks.check("model loads without error", False, win.messages[-1].text if win.messages else "")
         return 1
     info = win.info
     report["model"] = {"name": info.name, "sha256": info.model_hash, "device": info.device, "dtype": info.dtype}
-    timings["model_load"] = round((win.model_load_ms or 0) / 1000, 4)
-    ok = win.wait_until(lambda: bool(shown), 600)
+    timings["model_load"] = round((win.models.load_ms or 0) / 1000, 4)
+    ok = wait_until(lambda: bool(shown), 600)
     detail = ""
     if ok:
         timings["cold_start_to_first_image"] = round(shown[0] - t0, 4)
@@ -137,7 +160,7 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     checks.check("first image shown", ok, detail)
     if not ok:
         return 1
-    win.wait_idle(600)
+    wait_idle(win, 600)
 
     scene = win.scene
     assert scene is not None
@@ -177,21 +200,21 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     )
     checks.check("painted classes present", cls("water", 5) in values and cls("mountain", 2) in values)
     after_paint = scene.labels.copy()
-    win.undo()
+    win.generation.undo()
     undone = not np.array_equal(after_paint, scene.labels)
-    win.redo()
+    win.generation.redo()
     checks.check("undo and redo restore the label map", undone and np.array_equal(after_paint, scene.labels))
 
     # ---------------------------------------------------------------- generate
     t = time.perf_counter()
     n = len(shown)
-    win.generate_now()
-    ok = win.wait_until(lambda: len(shown) > n, 600) and win.wait_idle(600)
+    win.generation.generate_now()
+    ok = wait_until(lambda: len(shown) > n, 600) and wait_idle(win, 600)
     timings["generate"] = round(time.perf_counter() - t, 4)
     checks.check("image generated from the painted scene", ok and canvas.image is not None)
     image1 = canvas.image.copy()
     label_io.write_image(out_dir / "generated.png", image1)
-    report["frame_ms"] = round(win.last_frame_ms or 0.0, 2)
+    report["frame_ms"] = round(win.generation.last_frame_ms or 0.0, 2)
 
     # ---------------------------------------------------------------- lasso reroll
     win.set_tool("select")
@@ -202,7 +225,7 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     t = time.perf_counter()
     n = len(shown)
     win.reroll_selection()
-    ok = win.wait_until(lambda: len(shown) > n, 600) and win.wait_idle(600)
+    ok = wait_until(lambda: len(shown) > n, 600) and wait_idle(win, 600)
     timings["reroll"] = round(time.perf_counter() - t, 4)
     image2 = canvas.image.copy()
     label_io.write_image(out_dir / "rerolled.png", image2)
@@ -222,19 +245,19 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     # ---------------------------------------------------------------- save, reopen, reproduce
     project = out_dir / "scene.oasis"
     t = time.perf_counter()
-    checks.check("project saved", win.save_project(project) and project.is_file())
+    checks.check("project saved", win.files.save_project(project) and project.is_file())
     timings["save_project"] = round(time.perf_counter() - t, 4)
     t = time.perf_counter()
-    win.new_canvas(*info.natural_size)
-    win.wait_idle(600)
-    reopened = win.open_project(project)
+    win.files.new_canvas(*info.natural_size)
+    wait_idle(win, 600)
+    reopened = win.files.open_project(project)
     checks.check(
         "project reopened", reopened and win.scene is not None and np.array_equal(win.scene.labels, after_paint)
     )
     timings["open_project"] = round(time.perf_counter() - t, 4)
     n = len(shown)
-    win.generate_now()
-    ok = win.wait_until(lambda: len(shown) > n, 600) and win.wait_idle(600)
+    win.generation.generate_now()
+    ok = wait_until(lambda: len(shown) > n, 600) and wait_idle(win, 600)
     image3 = canvas.image.copy() if canvas.image is not None else None
     same = ok and image3 is not None and image3.tobytes() == image2.tobytes()
     checks.check("reopened project regenerates identical image bytes", same)
@@ -244,13 +267,13 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     # ---------------------------------------------------------------- variants
     n_var = 3
     stamp = win.generate_variants(n_var, selection_only=False)
-    ok = win.wait_until(lambda: win._variants is not None and win._variants.stamp == stamp, 600)
-    checks.check("variants generated", ok and len(win._variants.images) == n_var)
+    ok = wait_until(lambda: win.generation.variants is not None and win.generation.variants.stamp == stamp, 600)
+    checks.check("variants generated", ok and len(win.generation.variants.images) == n_var)
 
     # ---------------------------------------------------------------- exports
-    ok_img = win.export_image(out_dir / "export.png") and win.export_image(out_dir / "export.jpg")
-    ok_lab = win.export_label_map(out_dir / "labels.png")
-    ok_sheet = win.export_sheet(out_dir / "sheet.png")
+    ok_img = win.files.export_image(out_dir / "export.png") and win.files.export_image(out_dir / "export.jpg")
+    ok_lab = win.files.export_label_map(out_dir / "labels.png")
+    ok_sheet = win.files.export_sheet(out_dir / "sheet.png")
     back, warning = label_io.read_label_map(out_dir / "labels.png", info)
     checks.check("image exported as PNG and JPEG", ok_img and (out_dir / "export.jpg").stat().st_size > 0)
     checks.check(

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app import resources
+    from app.selftest import wait_idle, wait_until
     from app.ui.main_window import MainWindow
 
     tmp = Path(tempfile.mkdtemp(prefix="oasis-bench-"))
@@ -62,15 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat), restore_layout=False)
     win.resize(1400, 900)
     win.show()
-    win.load_model(model, device=args.device, dtype=args.dtype)
-    if not win.wait_until(lambda: win.info is not None or bool(win.messages), 600) or win.info is None:
+    win.models.load_model(model, device=args.device, dtype=args.dtype)
+    if not wait_until(lambda: win.info is not None or bool(win.messages), 600) or win.info is None:
         print("model did not load:", [m.text for m in win.messages])
         return 1
-    win.new_canvas(h, w)
-    win.wait_idle(600)
+    win.files.new_canvas(h, w)
+    wait_idle(win, 600)
     win.set_live(True)
     shown: list[float] = []
-    win.image_shown.connect(lambda: shown.append(time.perf_counter()))
+    win.session.image_shown.connect(lambda: shown.append(time.perf_counter()))
     c = win.canvas
     win.set_brush_size(max(4, w // 16))
     latencies, frames = [], []
@@ -90,16 +91,16 @@ def main(argv: list[str] | None = None) -> int:
         QTest.mouseRelease(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(x, y1))
         t_release = time.perf_counter()
         revision = win.scene.revision
-        ok = win.wait_until(lambda n=n, r=revision: len(shown) > n and win._shown_revision == r, 600)
+        ok = wait_until(lambda n=n, r=revision: len(shown) > n and win.session.image_revision == r, 600)
         if not ok:
             print("no image after a stroke")
             return 1
         latencies.append((shown[-1] - t_release) * 1000)
-        frames.append(win.last_frame_ms or 0.0)
-        win.wait_idle(600)
+        frames.append(win.generation.last_frame_ms or 0.0)
+        wait_idle(win, 600)
     info = win.info
     print(f"model: {info.name} ({Path(info.path).name}) on {info.device}, {info.dtype}; canvas {w}x{h}")
-    print(f"live delay (debounce): {win._live_timer.interval()} ms; strokes: {len(latencies)}")
+    print(f"live delay (debounce): {win.generation._live_timer.interval()} ms; strokes: {len(latencies)}")
     q = sorted(latencies)
     print(
         f"stroke end -> image shown: median {statistics.median(q):.0f} ms, p90 {q[int(0.9 * (len(q) - 1))]:.0f} ms, "

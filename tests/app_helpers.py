@@ -9,6 +9,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 
+from app.selftest import wait_idle  # noqa: E402
+
 
 def make_tiny_model(
     path: Path,
@@ -47,17 +49,9 @@ def image_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def wait_for(predicate, timeout_s: float = 30.0) -> bool:
     """Process Qt events until ``predicate()`` is true (False on timeout)."""
-    import time
+    from app.selftest import wait_until
 
-    from PySide6.QtWidgets import QApplication
-
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        QApplication.processEvents()
-        time.sleep(0.002)
-    return True
+    return wait_until(predicate, timeout_s)
 
 
 def open_window(qtbot, tmp_path: Path, model: Path, size: tuple[int, int] | None = None):
@@ -79,13 +73,13 @@ def open_window(qtbot, tmp_path: Path, model: Path, size: tuple[int, int] | None
     qtbot.addWidget(win)
     win.resize(1200, 800)
     win.show()
-    win.load_model(model, device="cpu", dtype="fp32")
+    win.models.load_model(model, device="cpu", dtype="fp32")
     assert wait_for(lambda: win.info is not None, 60), [m.text for m in win.messages]
     assert wait_for(lambda: win.canvas.image is not None, 60)
     if size is not None:
-        win.new_canvas(*size)
-        assert win.wait_idle(60)
-    assert win.wait_idle(60)
+        win.files.new_canvas(*size)
+        assert wait_idle(win, 60)
+    assert wait_idle(win, 60)
     return win
 
 

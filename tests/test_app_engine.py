@@ -121,7 +121,7 @@ def test_only_the_engine_imports_torch_and_the_model_parts_of_oasis_core():
     root = Path(__file__).resolve().parent.parent / "app"
     numpy_only = {"oasis_core.labels", "oasis_core.files", "oasis_core.imageio"}
     files = sorted(root.rglob("*.py"))
-    assert any(f.parent.name == "doc" for f in files) and any(f.parent.name == "engine" for f in files)
+    assert {"doc", "engine", "flows", "ui"} <= {f.parent.name for f in files}
     for f in files:
         tree = ast.parse(f.read_text())
         modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -132,6 +132,8 @@ def test_only_the_engine_imports_torch_and_the_model_parts_of_oasis_core():
             assert {m for m in modules if m.split(".")[0] == "oasis_core"} <= numpy_only, f
         if f.parent.name == "doc" or f.name == "resources.py":
             assert "PySide6" not in tops, f"{f} must stay Qt-free"
+        if f.parent.name == "flows" or f.name == "session.py":  # signals and timers only: no widget, no painting
+            assert not {m for m in modules if m.startswith(("PySide6.QtWidgets", "PySide6.QtGui"))}, f
 
 
 def test_noise_fields_reuse_recipe_prefixes_and_match_a_fresh_computation(model_path):

@@ -13,6 +13,8 @@ from app_helpers import close_window, image_diff, make_tiny_model, open_window, 
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
 
+from app.selftest import wait_idle  # noqa: E402
+
 pytestmark = pytest.mark.gui
 
 
@@ -105,8 +107,8 @@ def test_live_generation_shows_the_image_of_the_latest_labels(qtbot, win):
     for i, name in enumerate(("water", "tree", "rock", "snow")):
         win.palette.choose(win.info.value_of(name))
         mouse_drag(qtbot, win, [(10 + 20 * i, 30), (20 + 20 * i, 90)])
-    assert win.wait_idle(60)
-    assert wait_for(lambda: not win._live_timer.isActive() and not win.engine.busy, 30)
+    assert wait_idle(win, 60)
+    assert wait_for(lambda: not win.generation.pending and not win.engine.busy, 30)
     entry = win.scene.current_entry()
     assert np.array_equal(entry.labels, win.scene.labels), "the shown image was made from the final labels"
     assert np.array_equal(win.canvas.image, entry.image)
@@ -122,13 +124,13 @@ def local_model(tmp_path_factory):
 
 
 def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp_path, local_model, monkeypatch):
-    import app.ui.main_window
+    import app.flows.generation
 
-    monkeypatch.setattr(app.ui.main_window, "random_seed", lambda: 11)  # the reroll's new noise vector, fixed
+    monkeypatch.setattr(app.flows.generation, "random_seed", lambda: 11)  # the reroll's new noise vector, fixed
     win = open_window(qtbot, tmp_path, local_model, size=(256, 256))
     try:
-        win.set_style_seed(1)
-        assert win.wait_idle(60)
+        win.generation.set_style_seed(1)
+        assert wait_idle(win, 60)
         before = win.canvas.image.copy()
         qtbot.keyClick(win.canvas, Qt.Key.Key_S)
         assert win.canvas.tool == "select"
@@ -138,9 +140,9 @@ def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp
         assert sel is not None and 95 * 95 < sel.sum() < 105 * 105
         win.reroll_panel.strength.setValue(100)
         shown = []
-        win.image_shown.connect(lambda: shown.append(1))
+        win.session.image_shown.connect(lambda: shown.append(1))
         qtbot.mouseClick(win.reroll_panel.reroll_button, Qt.MouseButton.LeftButton)
-        assert wait_for(lambda: bool(shown), 60) and win.wait_idle(60)
+        assert wait_for(lambda: bool(shown), 60) and wait_idle(win, 60)
         d = image_diff(before, win.canvas.image)
         inside, outside = d[sel].mean(), d[~sel].mean()
         far = np.ones_like(sel)
@@ -153,11 +155,11 @@ def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp
         assert len(win.scene.regions) == 1 and win.scene.regions[0].strength == 1.0
         assert win.scene.regions[0].feather == DEFAULT_FEATHER == win.reroll_panel.feather_value  # a soft edge
         # a low strength changes less than a full reroll
-        win.undo()
+        win.generation.undo()
         win.reroll_panel.strength.setValue(15)
         shown.clear()
         win.reroll_selection()
-        assert wait_for(lambda: bool(shown), 60) and win.wait_idle(60)
+        assert wait_for(lambda: bool(shown), 60) and wait_idle(win, 60)
         subtle = image_diff(before, win.canvas.image)[sel].mean()
         print(f"strength 0.15: inside {subtle:.1f}")
         assert subtle < inside / 2
@@ -172,20 +174,20 @@ def test_save_and_reopen_reproduces_the_same_image_bytes(qtbot, win, tmp_path):
     win.scene.selection = np.zeros(win.scene.shape, bool)
     win.scene.selection[:40, :60] = True
     win.reroll_selection()
-    assert win.wait_idle(60)
+    assert wait_idle(win, 60)
     image = win.canvas.image.copy()
     labels = win.scene.labels.copy()
     path = tmp_path / "scene.oasis"
-    assert win.save_project(path)
+    assert win.files.save_project(path)
     assert not win.scene.dirty and "scene.oasis" in win.windowTitle()
-    win.new_canvas(64, 64)
-    assert win.wait_idle(60)
-    assert win.open_project(path)
+    win.files.new_canvas(64, 64)
+    assert wait_idle(win, 60)
+    assert win.files.open_project(path)
     assert np.array_equal(win.scene.labels, labels)
     shown = []
-    win.image_shown.connect(lambda: shown.append(1))
-    win.generate_now()
-    assert wait_for(lambda: bool(shown), 60) and win.wait_idle(60)
+    win.session.image_shown.connect(lambda: shown.append(1))
+    win.generation.generate_now()
+    assert wait_for(lambda: bool(shown), 60) and wait_idle(win, 60)
     assert win.canvas.image.tobytes() == image.tobytes()
 
 
@@ -195,7 +197,7 @@ def test_export_writes_an_indexed_png_with_palette_and_ids(win, tmp_path):
     win.canvas.drag([(5, 5), (40, 30)])
     out = tmp_path / "out" / "map.png"
     out.parent.mkdir()
-    assert win.export_label_map(out)
+    assert win.files.export_label_map(out)
     im = Image.open(out)
     assert im.mode == "P"
     assert np.array_equal(np.asarray(im), win.scene.labels)
@@ -204,7 +206,7 @@ def test_export_writes_an_indexed_png_with_palette_and_ids(win, tmp_path):
         assert tuple(pal[c.value]) == c.rgb
     names = (out.parent / "labels.txt").read_text().splitlines()
     assert names[0] == f"{win.info.classes[0].value} {win.info.classes[0].name}"
-    assert win.export_image(tmp_path / "img.jpg") and win.export_sheet(tmp_path / "sheet.png")
+    assert win.files.export_image(tmp_path / "img.jpg") and win.files.export_sheet(tmp_path / "sheet.png")
     assert Image.open(tmp_path / "sheet.png").size[0] > 2 * 128
 
 
@@ -215,15 +217,15 @@ def test_a_bad_checkpoint_gives_a_dialog_and_keeps_the_document(qtbot, win, tmp_
     scene, info = win.scene, win.info
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 100 + b"not a model")
-    win.load_model(bad)
+    win.models.load_model(bad)
     assert wait_for(lambda: bool(win.messages), 30)
     msg = win.messages[-1]
     assert msg.kind == "error" and "broken.safetensors" in msg.text and "kept" in msg.text
     assert any(b.isVisible() and "broken" in b.text() for b in win.open_message_boxes())
     assert win.scene is scene and win.info is info and np.array_equal(win.scene.labels, labels)
     # still usable
-    win.generate_now()
-    assert win.wait_idle(60)
+    win.generation.generate_now()
+    assert wait_idle(win, 60)
 
 
 def test_a_bad_project_file_gives_a_dialog_and_keeps_the_document(qtbot, win, tmp_path):
@@ -231,14 +233,14 @@ def test_a_bad_project_file_gives_a_dialog_and_keeps_the_document(qtbot, win, tm
     labels = scene.labels.copy()
     bad = tmp_path / "damaged.oasis"
     bad.write_bytes(b"PK\x03\x04 broken zip")
-    assert not win.open_project(bad)
+    assert not win.files.open_project(bad)
     msg = win.messages[-1]
     assert msg.kind == "error" and "damaged.oasis" in msg.text
     assert any(b.isVisible() for b in win.open_message_boxes())
     assert win.scene is scene and np.array_equal(win.scene.labels, labels)
     png = tmp_path / "ids.png"
     Image.fromarray(np.full((64, 64), 200, np.uint8)).save(png)
-    assert not win.open_label_map(png)
+    assert not win.files.open_label_map(png)
     assert "200" in win.messages[-1].text and win.scene is scene
 
 
@@ -248,7 +250,8 @@ def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, ti
         win.set_live(False)
         from app.doc import Scene
 
-        win.set_scene(Scene.blank(2048, 2048, win.info.value_of("grass")))  # large: > 0.4 s even on the fast path
+        # large: > 0.4 s even on the fast path
+        win.session.replace_scene(Scene.blank(2048, 2048, win.info.value_of("grass")))
         win.canvas.fit()
         gaps: list[float] = []
         last = [time.perf_counter()]
@@ -262,7 +265,7 @@ def test_painting_stays_responsive_during_a_large_generation(qtbot, tmp_path, ti
         timer.setInterval(5)
         timer.timeout.connect(tick)
         t0 = time.perf_counter()
-        win.generate_now()
+        win.generation.generate_now()
         assert wait_for(lambda: win.engine.busy, 5)
         timer.start()
         last[0] = time.perf_counter()
@@ -306,9 +309,9 @@ def test_closing_with_unsaved_changes_asks(qtbot, tmp_path, tiny_model):
 
 def test_variants_and_history(qtbot, win):
     stamp = win.generate_variants(3, selection_only=False)
-    assert wait_for(lambda: win._variants is not None and win._variants.stamp == stamp, 60)
+    assert wait_for(lambda: win.generation.variants is not None and win.generation.variants.stamp == stamp, 60)
     assert win.variants_panel.grid.count() == 3
-    seeds = win._variants.tag
+    seeds = win.generation.variants.tag
     first_image = win.canvas.image.copy()
     first_seed = win.scene.style_seed
     qtbot.mouseClick(
@@ -317,23 +320,23 @@ def test_variants_and_history(qtbot, win):
         pos=win.variants_panel.grid.visualItemRect(win.variants_panel.grid.item(1)).center(),
     )
     assert win.scene.style_seed == seeds[1]
-    assert np.array_equal(win.canvas.image, win._variants.images[1])
+    assert np.array_equal(win.canvas.image, win.generation.variants.images[1])
     n = len(win.scene.history)
-    win.step_history(-1)
+    win.generation.step_history(-1)
     assert win.scene.style_seed == first_seed and win.scene.history_index == n - 2
     assert np.array_equal(win.canvas.image, first_image)
-    win.step_history(+1)
+    win.generation.step_history(+1)
     assert win.scene.style_seed == seeds[1]
 
 
 def test_seed_lock_and_view_modes(qtbot, win):
-    win.set_seed_locked(False)
+    win.generation.set_seed_locked(False)
     seed = win.scene.style_seed
     win.canvas.drag([(5, 5), (30, 30)])
     assert win.scene.style_seed != seed, "unlocked: a stroke draws a new style"
-    win.undo()
+    win.generation.undo()
     assert win.scene.style_seed == seed
-    win.set_seed_locked(True)
+    win.generation.set_seed_locked(True)
     win.canvas.drag([(5, 5), (30, 30)])
     assert win.scene.style_seed == seed
     for key, mode in ((Qt.Key.Key_2, "blend"), (Qt.Key.Key_3, "split"), (Qt.Key.Key_1, "side")):
@@ -379,7 +382,7 @@ def test_an_official_pth_is_offered_for_conversion_and_a_bad_one_is_explained(wi
     win.path_handler = lambda mode, title, suggestion: (
         asked.append((mode, suggestion)) or str(tmp_path / "conv.safetensors")
     )
-    win.load_model(fake)
+    win.models.load_model(fake)
     assert asked == [("save", "best_EMA.safetensors")]
     assert wait_for(lambda: bool(win.messages), 30)
     msg = win.messages[-1]
@@ -391,14 +394,14 @@ def test_opening_a_project_switches_to_the_model_it_was_made_with(qtbot, win, tm
     first = win.info
     path = tmp_path / "a.oasis"
     win.canvas.drag([(5, 5), (40, 40)])
-    win.generate_now()
-    assert win.wait_idle(60)
-    assert win.save_project(path)
+    win.generation.generate_now()
+    assert wait_idle(win, 60)
+    assert win.files.save_project(path)
     other = make_tiny_model(tmp_path / "other.safetensors", seed=5, name="other")
-    win.load_model(other)
+    win.models.load_model(other)
     assert wait_for(lambda: win.info.model_hash != first.model_hash, 60)
-    assert win.wait_idle(60)
-    assert win.open_project(path)
-    assert wait_for(lambda: win.info.model_hash == first.model_hash and win.project_path == path, 60)
+    assert wait_idle(win, 60)
+    assert win.files.open_project(path)
+    assert wait_for(lambda: win.info.model_hash == first.model_hash and win.session.project_path == path, 60)
     assert not [m for m in win.messages if m.kind == "error"]
     assert win.recent_menu.actions() and win.recent_menu.actions()[0].text() == "a.oasis"

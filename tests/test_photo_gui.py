@@ -19,6 +19,7 @@ from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
 from app.doc import cleanup_parameters  # noqa: E402
+from app.selftest import wait_idle  # noqa: E402
 from oasis_core.segmentation import cleanup_labels, connected_regions, worst_regions  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.data]
@@ -42,9 +43,9 @@ def win(qtbot, tmp_path, camvid_model):
 
 
 def import_photo(win, path, timeout_s: float = 120):
-    assert win.import_photo(path), [m.text for m in win.messages]
-    assert wait_for(lambda: not win.importing_photo, timeout_s), [m.text for m in win.messages]
-    assert win.wait_idle(60)
+    assert win.photo.import_photo(path), [m.text for m in win.messages]
+    assert wait_for(lambda: not win.photo.importing, timeout_s), [m.text for m in win.messages]
+    assert wait_idle(win, 60)
     assert win.scene.photo is not None, [m.text for m in win.messages]
     return win.scene
 
@@ -83,7 +84,7 @@ def test_import_a_photo_edit_one_region_restyle_and_undo(qtbot, win, photo_path)
     win.path_handler = lambda mode, title, suggestion: str(photo_path)
     win.answers = ["Discard"]
     win.act_import_photo.trigger()
-    assert wait_for(lambda: not win.importing_photo, 120) and win.wait_idle(60)
+    assert wait_for(lambda: not win.photo.importing, 120) and wait_idle(win, 60)
     scene = win.scene
     assert scene.photo is not None and scene.photo.source == photo_path.name
     assert scene.shape == win.info.photo_canvas_size(360, 480) == (192, 256)
@@ -107,12 +108,12 @@ def test_import_a_photo_edit_one_region_restyle_and_undo(qtbot, win, photo_path)
     click(qtbot, win, x, y)
     assert (scene.labels[mask] == new).all()
     assert np.array_equal(scene.labels[~mask], imported[~mask]), "only the chosen region changed"
-    assert win.wait_idle(60)
+    assert wait_idle(win, 60)
 
     # restyle: a new style seed, a new image from the edited map
     edited_image, seed = win.canvas.image.copy(), scene.style_seed
     qtbot.mouseClick(win.photo_panel.restyle_button, Qt.MouseButton.LeftButton)
-    assert win.wait_idle(60)
+    assert wait_idle(win, 60)
     assert scene.style_seed != seed
     assert image_diff(win.canvas.image, edited_image).mean() > 1.0
     assert (scene.labels[mask] == new).all()
@@ -123,7 +124,7 @@ def test_import_a_photo_edit_one_region_restyle_and_undo(qtbot, win, photo_path)
     assert scene.style_seed == seed and (scene.labels[mask] == new).all()
     qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(scene.labels, imported)
-    assert win.wait_idle(60)
+    assert wait_idle(win, 60)
     assert scene.photo is not None and win.canvas.has_reference, "the photo stays as the reference layer"
 
 
@@ -140,7 +141,7 @@ def test_cleanup_slider_cleans_the_segmentation_and_keeps_edits(qtbot, win, phot
 
     win.photo_panel.cleanup.setValue(60)
     assert wait_for(lambda: photo.cleanup == 60, 60)
-    assert win.wait_idle(60)
+    assert wait_idle(win, 60)
     min_region, min_confidence = cleanup_parameters(60, scene.shape)
     expected = cleanup_labels(photo.labels, photo.confidence, min_region, min_confidence)
     assert np.array_equal(photo.applied, expected)
@@ -152,7 +153,7 @@ def test_cleanup_slider_cleans_the_segmentation_and_keeps_edits(qtbot, win, phot
     assert scene.undo_name == "Clean-up 60%"
     assert f"under {min_region} px" in win.photo_panel.details.text()
 
-    win.undo()
+    win.generation.undo()
     assert np.array_equal(scene.labels, edited)
     win.photo_panel.cleanup.setValue(0)  # back to the raw segmentation, the edit still kept
     assert wait_for(lambda: photo.cleanup == 0, 60)
@@ -207,13 +208,13 @@ def test_reroll_least_realistic_changes_only_those_regions_noise(qtbot, win, pho
     win.realism_panel.strength.setValue(80)
     qtbot.mouseClick(win.realism_panel.reroll_button, Qt.MouseButton.LeftButton)
     assert wait_for(lambda: len(scene.regions) == len(before.regions) + 3, 60), [m.text for m in win.messages]
-    assert win.wait_idle(60)
+    assert wait_idle(win, 60)
     assert scene.undo_name == "Reroll least realistic"
 
     # the chosen regions are the three least realistic label regions of the image that was shown
     h, w = scene.shape
     expected = worst_regions(syn.realism(image), labels, 3, max(16, h * w // 400))
-    masks = win.last_worst_masks
+    masks = win.photo.last_worst_masks
     assert len(masks) == 3 and all(np.array_equal(a, b) for a, b in zip(masks, expected))
     new = scene.regions[len(before.regions) :]
     assert all(np.array_equal(r.mask, m) and r.strength == pytest.approx(0.8) for r, m in zip(new, masks))
@@ -225,7 +226,7 @@ def test_reroll_least_realistic_changes_only_those_regions_noise(qtbot, win, pho
         assert not np.array_equal(z1[:, m], z0[:, m]), "inside every chosen region the noise changed"
     assert image_diff(win.canvas.image, image).mean() > 0.1
 
-    win.undo()
+    win.generation.undo()
     assert scene.noise_recipe().key() == before.key()
 
 
@@ -242,25 +243,25 @@ def test_unreadable_and_bomb_images_give_a_clear_dialog(qtbot, win, tmp_path) ->
     ]
     for path, fragment in cases:
         count = len(win.messages)
-        assert win.import_photo(path)
-        assert wait_for(lambda: not win.importing_photo, 30)
+        assert win.photo.import_photo(path)
+        assert wait_for(lambda: not win.photo.importing, 30)
         QApplication.processEvents()
         new = win.messages[count:]
         assert len(new) == 1 and new[0].kind == "error" and new[0].title == "Cannot import photo", new
         assert path.name in new[0].text and fragment in new[0].text, new[0].text
         assert new[0].text.endswith("The open scene is kept.")
         assert win.scene is scene and win.open_message_boxes()
-    assert win._photo_progress is None
+    assert win.photo.progress is None
 
 
 def test_a_24_megapixel_photo_is_segmented_in_the_worker_with_progress(qtbot, win, photo_path, tmp_path) -> None:
     big = large_photo(tmp_path / "camera.jpg", photo_path)
     progress: list[tuple[int, int]] = []
     win.engine.progress.connect(lambda channel, done, total: progress.append((done, total)))
-    assert win.import_photo(big)
-    assert win._photo_progress is not None and win._photo_progress.isVisible()
+    assert win.photo.import_photo(big)
+    assert win.photo.progress is not None and win.photo.progress.isVisible()
     ticks = 0
-    while win.importing_photo:  # the window keeps handling events while the worker reads and segments
+    while win.photo.importing:  # the window keeps handling events while the worker reads and segments
         QApplication.processEvents()
         time.sleep(0.005)
         ticks += 1
@@ -273,18 +274,18 @@ def test_a_24_megapixel_photo_is_segmented_in_the_worker_with_progress(qtbot, wi
     # every step reported (a modal progress dialog handles events inside setValue, so they may interleave)
     total = progress[0][1]
     assert total >= 5 and sorted(d for d, _ in progress) == list(range(total + 1))
-    assert win._photo_progress is None
+    assert win.photo.progress is None
 
 
 def test_cancelling_an_import_keeps_the_scene(qtbot, win, photo_path, tmp_path) -> None:
     big = large_photo(tmp_path / "camera.jpg", photo_path, (2000, 3000))
     scene, labels = win.scene, win.scene.labels.copy()
-    assert win.import_photo(big)
-    cancel = win._photo_progress.findChild(QPushButton)
+    assert win.photo.import_photo(big)
+    cancel = win.photo.progress.findChild(QPushButton)
     assert cancel is not None and cancel.text() == "Cancel"
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
-    assert not win.importing_photo and win._photo_progress is None
-    assert win.wait_idle(60)
+    assert not win.photo.importing and win.photo.progress is None
+    assert wait_idle(win, 60)
     assert win.scene is scene and np.array_equal(scene.labels, labels)
     assert not [m for m in win.messages if m.kind == "error"]
 
@@ -294,7 +295,7 @@ def test_a_model_without_discriminator_cannot_import_photos(qtbot, tmp_path, pho
     w = open_window(qtbot, tmp_path, model)
     try:
         assert not w.act_import_photo.isEnabled() and not w.realism_panel.isEnabled()
-        assert w.import_photo(photo_path) == 0
+        assert w.photo.import_photo(photo_path) == 0
         assert "has no discriminator" in w.messages[-1].text and w.scene.photo is None
         assert w.reroll_least_realistic() == 0
     finally:
@@ -306,22 +307,22 @@ def test_a_saved_photo_project_reopens_with_its_reference_layer(qtbot, win, phot
     scene = import_photo(win, photo_path)
     photo = scene.photo
     win.photo_panel.cleanup.setValue(40)
-    assert wait_for(lambda: photo.cleanup == 40, 60) and win.wait_idle(60)
+    assert wait_for(lambda: photo.cleanup == 40, 60) and wait_idle(win, 60)
     assert photo.applied is not None
     path = tmp_path / "photo.oasis"
-    assert win.save_project(path) and not scene.dirty
+    assert win.files.save_project(path) and not scene.dirty
 
     fresh_dir = tmp_path / "fresh"
     fresh_dir.mkdir()
     fresh = open_window(qtbot, fresh_dir, camvid_model)
     try:
         plain = fresh_dir / "plain.oasis"
-        assert fresh.scene.photo is None and fresh.save_project(plain)
+        assert fresh.scene.photo is None and fresh.files.save_project(plain)
         fresh.photo_panel.confidence.setChecked(True)
         assert not fresh.canvas.has_reference and not fresh.photo_panel.isVisible()
 
-        assert fresh.open_project(path), [m.text for m in fresh.messages]
-        assert fresh.wait_idle(60)
+        assert fresh.files.open_project(path), [m.text for m in fresh.messages]
+        assert wait_idle(fresh, 60)
         opened = fresh.scene.photo
         assert opened is not None and opened.source == photo_path.name and opened.source_size == (360, 480)
         assert np.array_equal(opened.photo, photo.photo) and np.array_equal(opened.labels, photo.labels)
@@ -335,7 +336,7 @@ def test_a_saved_photo_project_reopens_with_its_reference_layer(qtbot, win, phot
         assert not [m for m in fresh.messages if m.kind == "error"]
 
         # a project without a photo takes the reference layer away again
-        assert fresh.open_project(plain) and fresh.wait_idle(60)
+        assert fresh.files.open_project(plain) and wait_idle(fresh, 60)
         assert fresh.scene.photo is None
         assert not fresh.canvas.has_reference and not fresh.canvas.shows_confidence
         assert not fresh.photo_panel.isVisible()

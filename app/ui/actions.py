@@ -2,7 +2,8 @@
 a menu, and gives the help dialog its row. Menus, toolbars, shortcuts and the help cannot disagree, because
 they are all read from here.
 
-A row's ``slot`` names a method of the main window; checkable actions pass their new state to it. The help lists
+A row's ``slot`` names a method of the main window or of one of its workflows ("files.save"); checkable
+actions pass their new state to it. The help lists
 the rows with a ``help`` section, in table order, followed by the ``EXTRA_HELP`` rows (keys that are no action:
 the mouse, and what the canvas itself handles).
 """
@@ -51,29 +52,29 @@ COMMANDS: tuple[Command, ...] = (
     # files
     _C("new", "&New canvas…", "new_canvas_dialog", ("Ctrl+N",), "Start a new canvas", help="Files",
        help_text="New canvas"),
-    _C("open", "&Open project…", "open_project_dialog", ("Ctrl+O",), "Open an .oasis project", help="Files",
+    _C("open", "&Open project…", "files.open_project_dialog", ("Ctrl+O",), "Open an .oasis project", help="Files",
        help_text="Open a project (.oasis)"),
-    _C("open_labels", "Open &label map…", "open_label_map_dialog", ("Ctrl+Shift+O",), "Open a label PNG",
+    _C("open_labels", "Open &label map…", "files.open_label_map_dialog", ("Ctrl+Shift+O",), "Open a label PNG",
        help="Files", help_text="Open a label map (PNG)"),
     _C("import_photo", "Import &photo…", "import_photo_dialog", ("Ctrl+Shift+I",),
        "Segment a photo with the model's discriminator into an editable label map", help="Files",
        help_text="Import a photo: its segmentation becomes the label map"),
-    _C("save", "&Save project", "save", ("Ctrl+S",), "Save the project", help="Files"),
-    _C("save_as", "Save project &as…", "save_as", ("Ctrl+Shift+S",), help="Files",
+    _C("save", "&Save project", "files.save", ("Ctrl+S",), "Save the project", help="Files"),
+    _C("save_as", "Save project &as…", "files.save_as", ("Ctrl+Shift+S",), help="Files",
        help_text="Save the project under a new name"),
-    _C("export_image", "&Export image…", "export_image_dialog", ("Ctrl+E",), "Save the image as PNG/JPEG",
+    _C("export_image", "&Export image…", "files.export_image_dialog", ("Ctrl+E",), "Save the image as PNG/JPEG",
        help="Files", help_text="Export the image (PNG or JPEG)"),
-    _C("export_labels", "Export label &map…", "export_label_map_dialog", ("Ctrl+Shift+E",),
+    _C("export_labels", "Export label &map…", "files.export_label_map_dialog", ("Ctrl+Shift+E",),
        "Indexed PNG with palette + labels.txt", help="Files",
        help_text="Export the label map (indexed PNG + labels.txt)"),
-    _C("export_sheet", "Export side-by-side &sheet…", "export_sheet_dialog"),
-    _C("open_model", "Open &model file…", "open_model_dialog", ("Ctrl+M",), ".safetensors or official .pth",
+    _C("export_sheet", "Export side-by-side &sheet…", "files.export_sheet_dialog"),
+    _C("open_model", "Open &model file…", "models.open_model_dialog", ("Ctrl+M",), ".safetensors or official .pth",
        help="Files", help_text="Open a model file (.safetensors or an official .pth)"),
     _C("quit", "&Quit", "close", ("Ctrl+Q",)),
     # editing
-    _C("undo", "&Undo", "undo", ("Ctrl+Z",), "Undo (Ctrl+Z)", "undo", help="Painting",
+    _C("undo", "&Undo", "generation.undo", ("Ctrl+Z",), "Undo (Ctrl+Z)", "undo", help="Painting",
        help_text="Undo (one stroke at a time)"),
-    _C("redo", "&Redo", "redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo (Ctrl+Shift+Z)", "redo", help="Painting",
+    _C("redo", "&Redo", "generation.redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo (Ctrl+Shift+Z)", "redo", help="Painting",
        help_text="Redo"),
     _C("select_all", "Select &all", "select_all", ("Ctrl+A",), help="Painting", help_text="Select everything"),
     _C("deselect", "&Deselect", "clear_selection", ("Ctrl+D",), help="Painting", help_text="Deselect"),
@@ -97,14 +98,15 @@ COMMANDS: tuple[Command, ...] = (
        help_text="Toggle: labels ↔ image (blend), swap sides (side by side, split)"),
     _C("dark", "&Dark theme", "apply_theme", checkable=True),
     # generating
-    _C("generate", "&Generate", "generate_now", ("Ctrl+Return", "Ctrl+Enter"), "Generate now", help="Generating"),
-    _C("cancel", "&Cancel generation", "cancel_generation", ("Esc",), help="Generating",
+    _C("generate", "&Generate", "generation.generate_now", ("Ctrl+Return", "Ctrl+Enter"), "Generate now",
+       help="Generating"),
+    _C("cancel", "&Cancel generation", "cancel", ("Esc",), help="Generating",
        help_text="Cancel the running generation"),
     _C("live", "&Live generation", "set_live", checkable=True),
     _C("reroll", "&Reroll selection", "reroll_selection", ("Ctrl+R",), help="Generating",
        help_text="Reroll the noise inside the selection"),
-    _C("new_style", "&New style seed", "new_style", ("N",), help="Generating"),
-    _C("lock", "&Lock style seed", "toggle_seed_lock", ("Ctrl+L",), help="Generating",
+    _C("new_style", "&New style seed", "generation.new_style", ("N",), help="Generating"),
+    _C("lock", "&Lock style seed", "generation.toggle_seed_lock", ("Ctrl+L",), help="Generating",
        help_text="Lock / unlock the style seed"),
     _C("variants", "&Variants", "generate_variants_from_panel", ("V",), help="Generating",
        help_text="Generate variants"),
@@ -113,9 +115,9 @@ COMMANDS: tuple[Command, ...] = (
     _C("reroll_worst", "Reroll &least realistic regions", "reroll_least_realistic", ("Ctrl+Shift+R",),
        "Reroll the noise of the regions the discriminator finds least realistic", help="Generating",
        help_text="Reroll the least realistic regions"),
-    _C("older", "Older image", "step_history", ("Alt+Left",), help="Generating",
+    _C("older", "Older image", "generation.step_history", ("Alt+Left",), help="Generating",
        help_text="Older image in the history", args=(-1,)),
-    _C("newer", "Newer image", "step_history", ("Alt+Right",), help="Generating",
+    _C("newer", "Newer image", "generation.step_history", ("Alt+Right",), help="Generating",
        help_text="Newer image in the history", args=(1,)),
     # help
     _C("help", "&Keyboard shortcuts…", "show_help", ("F1",), help="Files", help_text="This help"),

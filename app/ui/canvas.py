@@ -461,13 +461,19 @@ class Canvas(QWidget):
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self._lasso:
             self._finish_lasso()
             return
-        if event.key() == Qt.Key.Key_Escape and (self._lasso or self._rect_start):
-            self._lasso.clear()
-            self._lasso_polygon_mode = False
-            self._rect_start = self._rect_end = None
-            self.update()
+        if event.key() == Qt.Key.Key_Escape and self.cancel_polygon():
             return
         super().keyPressEvent(event)
+
+    def cancel_polygon(self) -> bool:
+        """Drop a lasso or rectangle being drawn (Esc); whether there was one."""
+        if not (self._lasso or self._rect_start):
+            return False
+        self._lasso.clear()
+        self._lasso_polygon_mode = False
+        self._rect_start = self._rect_end = None
+        self.update()
+        return True
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

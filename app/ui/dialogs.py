@@ -1,7 +1,12 @@
-"""The window's dialogs: a new canvas (size and fill) and the keyboard shortcuts (read from the actions table)."""
+"""The window's dialogs: a new canvas (size and fill), the keyboard shortcuts (read from the actions table), the
+conversion of an official checkpoint, and the progress of a long task."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -10,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QProgressDialog,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -117,3 +123,60 @@ class HelpDialog(QDialog):
 
     def shortcut_texts(self) -> list[str]:
         return [self.table.item(r, 0).text() for r in range(self.table.rowCount()) if self.table.item(r, 0)]
+
+
+class ConvertDialog(QDialog):
+    """An official OASIS checkpoint: which dataset it was trained on (its discriminator is found beside it)."""
+
+    def __init__(
+        self, path: Path, datasets: list[str], guess: str, discriminator: str | None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Convert an official OASIS checkpoint")
+        form = QFormLayout(self)
+        text = QLabel(
+            f"{path.name} is an official OASIS checkpoint. OASIS Studio converts it once into its own model file "
+            "(.safetensors, nothing in it is executed) and opens that."
+        )
+        text.setWordWrap(True)
+        form.addRow(text)
+        self.datasets = QComboBox()
+        self.datasets.addItems(datasets)
+        self.datasets.setCurrentText(guess)
+        form.addRow("Dataset", self.datasets)
+        found = Path(discriminator).name if discriminator else "none found (segmentation off)"
+        form.addRow("Discriminator", QLabel(found))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def dataset(self) -> str:
+        return self.datasets.currentText()
+
+
+class ProgressDialog(QProgressDialog):
+    """A window-modal progress dialog in percent with a Cancel button (``app.flows.Progress``)."""
+
+    def __init__(self, title: str, text: str, on_cancel: Callable[[], None], parent: QWidget | None = None) -> None:
+        super().__init__(text, "Cancel", 0, 100, parent)
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumDuration(0)
+        self.setAutoClose(False)
+        self.setAutoReset(False)
+        self.setValue(0)
+        self._on_cancel = on_cancel
+        self.canceled.connect(on_cancel)
+
+    def set_percent(self, value: int) -> None:
+        self.setValue(int(value))
+
+    def close(self) -> bool:
+        """Close for good: no cancel after this, and the keyboard goes back to the window."""
+        self.canceled.disconnect(self._on_cancel)
+        done = super().close()
+        self.deleteLater()
+        if self.parentWidget() is not None:
+            self.parentWidget().activateWindow()
+        return done

@@ -1,0 +1,315 @@
+"""Scenes and their files: new canvases, projects (open, save, recent), label maps, image and sheet exports, and
+which scene a newly loaded model opens with (a pending project, a fresh canvas, or the open scene adopted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from app import resources
+from app.doc import Scene, label_io, project_file, random_seed
+from app.doc.model_info import LabelMapError, ModelInfo
+from app.flows import Ui
+from app.flows.models import ModelsFlow
+from app.session import Session
+
+PROJECT_FILTER = "OASIS Studio projects (*.oasis)"
+RECENT_PROJECTS = 10
+STARTER_GROUNDS = ("grass", "road", "ground", "floor", "terrain", "water", "sea", "pavement")
+
+
+class FilesFlow(QObject):
+    """Signals: ``recent_changed(paths)`` (the recent projects, newest first)."""
+
+    recent_changed = Signal(list)
+
+    def __init__(
+        self, session: Session, models: ModelsFlow, ui: Ui, settings: QSettings, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.session, self.models, self.ui, self.settings = session, models, ui, settings
+        self._pending: tuple[Path, project_file.Project] | None = None  # opens once its model has loaded
+        session.model_changed.connect(self._on_model_changed)
+        models.load_failed.connect(self._on_model_failed)
+
+    # ----------------------------------------------------------------- scene lifecycle
+    def new_canvas(self, height: int, width: int, fill: int | None = None, starter: bool = True) -> None:
+        """A new unsaved scene of the model's classes: filled with ``fill``, or (``starter``) sky over ground."""
+        info = self.session.info
+        if info is None:
+            self.ui.report("error", "No model", "Open a model first: the canvas is painted with the model's classes.")
+            return
+        height, width = info.snap_size(height, width)
+        value = info.default_fill_value() if fill is None else fill
+        labels = np.full((height, width), value, dtype=info.label_dtype)
+        if starter and fill is None:
+            sky = info.value_of("sky")
+            ground = next((v for v in map(info.value_of, STARTER_GROUNDS) if v is not None), None)
+            if sky is not None and ground is not None:
+                labels[:] = sky
+                labels[int(height * 0.58) :] = ground
+        self.session.replace_scene(Scene(labels, style_seed=random_seed(), seed_locked=True))
+
+    def confirm_discard(self) -> bool:
+        """True when the open scene may be replaced (saved, discarded, or unchanged)."""
+        scene = self.session.scene
+        if scene is None or not scene.dirty:
+            return True
+        answer = self.ui.ask(
+            "Unsaved changes", "The scene has unsaved changes. Save them first?", ["Save", "Discard", "Cancel"]
+        )
+        if answer == "Save":
+            return self.save()
+        return answer == "Discard"
+
+    def _on_model_changed(self, info: ModelInfo, old: ModelInfo | None) -> None:
+        pending, self._pending = self._pending, None
+        scene = self.session.scene
+        if pending is not None:
+            self._apply_project(*pending)
+        elif scene is None:
+            self.new_canvas(*info.natural_size)
+        elif old is None or old.model_hash != info.model_hash:
+            self._adopt_scene(info, old)
+        else:  # the same model on another device or precision: the same scene, a new image
+            self.session.replace_scene(scene, self.session.project_path, regenerate=True)
+
+    def _on_model_failed(self) -> None:
+        self._pending = None
+
+    def _adopt_scene(self, info: ModelInfo, old: ModelInfo | None) -> None:
+        """The open scene with the new model's classes, or (when they do not fit) a new canvas."""
+        scene = self.session.scene
+        assert scene is not None
+        try:
+            labels = info.normalise(scene.labels, "The open scene")
+        except LabelMapError:
+            if scene.dirty:
+                answer = self.ui.ask(
+                    "Scene does not fit the new model",
+                    f"The open scene uses classes that {info.name} does not have. Save it before starting a "
+                    "new canvas?",
+                    ["Save", "Discard", "Cancel"],
+                )
+                if answer == "Save" and not self.save():
+                    answer = "Cancel"
+                if answer == "Cancel" and old is not None:
+                    self.models.load_model(old.path)
+                    return
+            self.new_canvas(*info.natural_size)
+            return
+        if labels.dtype != scene.labels.dtype:
+            scene = Scene(labels, scene.style_seed, scene.seed_locked)
+        self.session.replace_scene(scene, self.session.project_path, regenerate=True)
+
+    # ----------------------------------------------------------------- projects
+    def open_project_dialog(self) -> None:
+        path = self.ui.choose_path("open", "Open a project", f"{PROJECT_FILTER};;All (*)")
+        if path and self.confirm_discard():
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open a project; on any problem the current scene stays open and a dialog says why. A project made with
+        another model that is available loads that model first."""
+        path = Path(path)
+        try:
+            project = project_file.load_project(path)
+        except project_file.ProjectError as exc:
+            self.ui.report("error", "Cannot open project", f"{exc} The open scene is kept.")
+            return False
+        info = self.session.info
+        if info is None or (project.model_hash and project.model_hash != info.model_hash):
+            match = resources.find_model_by_hash(project.model_hash, self.models.candidates())
+            if match is not None:
+                self._pending = (path, project)
+                self.models.load_model(match)
+                return True
+            model = project.model_name or project.model_hash[:12]
+            if info is None:
+                self.ui.report(
+                    "error",
+                    "No model for this project",
+                    f"{path.name} was made with the model {model}, which is not available. Open that model file "
+                    "first.",
+                )
+                return False
+            self.ui.report(
+                "warning",
+                "Different model",
+                f"{path.name} was made with the model {project.model_name or '?'} ({project.model_hash[:12]}), "
+                f"which is not available; {info.name} will give different images.",
+            )
+        return self._apply_project(path, project)
+
+    def _apply_project(self, path: Path, project: project_file.Project) -> bool:
+        info = self.session.info
+        assert info is not None
+        scene = project.scene
+        try:
+            info.normalise(scene.labels, path.name)
+            for e in scene.history:
+                info.normalise(e.labels, f"{path.name} (history)")
+            if scene.photo is not None:
+                info.normalise(scene.photo.labels, f"{path.name} (photo segmentation)")
+                if scene.photo.applied is not None:
+                    info.normalise(scene.photo.applied, f"{path.name} (photo clean-up)")
+        except LabelMapError as exc:
+            self.ui.report("error", "Project does not fit the model", f"{exc} The open scene is kept.")
+            return False
+        if scene.labels.dtype != info.label_dtype:
+            self.ui.report(
+                "error", "Project does not fit the model", f"{path.name}: label dtype differs from the model."
+            )
+            return False
+        self.session.replace_scene(scene, path)  # shows the saved image, or generates one
+        self.add_recent(path)
+        return True
+
+    def save(self) -> bool:
+        if self.session.project_path is None:
+            return self.save_as()
+        return self.save_project(self.session.project_path)
+
+    def save_as(self) -> bool:
+        path = self.ui.choose_path("save", "Save project", PROJECT_FILTER, "scene.oasis")
+        if not path:
+            return False
+        if not path.endswith(project_file.SUFFIX):
+            path += project_file.SUFFIX
+        return self.save_project(path)
+
+    def save_project(self, path: str | Path) -> bool:
+        scene, info = self.session.scene, self.session.info
+        if scene is None:
+            return False
+        path = Path(path)
+        entry = scene.current_entry()
+        image = entry.image if entry is not None and self.session.image is not None else None
+        try:
+            project_file.save_project(
+                path,
+                scene,
+                model_hash=info.model_hash if info else "",
+                model_name=info.name if info else "",
+                image=image,
+                app_version=resources.app_version(),
+            )
+        except OSError as exc:
+            self.ui.report("error", "Cannot save", f"{path.name} cannot be written ({exc.strerror or exc}).")
+            return False
+        scene.mark_saved()
+        self.session.set_project_path(path)
+        self.add_recent(path)
+        self.ui.status(f"Saved {path.name}", 4000)
+        return True
+
+    def recent(self) -> list[str]:
+        v = self.settings.value("recent_projects", [])
+        return [str(x) for x in ([v] if isinstance(v, str) else (v or []))][:RECENT_PROJECTS]
+
+    def add_recent(self, path: Path | None) -> None:
+        """Put ``path`` first in the recent projects (None: just announce the list)."""
+        items = self.recent()
+        if path is not None:
+            p = str(path.resolve())
+            items = [p] + [x for x in items if x != p]
+            self.settings.setValue("recent_projects", items[:RECENT_PROJECTS])
+        self.recent_changed.emit(items[:RECENT_PROJECTS])
+
+    def open_recent(self, path: str) -> None:
+        if self.confirm_discard():
+            self.open_project(path)
+
+    # ----------------------------------------------------------------- label maps and exports
+    def open_label_map_dialog(self) -> None:
+        path = self.ui.choose_path("open", "Open a label map", "Images (*.png *.bmp *.tif *.tiff);;All (*)")
+        if path and self.confirm_discard():
+            self.open_label_map(path)
+
+    def open_label_map(self, path: str | Path) -> bool:
+        info = self.session.info
+        if info is None:
+            self.ui.report("error", "No model", "Open a model first: label ids are checked against its classes.")
+            return False
+        try:
+            labels, warning = label_io.read_label_map(path, info)
+        except (label_io.ImageFileError, LabelMapError) as exc:
+            self.ui.report("error", "Cannot open label map", f"{exc} The open scene is kept.")
+            return False
+        old = self.session.scene
+        scene = Scene(labels, style_seed=old.style_seed if old is not None else random_seed())
+        scene.mark_dirty()
+        m = info.size_multiple
+        if labels.shape[0] % m or labels.shape[1] % m:
+            extra = f" Its size {labels.shape[1]}x{labels.shape[0]} is padded to a multiple of {m} for generating."
+            warning = (warning or "") + extra
+        self.session.replace_scene(scene)
+        if warning:
+            self.ui.report("warning", "Label map", warning.strip())
+        return True
+
+    def _require_image(self) -> np.ndarray | None:
+        if self.session.image is None:
+            self.ui.report("error", "Nothing to export", "There is no generated image yet: generate one first.")
+        return self.session.image
+
+    def export_image_dialog(self) -> None:
+        if self._require_image() is None:
+            return
+        path = self.ui.choose_path("save", "Export image", "PNG (*.png);;JPEG (*.jpg *.jpeg)", "image.png")
+        if path:
+            self.export_image(path)
+
+    def export_image(self, path: str | Path) -> bool:
+        img = self._require_image()
+        if img is None:
+            return False
+        try:
+            label_io.write_image(path, img)
+        except label_io.ImageFileError as exc:
+            self.ui.report("error", "Cannot export", str(exc))
+            return False
+        self.ui.status(f"Exported {Path(path).name}", 4000)
+        return True
+
+    def export_label_map_dialog(self) -> None:
+        path = self.ui.choose_path("save", "Export label map", "Indexed PNG (*.png)", "labels.png")
+        if path:
+            self.export_label_map(path)
+
+    def export_label_map(self, path: str | Path) -> bool:
+        scene, info = self.session.scene, self.session.info
+        if scene is None or info is None:
+            return False
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        try:
+            label_io.write_label_map(path, scene.labels, info)
+        except (label_io.ImageFileError, OSError) as exc:
+            self.ui.report("error", "Cannot export", str(exc))
+            return False
+        self.ui.status(f"Exported {path.name} and labels.txt", 4000)
+        return True
+
+    def export_sheet_dialog(self) -> None:
+        if self._require_image() is None:
+            return
+        path = self.ui.choose_path("save", "Export side-by-side sheet", "PNG (*.png);;JPEG (*.jpg)", "sheet.png")
+        if path:
+            self.export_sheet(path)
+
+    def export_sheet(self, path: str | Path) -> bool:
+        img = self._require_image()
+        scene, info = self.session.scene, self.session.info
+        if img is None or scene is None or info is None:
+            return False
+        sheet = label_io.side_by_side(info.colourize(scene.labels), img)
+        try:
+            label_io.write_image(path, sheet)
+        except label_io.ImageFileError as exc:
+            self.ui.report("error", "Cannot export", str(exc))
+            return False
+        return True
