@@ -172,13 +172,14 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path: Path) -> None:
     assert read_rgb(path).shape == (100, 200, 3)
 
 
-def test_size_the_generator_cannot_take_is_refused(tiny_model_file: Path, tmp_path: Path, capsys) -> None:
+def test_size_the_generator_cannot_take_is_refused_with_no_pad(tiny_model_file: Path, tmp_path: Path, capsys) -> None:
     np.save(tmp_path / "labels.npy", scene(50, 70))
     before = files_in(tmp_path)
     rc, _, err = run_main(
-        ["generate", "--model", tiny_model_file, "--labels", tmp_path / "labels.npy", "-o", tmp_path / "o.png"],
+        ["generate", "--model", tiny_model_file, "--labels", tmp_path / "labels.npy", "--no-pad", "-o",
+         tmp_path / "o.png"],
         capsys,
-    )
+    )  # fmt: skip
     assert_refused(rc, err, "generate", "multiples of 32", "50x70")
     assert files_in(tmp_path) == before
 
@@ -188,9 +189,10 @@ def test_pad_generates_at_the_original_size(tiny_model_file: Path, tmp_path: Pat
     np.save(tmp_path / "labels.npy", lab)
     syn = Synthesizer.load(tiny_model_file, device="cpu", dtype="fp32")
     np.save(tmp_path / "z.npy", syn.sample_noise(50, 70, seed=4))
-    for extra in ([], ["--noise", tmp_path / "z.npy"]):
+    # padding is the default (--pad, the old opt-in, still accepted)
+    for extra in ([], ["--pad"], ["--noise", tmp_path / "z.npy"]):
         rc, _, err = run_main(
-            ["generate", "--model", tiny_model_file, "--labels", tmp_path / "labels.npy", "--pad", "-o",
+            ["generate", "--model", tiny_model_file, "--labels", tmp_path / "labels.npy", "-o",
              tmp_path / "o.png", "--raw", tmp_path / "o.npy", "--dtype", "fp32", *extra],
             capsys,
         )  # fmt: skip
