@@ -102,7 +102,7 @@ def test_noise_kinds_take_the_expected_paths() -> None:
 def test_small_chunks_and_unfused_shortcuts_give_the_same_images(monkeypatch) -> None:
     """The fused passes in many small chunks (the last one short), and with the 1x1 shortcuts run as convolutions
     outside the fused pass, must give the eager images (and each other's), for one image and a batch."""
-    import oasis_core.fast as fast_module
+    import oasis_core.fast.generator as fast_module
 
     g = seeded(LITE, seed=7)
     h, w = 96, 64
@@ -259,7 +259,7 @@ def test_strokes_and_rerolls_update_the_plan_and_match_a_fresh_one(update_min_ce
     around the change) and must give what a fresh generator gives, through room running out and rebuilds. With
     ``_UPDATE_MIN_CELLS`` 0 every level's geometry is updated in place (at the default these small maps regroup
     from scratch, as small levels do)."""
-    import oasis_core.fast as fast_module
+    import oasis_core.fast.generator as fast_module
 
     if update_min_cells is not None:
         monkeypatch.setattr(fast_module, "_UPDATE_MIN_CELLS", update_min_cells)

@@ -1,72 +1,39 @@
-"""A fast, faithful inference path for the OASIS generator (eval mode, folded weights).
+"""The fast generator: builds (or updates) the plan of a label map and runs the planned or the dense forward pass.
 
-The eager :class:`~oasis_core.nn.Generator` spends most of its time in the SPADE convolutions: ``mlp_shared`` (a 3x3
-conv over ``cat(noise, onehot)``) and ``mlp_gamma`` / ``mlp_beta`` (3x3 convs over its output). For the inputs the app
-makes (a painted label map and a noise field built from a few seeded vectors) those convolutions see very few
-distinct inputs, and :class:`FastGenerator` computes each distinct one once:
-
-- **Keys.** Every pixel gets a key: its label channel plus, per image of the batch, the id of its noise vector
-  (noise fields are analysed: one vector replicated, or a few vectors in rerolled regions; grouped by a hash of a
-  few channels, then every pixel is compared exactly with its group's vector). Zero padding is one more key.
-- **Patterns.** ``mlp_shared`` at a pixel depends only on the keys of its 3x3 neighbourhood; pixels whose
-  neighbourhood holds one key share a row, the others are grouped by their exact 3x3 key pattern. ``gamma``/``beta``
-  depend only on the 3x3 neighbourhood of those pattern ids (a 5x5 key neighbourhood), grouped the same way. So every
-  SPADE computes a small table of activations (9 look-ups per pattern: a 3x3 conv over a one-hot map is a sum of 9
-  embedding rows) and a small table of ``gamma``/``beta`` rows (one matmul of the distinct activation rows with
-  every tap, then 9-row sums per pattern), and fills the map with row gathers. Nothing is approximated: each row is
-  the exact convolution of its neighbourhood.
-- **BatchNorm folded.** ``BN(x) = a x + b`` in eval mode, so ``BN(x) (1 + gamma) + beta = x G + B`` with
-  ``G = a (1 + gamma)``, ``B = b (1 + gamma) + beta``: one fused gamma/beta weight with ``2C`` outputs and one
-  ``addcmul`` per SPADE (the nearest x2 upsample before a block is one row gather, shared by the block).
-- **Reuse.** The pattern geometry of a key map (which depends on the labels and the layout of the noise regions, not
-  on the noise values) is cached per label map, so new seeds and variants pay only for the small tables. A key map
-  that differs from the last one in a small area (a stroke, a rerolled region) updates that plan: the same key
-  numbers for the same (label, vector) pairs, and only the cells within two of a changed key regrouped, their new
-  patterns appended (rebuilt from scratch when the room runs out or most rows went stale).
-- **Tables in the compute dtype.** Each gamma/beta pattern row is one row of ``(rows, 9 * hidden) @ (9 * hidden,
-  C)``: the pattern's 9 activation rows side by side times the kernel, which on CPUs with AMX runs in bf16 at
-  several times the fp32 rate (the rows are rounded to the compute dtype anyway).
-- **Trunk.** The residual convolutions run channels-last, in bf16 where the CPU has native bf16 (fp16/bf16 on CUDA),
-  with weights packed once for oneDNN on CPUs (the residual add and the final tanh fused into the convolution).
-- **Memory.** Every big per-call tensor lives in a reused buffer (a fresh allocation costs page faults, which on
-  CPUs cost more than the arithmetic of these memory-bound steps, most of all in threads other than the main one).
-- **Fused passes.** A SPADE's gather, multiply-add and LeakyReLU run chunk by chunk over cache-sized groups of
-  pixels (G and B gathered into two small contiguous buffers), and a block with a 1x1 learned shortcut does its
-  upsampling, norm_s, the shortcut itself and norm_0 in one such pass: the upsampled input and norm_s's output never
-  reach memory.
-- **Threads.** One image is a stream of many small memory-bound steps, which intra-op threading speeds up little
-  and slows down badly when another process holds the other cores (every step waits for the busiest thread): one
-  intra-op thread by default, and a second core builds each level's tables beside the trunk. A batch of variants
-  runs its (bigger) steps on both cores.
-
-Noise fields with too many distinct vectors (e.g. per-pixel random noise) take a dense path: one convolution per
-level for all ``mlp_shared`` of a block and one fused gamma/beta convolution per SPADE (still BN-folded).
-"""
+Longer than 500 lines on purpose: one class whose methods share the plan cache, the workspace and the folded
+levels; the design is described in docs/fast-path.md."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oasis_core.fast.folded import _bias, _Conv, _Level, _nhwc, _Spade
+from oasis_core.fast.layout import NoiseLayout, analyse_noise
+from oasis_core.fast.patterns import (
+    _CODE_LIMIT,
+    _bucket,
+    _compact,
+    _digest,
+    _first_index,
+    _matmul,
+    _patterns,
+    _row_buffer,
+    _window_patterns,
+)
+from oasis_core.fast.plan import _Geometry, _key_room, _Plan, _row_room, _Stream
 from oasis_core.nn.generator import Generator
-from oasis_core.nn.spade import SPADE, SPADEResBlock
-from oasis_core.noise import NoiseField
+from oasis_core.nn.spade import SPADE
 
-__all__ = ["FastGenerator", "NoiseLayout", "analyse_noise", "fast_supported"]
-
-_TAPS = [(dy, dx) for dy in range(3) for dx in range(3)]  # tap t = dy * 3 + dx of a 3x3 kernel
-_CODE_LIMIT = 1 << 62
 # values of x per chunk and intra-op thread in the fused gather-modulate-activate passes (about 400 kB of bf16 with
 # the gathered rows and the result: L2-sized; measured best between 64k and 128k for 16 to 256 channels)
 _CHUNK_VALUES = 96 * 1024
@@ -78,107 +45,6 @@ _UPDATE_MIN_CELLS = 128 * 128
 # instead of through pattern tables: there are fewer cells than table rows, and the few convolutions cost less than
 # the tables' forty small steps (level 0 of a 256x256 frame: about 0.4 ms against 1.3 ms, on the critical path)
 _DENSE_MAX_CELLS = 256
-
-
-# ----------------------------------------------------------------------------------------------- small helpers
-def _compact(code: torch.Tensor, span: int | None = None) -> tuple[torch.Tensor, int]:
-    """Integer codes (in ``[0, span)`` when ``span`` is given) -> dense ids ``0..n-1`` in code order, and ``n``."""
-    if span is not None and span <= 4 * code.numel() + 4096:  # a counting pass instead of a sort
-        present = torch.bincount(code, minlength=span) > 0
-        remap = torch.cumsum(present, 0) - 1
-        return remap[code], int(present.sum())
-    uniq, inverse = torch.unique(code, sorted=True, return_inverse=True)
-    return inverse, int(uniq.numel())
-
-
-def _first_index(inverse: torch.Tensor, n: int) -> torch.Tensor:
-    """For each id ``0..n-1`` in ``inverse`` the position of one element holding it."""
-    pos = torch.arange(inverse.numel(), device=inverse.device)
-    return torch.empty(n, dtype=torch.long, device=inverse.device).scatter_(0, inverse, pos)
-
-
-def _unique_rows(rows: torch.Tensor, base: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact unique rows of a ``(M, k)`` integer matrix with values in ``[0, base)``: ``(unique_rows, inverse)``.
-
-    Columns are packed into one int64 code while it fits, re-compacted with ``unique`` whenever it would overflow.
-    """
-    code = rows[:, 0].clone()
-    span = base
-    for j in range(1, rows.shape[1]):
-        if span * base >= _CODE_LIMIT:
-            code, span = _compact(code, span)
-        code = code * base + rows[:, j]
-        span *= base
-    inverse, n = _compact(code, span)
-    return rows[_first_index(inverse, n)], inverse
-
-
-def _patterns(kmap: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Group the pixels of ``kmap`` (h, w) by the exact 3x3 neighbourhood of values (zero padding = ``n_values``).
-
-    Returns ``pid`` (h*w,) and ``pats`` (P, 9): a pixel whose neighbourhood is uniform gets its own value as id
-    (``0..n_values-1``); the others get ``n_values + j`` where ``pats[j]`` is their neighbourhood (taps in
-    ``_TAPS`` order, values in ``[0, n_values]``).
-    """
-    kp = F.pad(kmap[None, None], (1, 1, 1, 1), value=n_values)[0, 0]
-    return _window_patterns(kp, n_values + 1, n_values)
-
-
-def _window_patterns(kp: torch.Tensor, bound: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_patterns` of the inner (h, w) cells of ``kp`` (h + 2, w + 2), whose border holds their neighbours
-    (or the padding value): values in ``[0, bound)``, mixed neighbourhoods numbered from ``offset``."""
-    w = kp.shape[1] - 2
-    # mixed where the 3x3 max and min differ (separable: rows, then columns)
-    rmax = torch.maximum(torch.maximum(kp[:, :-2], kp[:, 1:-1]), kp[:, 2:])
-    rmin = torch.minimum(torch.minimum(kp[:, :-2], kp[:, 1:-1]), kp[:, 2:])
-    mixed = torch.maximum(torch.maximum(rmax[:-2], rmax[1:-1]), rmax[2:]) != torch.minimum(
-        torch.minimum(rmin[:-2], rmin[1:-1]), rmin[2:]
-    )
-    pid = kp[1:-1, 1:-1].reshape(-1).clone()
-    idx = mixed.reshape(-1).nonzero().squeeze(1)
-    if idx.numel() == 0:
-        return pid, torch.empty((0, 9), dtype=torch.long, device=kp.device)
-    base = (idx // w) * (w + 2) + (idx % w)
-    offsets = torch.tensor([dy * (w + 2) + dx for dy, dx in _TAPS], device=kp.device)
-    rows = kp.reshape(-1)[base[:, None] + offsets[None, :]]
-    pats, inverse = _unique_rows(rows, bound)
-    pid[idx] = offset + inverse
-    return pid, pats
-
-
-def _bucket(m: int) -> int:
-    """A matmul row count rounded up to one of 8 sizes per octave (at most 12.5% more rows). oneDNN builds a kernel
-    for every new shape (about a millisecond each), and every new plan brings new row counts: with buckets the
-    shapes repeat and the kernels come from its cache."""
-    if m <= 64:
-        return 64
-    e = m.bit_length() - 4
-    return -(-m >> e) << e
-
-
-def _row_buffer(m: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A ``(_bucket(m), cols)`` matmul input whose rows past ``m`` are zero (never read back, but a NaN there can
-    reach the other rows in oneDNN's bf16 kernels); the caller fills the first ``m``."""
-    buf = torch.empty((_bucket(m), cols), dtype=dtype, device=device)
-    buf[m:].zero_()
-    return buf
-
-
-def _matmul(bias: torch.Tensor | None, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """``x @ w (+ bias)`` with the row count of ``x`` padded to a :func:`_bucket` size (zero rows, never read
-    back)."""
-    m = x.shape[0]
-    xp = _row_buffer(m, x.shape[1], x.dtype, x.device)
-    xp[:m] = x
-    out = torch.mm(xp, w) if bias is None else torch.addmm(bias, xp, w)
-    return out[:m]
-
-
-def _digest(t: torch.Tensor | np.ndarray) -> bytes:
-    a = t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
-    h = hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1), digest_size=16)
-    h.update(repr((a.shape, a.dtype.str)).encode())
-    return h.digest()
 
 
 def fast_supported(generator: Generator) -> str | None:
@@ -198,321 +64,7 @@ def fast_supported(generator: Generator) -> str | None:
     return None
 
 
-# ----------------------------------------------------------------------------------------------- noise analysis
-@dataclass
-class NoiseLayout:
-    """A noise batch ``(B, z, H, W)`` as a few vectors per image plus, per image, a map of vector ids.
 
-    ``vectors[b]`` is ``(K_b, z)``; ``ids[b]`` is ``(H*W,)`` int64 in ``[0, K_b)``, or ``None`` when ``K_b == 1``.
-    """
-
-    vectors: list[torch.Tensor]
-    ids: list[torch.Tensor | None]
-
-    @property
-    def batch(self) -> int:
-        return len(self.vectors)
-
-    def to(self, device: torch.device) -> NoiseLayout:
-        """The same layout with its tensors on ``device`` (itself when they are there already)."""
-        tensors = [*self.vectors, *(i for i in self.ids if i is not None)]
-        if all(t.device == device for t in tensors):
-            return self
-        ids = [None if i is None else i.to(device) for i in self.ids]
-        return NoiseLayout([v.to(device) for v in self.vectors], ids)
-
-    @classmethod
-    def of_fields(cls, fields: list[NoiseField]) -> NoiseLayout:
-        """The batch of compact noise fields (:class:`oasis_core.noise.NoiseField`), as they are."""
-        return cls([f.vectors for f in fields], [None if f.ids is None else f.ids.reshape(-1) for f in fields])
-
-    @classmethod
-    def replicated(cls, vectors: torch.Tensor) -> NoiseLayout:
-        """One vector per image ``(B, z)``, replicated over the image (the paper's noise)."""
-        return cls([v[None] for v in vectors.float()], [None] * vectors.shape[0])
-
-
-def _distinct(code: torch.Tensor, limit: int = 16) -> tuple[torch.Tensor, int]:
-    """Dense ids of the distinct values of ``code`` (1-D int64): by repeated max while there are few, else sort."""
-    ids = torch.empty_like(code)
-    rest = code.clone()
-    low = torch.iinfo(torch.long).min
-    for j in range(limit):
-        top = rest.max()
-        if int(top) == low:
-            return ids, j
-        hit = rest == top
-        ids.masked_fill_(hit, j)
-        rest.masked_fill_(hit, low)
-    if int(rest.max()) == low:
-        return ids, limit
-    return _compact(code)
-
-
-def _same_vectors(vec: torch.Tensor, ids: torch.Tensor, field: torch.Tensor, block: int = 8) -> bool:
-    """Exactly ``field[:, p] == vec[:, ids[p]]`` for every pixel (NaN never matches), a few channels at a time."""
-    for c in range(0, field.shape[0], block):
-        want = vec[c : c + block].index_select(1, ids)
-        if float(want.sub_(field[c : c + block]).abs_().amax()) != 0.0:
-            return False
-    return True
-
-
-def analyse_noise(noise: torch.Tensor, max_vectors: int = 256) -> NoiseLayout | None:
-    """Find the distinct noise vectors of each image of ``(B, z, H, W)``; ``None`` when some image holds more
-    than ``max_vectors`` (or the exact check fails), which sends the generator down the dense path.
-
-    Grouping uses a hash of the bit patterns of a few channels; every pixel is then compared exactly, all channels,
-    with the vector of its group.
-    """
-    b_, zd, h, w = noise.shape
-    vectors: list[torch.Tensor] = []
-    ids: list[torch.Tensor | None] = []
-    n_hash = min(zd, 8)
-    for b in range(b_):
-        zb = noise[b].reshape(zd, h * w)
-        if torch.equal(zb.amin(dim=1), zb.amax(dim=1)):  # one vector everywhere (NaN never compares equal)
-            vectors.append(zb[:, :1].t().float().contiguous())
-            ids.append(None)
-            continue
-        bits = zb[:n_hash].float().contiguous().view(torch.int32)
-        code = torch.zeros(h * w, dtype=torch.long, device=noise.device)
-        for c in range(n_hash):  # wrapping int64 arithmetic: any collision is caught by the exact check
-            code.mul_(0x9E3779B97F4A7C1).add_(bits[c])
-        inverse, k = _distinct(code)
-        if k > max_vectors:
-            return None
-        vec = zb[:, _first_index(inverse, k)]  # (z, K)
-        if not _same_vectors(vec, inverse, zb):
-            return None
-        vectors.append(vec.t().float().contiguous())
-        ids.append(inverse)
-    return NoiseLayout(vectors, ids)
-
-
-# ----------------------------------------------------------------------------------------------- convolutions
-class _Conv:
-    """A fixed convolution in the compute dtype on NHWC tensors; packed once for oneDNN on CPUs where possible.
-
-    With ``out`` the result is written into that (reused) buffer, so no fresh memory is touched: oneDNN adds the
-    convolution into it (``accumulate=True`` keeps what it holds: the residual; otherwise it is zeroed first).
-    """
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype, device: torch.device):
-        self.padding = [weight.shape[-1] // 2] * 2
-        self.weight = weight.detach().to(device, dtype).contiguous(memory_format=torch.channels_last)
-        self.bias = None if bias is None else bias.detach().to(device, dtype)
-        self.packed: torch.Tensor | None = None
-        if device.type == "cpu" and torch.backends.mkldnn.is_available():
-            try:
-                probe = torch.zeros((1, 4, 4, weight.shape[1]), dtype=dtype)
-                packed = torch.ops.mkldnn._reorder_convolution_weight(
-                    self.weight, self.padding, [1, 1], [1, 1], 1, list(_nchw(probe).shape)
-                )
-                out = torch.zeros((1, 4, 4, weight.shape[0]), dtype=dtype)
-                self.packed = packed
-                want = F.conv2d(_nchw(probe + 1), self.weight, self.bias, padding=self.padding)
-                got = self(probe + 1, out=out)
-                if not torch.allclose(_nchw(got).float(), want.float(), atol=1e-2, rtol=1e-2):
-                    self.packed = None
-            except (RuntimeError, AttributeError, NotImplementedError):
-                self.packed = None
-        if self.packed is not None:
-            self.weight = None  # the packed copy is the only one kept
-
-    def __call__(
-        self, x: torch.Tensor, out: torch.Tensor | None = None, accumulate: bool = False, tanh: bool = False
-    ) -> torch.Tensor:
-        """``conv(x) (+ out if accumulate) (then tanh)`` on NHWC tensors; returns NHWC (``out`` when given)."""
-        args = (self.packed, self.bias, self.padding, [1, 1], [1, 1], 1)
-        if self.packed is not None:
-            if out is not None and not tanh:
-                if not accumulate:
-                    out.zero_()
-                torch.ops.mkldnn._convolution_pointwise_.binary(
-                    _nchw(out), _nchw(x), *args, "add", None, None, [], None
-                )
-                return out
-            y = torch.ops.mkldnn._convolution_pointwise(_nchw(x), *args, "tanh" if tanh else "none", [], "")
-        else:
-            y = F.conv2d(_nchw(x), self.weight, self.bias, padding=self.padding)
-            if tanh:
-                y = torch.tanh(y)
-        y = _nhwc(y)
-        if out is None:
-            return y
-        return out.add_(y) if accumulate else out.copy_(y)
-
-
-def _nchw(x: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, C) contiguous -> the same memory as an NCHW channels-last tensor."""
-    return x.permute(0, 3, 1, 2)
-
-
-def _nhwc(x: torch.Tensor) -> torch.Tensor:
-    """NCHW (any layout) -> (B, H, W, C) contiguous."""
-    return x.permute(0, 2, 3, 1).contiguous()
-
-
-# ----------------------------------------------------------------------------------------------- SPADE constants
-class _Spade:
-    """One SPADE's fused (BN-folded) gamma/beta weights, laid out for table look-ups, in the table dtype."""
-
-    def __init__(self, spade: SPADE, dtype: torch.dtype, device: torch.device):
-        conv_s = spade.mlp_shared[0]
-        self.hidden = hid = conv_s.weight.shape[0]
-        wg = spade.mlp_gamma.weight.detach().double()
-        wb = spade.mlp_beta.weight.detach().double()
-        bg = _bias(spade.mlp_gamma).double()
-        bb = _bias(spade.mlp_beta).double()
-        self.channels = wg.shape[0]
-        norm = spade.first_norm
-        self.instance = isinstance(norm, nn.InstanceNorm2d)
-        self.eps = float(norm.eps)
-        if self.instance:  # out = IN(x) * (1 + gamma) + beta
-            parts = ((wg, bg + 1), (wb, bb))
-        else:  # BN(x) = a x + b: out = x * [a (1 + gamma)] + [b (1 + gamma) + beta]
-            a = torch.rsqrt(norm.running_var.detach().double() + norm.eps)
-            b = -norm.running_mean.detach().double() * a
-            parts = ((a[:, None, None, None] * wg, a * (1 + bg)), (b[:, None, None, None] * wg + wb, b * (1 + bg) + bb))
-        self.dtype = dtype
-        # per output (G, then B): (9 * hid, C) rows (tap, hidden) so that a pattern's 9 activation rows laid side by
-        # side times it is the 3x3 convolution at that pixel; (hid, C) the sum over taps (uniform neighbourhoods)
-        self.w_taps = [w.permute(2, 3, 1, 0).reshape(9 * hid, -1).to(device, dtype).contiguous() for w, _ in parts]
-        self.w_sum = [w.sum(dim=(2, 3)).t().to(device, dtype).contiguous() for w, _ in parts]
-        self.bias = [b.to(device, dtype) for _, b in parts]
-        self._dense: _Conv | None = None
-
-    def dense_conv(self, dtype: torch.dtype) -> _Conv:
-        """The fused gamma/beta as one 3x3 convolution (dense path; built on first use)."""
-        if self._dense is None:
-            w = torch.cat(self.w_taps, 1).view(3, 3, self.hidden, 2 * self.channels).permute(3, 2, 0, 1)
-            self._dense = _Conv(w, torch.cat(self.bias), dtype, w.device)
-        return self._dense
-
-
-def _bias(conv: nn.Conv2d) -> torch.Tensor:
-    return conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
-
-
-class _Level:
-    """One residual block: its SPADEs (``mlp_shared`` tables concatenated) and its trunk convolutions."""
-
-    def __init__(self, block: SPADEResBlock, z_dim: int, dtype: torch.dtype, device: torch.device):
-        self.learned_shortcut = block.learned_shortcut
-        spades = {"0": block.norm_0, "1": block.norm_1}
-        if block.learned_shortcut:
-            spades = {"s": block.norm_s, **spades}
-        self.spades = {name: _Spade(sp, dtype, device) for name, sp in spades.items()}
-        self.slices: dict[str, slice] = {}
-        start = 0
-        for name, sp in self.spades.items():
-            self.slices[name] = slice(start, start + sp.hidden)
-            start += sp.hidden
-        self.hidden = start
-        ws = torch.cat([sp.mlp_shared[0].weight.detach().float() for sp in spades.values()])  # (Hcat, z + N, 3, 3)
-        taps = ws.permute(1, 2, 3, 0).reshape(ws.shape[1], 9 * start)  # (z + N, 9 * Hcat): (tap, Hcat) columns
-        self.t_noise = taps[:z_dim].contiguous().to(device)  # (z, 9 * Hcat)
-        self.t_label = taps[z_dim:].contiguous().to(device)  # (N, 9 * Hcat)
-        self.b_shared = torch.cat([_bias(sp.mlp_shared[0]).float() for sp in spades.values()]).to(device)
-        self._dense: _Conv | None = None
-        self.fin = block.conv_0.in_channels
-        self.fmiddle = block.conv_0.out_channels
-        self.fout = block.conv_1.out_channels
-        self.conv_0 = _Conv(block.conv_0.weight, block.conv_0.bias, dtype, device)
-        self.conv_1 = _Conv(block.conv_1.weight, block.conv_1.bias, dtype, device)
-        # a 1x1 shortcut without bias (the generator's) as a (fin, fout) matrix, applied chunk by chunk inside the
-        # fused norm_s pass; any other shortcut stays a convolution
-        self.w_s = self.conv_s = None
-        if block.learned_shortcut:
-            sc = block.conv_s
-            if tuple(sc.weight.shape[-2:]) == (1, 1) and sc.bias is None:
-                self.w_s = sc.weight.detach()[:, :, 0, 0].t().to(device, dtype).contiguous()
-            else:
-                self.conv_s = _Conv(sc.weight, sc.bias, dtype, device)
-
-    def dense_shared(self, dtype: torch.dtype) -> _Conv:
-        """All ``mlp_shared`` of the block as one 3x3 convolution over ``cat(noise, onehot)`` (dense path)."""
-        if self._dense is None:
-            taps = torch.cat((self.t_noise, self.t_label))
-            w = taps.view(taps.shape[0], 3, 3, self.hidden).permute(3, 0, 1, 2)
-            self._dense = _Conv(w, self.b_shared, dtype, self.t_label.device)
-        return self._dense
-
-
-class _Stream:
-    """One stream of work: its reused NHWC buffers, so that the big per-call tensors do not touch fresh memory
-    every call (page faults dominate the cost of fresh allocations on CPUs, most of all in threads other than the
-    main one), and its cached upsampling indices."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.buffers: dict[tuple, torch.Tensor] = {}
-        self.up_index: dict[tuple, torch.Tensor] = {}
-
-    def get(self, role: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        key = (role, tuple(shape), dtype)
-        buf = self.buffers.get(key)
-        if buf is None:
-            buf = self.buffers[key] = torch.empty(shape, dtype=dtype, device=self.device)
-        return buf
-
-    @property
-    def nbytes(self) -> int:
-        return sum(b.numel() * b.element_size() for b in self.buffers.values())
-
-    def clear(self) -> None:
-        self.buffers.clear()
-        self.up_index.clear()
-
-
-@dataclass
-class _Geometry:
-    """The pattern groups of one level for one key map (labels + noise layout); independent of the noise values.
-
-    Activation rows: ``[0, u_cap)`` one per key (uniform 3x3 neighbourhood), then ``pats3`` from ``u_cap``, then
-    zero rows (free room for incremental updates) up to ``n3``, which is the zero row for outside the image.
-    Gamma/beta rows: ``[0, n3)`` one per activation row (uniform 5x5 neighbourhood), then ``pats5`` from ``n3``.
-    """
-
-    pid: torch.Tensor  # (h*w,) gamma/beta row of every cell, in [0, n_rows)
-    pid3: torch.Tensor  # (h*w,) activation row of every cell (kept for incremental updates)
-    pats3: torch.Tensor  # (P, 9) key neighbourhoods of the mixed mlp_shared patterns (outside = u_cap)
-    pats5: torch.Tensor  # (Q, 9) activation-row neighbourhoods of the mixed gamma/beta patterns (outside = n3)
-    n3: int
-    n_rows: int  # n3 + Q
-
-
-@dataclass
-class _Plan:
-    """Everything label-dependent for one key map: the key table and the per-level geometry (built on first use,
-    then kept with the cached plan).
-
-    Keys ``[0, n_keys)`` are (label, noise vector) pairs; ``[n_keys, u_cap)`` is free room for keys that an
-    incremental update adds (their table rows are computed but never looked up). ``key_noise`` is empty when every
-    image has one noise vector (keys are labels), else per image the vector id of each key. ``parent``: the plan
-    this one was derived from (a stroke or a reroll away), whose levels are updated instead of rebuilt."""
-
-    n_keys: int
-    u_cap: int
-    key_label: torch.Tensor  # (u_cap,) label channel of each key
-    key_noise: list[torch.Tensor]  # per image: (u_cap,) noise-vector id of each key; [] for label keys
-    kmap: torch.Tensor  # (H, W) key of every pixel
-    levels: list[_Geometry | None]
-    lab: torch.Tensor  # (H*W,) label channels
-    key_live: torch.Tensor | None = None  # (u_cap,) False for keys whose vector the layout no longer holds
-    parent: _Plan | None = None
-
-
-def _key_room(n: int) -> int:
-    return n + max(16, n)
-
-
-def _row_room(n: int) -> int:
-    return n + max(64, n // 2)
-
-
-# ----------------------------------------------------------------------------------------------- the generator
 @contextmanager
 def _num_threads(n: int | None):
     if n is None or n == torch.get_num_threads():
