@@ -17,6 +17,7 @@ gain) and the BN statistics are non-trivial, so the noise and the labels visibly
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,8 @@ from oasis_core.nn.spectral import init_unit_gain
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+# tests/ mirrors the packages (oasis_core/, app/, train/); their shared helpers live in tests/helpers/
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
 
 TINY_SEED = 1234
 

@@ -3,6 +3,9 @@
 Determinism: every random draw of a step (noise, LabelMix coins, data augmentation) derives from
 ``(seed, step, rank)`` or ``(seed, epoch, index)``, and the data order from ``(seed, epoch)``; so a run killed at
 any moment and resumed from its last state reaches exactly the weights of an uninterrupted run.
+
+Longer than 500 lines: the ``Run`` (networks, optimisers, EMA, the noise and the step) and ``fit`` (the loop, its
+checks, samples and atomic state) share one state dictionary; data sampling and precision are elsewhere.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ segmentation on the labels, and the discriminator's realism heat map on the imag
 
 It renders the scene and turns mouse input into calls of ``app.doc.tools``; the scene itself stays Qt-free. Mouse
 positions become continuous image coordinates, so every pane (in side-by-side view) can be painted on.
+
+Longer than 500 lines: one widget whose drawing (panes, layers, cursor, lasso) and input (tools, pan, zoom) share
+its view transform and its cached label image; splitting view and input into two widgets is the next step.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ toolbars, connects them to the workflows, draws what the session and the workflo
 ``app.flows.Ui`` services (messages, questions, file choices, progress dialogs, the status line).
 
 Tests and the self-test replace ``ask_handler`` and ``path_handler`` so nothing blocks.
+
+Longer than 500 lines: about half is building the docks, toolbars and status bar, the rest connects them; the
+behaviour itself is in ``app.flows``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ Labels use :func:`oasis_core.labels.landscapes`: file values 0..9 = sky, cloud, 
 sand, tree, dirt. Everything is pure numpy + Pillow and deterministic per seed (one ``numpy.random.default_rng``).
 
 Public API: :class:`TextureBank`, :func:`render_scene`, :func:`write_dataset`, :func:`make_sample_sheet`.
+
+Longer than 500 lines: the renderer is one class whose layers share the scene's random state and its frame (horizon,
+depth map, label map); splitting it into a package passing one frame-state object between layer modules is planned
+(the rendered datasets must stay bit-identical per seed).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
 BUNDLED_CAMVID = REPO / "resources" / "models" / "camvid.safetensors"
 

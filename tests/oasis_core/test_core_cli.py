@@ -22,7 +22,7 @@ from oasis_core.imageio import ImageReadError, read_label_values, read_rgb
 from oasis_core.labels import landscapes
 from oasis_core.synthesizer import Synthesizer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_main(argv: list, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:

@@ -20,7 +20,7 @@ from oasis_core import losses
 from train import distributed as du
 from train.loop import InfiniteShardedSampler, TrainingError, ema_update, load_state
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FACADES = REPO.parent / "shared" / "data" / "facades"
 
 needs_facades = pytest.mark.skipif(

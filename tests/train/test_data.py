@@ -20,7 +20,7 @@ from train.data import (
     parse_classes,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def _shared(name: str) -> Path:

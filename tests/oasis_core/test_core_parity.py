@@ -21,7 +21,7 @@ import torch
 from oasis_core import noise as noise_ops
 from oasis_core.synthesizer import Synthesizer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 IMAGE_TOL = 1e-3  # max abs difference of the generator image (in [-1, 1])
 LOGIT_TOL = 1e-3  # max abs difference of the discriminator logits, relative to max |logit|
 

@@ -18,7 +18,7 @@ from oasis_core.imageio import indexed_label_image
 from oasis_core.labels import landscapes
 from train.data import landscapes as ls
 
-TEXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "textures"
+TEXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "textures"
 SIZE = (144, 192)  # (height, width); deliberately not square
 SEEDS = range(24)
 

@@ -9,7 +9,7 @@ import pytest
 from train import quality
 from train.data import landscapes as ls
 
-TEXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "textures"
+TEXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "textures"
 SIZE = 96
 N = 16  # scenes per set
 
