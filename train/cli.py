@@ -295,7 +295,7 @@ def cmd_model_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_make_landscapes(args: argparse.Namespace) -> int:
-    from train.data.landscapes import write_dataset
+    from train.landscapes import write_dataset
 
     if not 0.0 <= args.val_fraction < 1.0:
         raise ValueError("--val-fraction must be in [0, 1)")

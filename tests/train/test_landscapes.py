@@ -1,4 +1,4 @@
-"""Procedural landscapes (train/data/landscapes.py): exact labels, determinism, layout rules, reflections, and the
+"""Procedural landscapes (train/landscapes/): exact labels, determinism, layout rules, reflections, and the
 resumable dataset writer.
 
 Most tests render with the real GPL-2+ tiles in ``../shared/data/textures`` and skip, naming the folder, where it is
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import train.landscapes as ls
 from oasis_core.imageio import indexed_label_image
 from oasis_core.labels import landscapes
-from train.data import landscapes as ls
 
 TEXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "textures"
 SIZE = (144, 192)  # (height, width); deliberately not square
@@ -33,10 +33,10 @@ def bank() -> ls.TextureBank:
 
 
 @pytest.fixture(scope="module")
-def scenes(bank: ls.TextureBank) -> list[tuple[ls._Renderer, np.ndarray, np.ndarray]]:
+def scenes(bank: ls.TextureBank) -> list[tuple[ls.Renderer, np.ndarray, np.ndarray]]:
     out = []
     for s in SEEDS:
-        r = ls._Renderer(s, SIZE, bank)
+        r = ls.Renderer(s, SIZE, bank)
         img, lab = r.render()
         out.append((r, img, lab))
     return out
@@ -45,7 +45,7 @@ def scenes(bank: ls.TextureBank) -> list[tuple[ls._Renderer, np.ndarray, np.ndar
 def _fake_textures(root: Path) -> Path:
     """A minimal textures folder: one random tile per role, one sky box face, one COPYRIGHT file."""
     rng = np.random.default_rng(0)
-    for role, files in ls._POOLS.items():
+    for role, files in ls.POOLS.items():
         p = root / files[0]
         p.parent.mkdir(parents=True, exist_ok=True)
         base = rng.uniform(40, 220, 3)
@@ -211,7 +211,7 @@ def test_ground_texture_shrinks_toward_the_horizon(tmp_path: Path) -> None:
     size = (192, 256)
     tested = 0
     for seed in range(200):
-        r = ls._Renderer(seed, size, bank)
+        r = ls.Renderer(seed, size, bank)
         if r.ground_kind != "grass" or r.water_kind != "none" or r.path or r.dirt_patches or r.rock_patches:
             continue
         if r.hy > 0.5 * size[0]:

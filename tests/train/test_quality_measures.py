@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import train.landscapes as ls
 from train import quality
-from train.data import landscapes as ls
 
 TEXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "textures"
 SIZE = 96
