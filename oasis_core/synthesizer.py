@@ -16,7 +16,6 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +28,7 @@ from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
 from oasis_core.labels import LabelSpace
 from oasis_core.noise import NoiseField
 from oasis_core.runtime import resolve_device, resolve_dtype, to_uint8
-
-
-@dataclass
-class SegmentResult:
-    """Discriminator segmentation of an image, at the image's own resolution."""
-
-    labels: np.ndarray  # (H, W) label-file values
-    # (H, W) float32: softmax probability of the chosen class among the real classes, of the logits that chose it
-    # (with the model's class prior, when it was used), so clean-up thresholds see the same ranking as the labels
-    confidence: np.ndarray
-    fake: np.ndarray  # (H, W) float32: probability of the "fake" channel among all N+1 outputs
+from oasis_core.segmentation import SegmentResult, maps_at_size, resize_photo
 
 
 class Synthesizer:
@@ -360,7 +349,7 @@ class Synthesizer:
 
         The photo is resized (aspect kept) to fit the model's natural size and padded by reflection to the
         discriminator's multiple; the logits of the photo part are resized back to (H, W) bilinearly, computing
-        only what differs from a lookup (see ``_maps_at_size``), so a 6000x4000 photo takes seconds and needs memory
+        only what differs from a lookup (see ``maps_at_size``), so a 6000x4000 photo takes seconds and needs memory
         for its maps, not for N+1 full-size logit planes. ``flip`` averages the logits
         of the photo and its mirror image (test-time augmentation). ``prior`` adds the model's training class prior
         to the real-class logits (``real_class_bias``; no effect for files without one); the fake probability is
@@ -397,80 +386,9 @@ class Synthesizer:
         keep = self._real_channels().cpu().numpy()
         values = self.label_space.to_values(keep - 1)
         values = values.astype(np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.int64)
-        return _maps_at_size(logits, keep, values, h, w, step, self.real_class_bias(prior))
+        return maps_at_size(logits, keep, values, h, w, step, self.real_class_bias(prior))
 
     def realism(self, image: np.ndarray, flip: bool = False) -> np.ndarray:
         """The discriminator's fake probability (H, W) float32 in [0, 1] for an image (H, W, 3) uint8, e.g. a
         generated one: high where it looks generated. Same resizing as ``segment``."""
         return self.segment(image, flip=flip).fake
-
-
-def _maps_at_size(
-    logits: np.ndarray,
-    keep: np.ndarray,
-    values: np.ndarray,
-    h: int,
-    w: int,
-    step: Callable[[], None],
-    bias: np.ndarray | None = None,
-) -> SegmentResult:
-    """Labels, confidence and fake probability at (h, w) from (N+1, rh, rw) logits, as if the logits had been
-    resized bilinearly (align_corners=False) first, without ever holding N+1 full-size planes.
-
-    Where the four source pixels of an output pixel agree on the best class, the interpolated logits agree too
-    (the margin of the best class is positive at every corner, so at any blend of them): only pixels between
-    disagreeing sources need their logits interpolated. Confidence and fake probability are smooth, so they are
-    computed at the model's size and resized. ``bias`` (one value per ``keep`` channel) is added to the real-class
-    logits only, so the fake probability stays the raw discriminator's.
-    """
-    real = logits[keep]
-    if bias is not None:
-        real = real + bias.astype(real.dtype)[:, None, None]
-    best = real.argmax(axis=0)
-    top = real.max(axis=0)
-    small_conf = 1.0 / np.exp(real - top).sum(axis=0)
-    peak = logits.max(axis=0)
-    small_fake = np.exp(logits[0] - peak) / np.exp(logits - peak).sum(axis=0)
-    edge = np.pad(best, ((0, 1), (0, 1)), mode="edge")
-    corner = edge[:-1, :-1]
-    agree = (corner == edge[1:, :-1]) & (corner == edge[:-1, 1:]) & (corner == edge[1:, 1:])
-    mixed_code = len(keep)  # marks output pixels whose sources disagree
-    code = np.where(agree, best, mixed_code).astype(np.uint8 if mixed_code < 256 else np.int32)
-    rh, rw = best.shape
-    c0, c1, tx = (t.numpy() for t in _bilinear_taps(w, rw))
-    r0, r1, ty = (t.numpy() for t in _bilinear_taps(h, rh))
-    picked = code.take(r0, axis=0).take(c0, axis=1)
-    labels = np.append(values, values[0]).take(picked)
-    ys, xs = np.nonzero(picked == mixed_code)
-    del picked
-    chunk = max(1, (1 << 22) // len(keep))
-    for i in range(0, ys.size, chunk):
-        y, x = ys[i : i + chunk], xs[i : i + chunk]
-        p0, p1, q0, q1, u, v = r0[y], r1[y], c0[x], c1[x], tx[x], ty[y]
-        blend = (real[:, p0, q0] * (1 - u) + real[:, p0, q1] * u) * (1 - v)
-        blend += (real[:, p1, q0] * (1 - u) + real[:, p1, q1] * u) * v
-        labels[y, x] = values[blend.argmax(axis=0)]
-    step()
-    small = torch.from_numpy(np.stack([small_conf, small_fake]).astype(np.float32))[None]
-    maps = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0].clamp_(0, 1).numpy()
-    step()
-    return SegmentResult(labels=labels, confidence=maps[0], fake=maps[1])
-
-
-def resize_photo(photo: np.ndarray, height: int, width: int) -> np.ndarray:
-    """An (H, W, 3) uint8 photo resized bicubically, as the training data is (antialiased; large photos are
-    box-reduced first, which is fast)."""
-    from PIL import Image
-
-    if photo.shape[:2] == (height, width):
-        return np.ascontiguousarray(photo)
-    img = Image.fromarray(np.ascontiguousarray(photo))
-    return np.asarray(img.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0))
-
-
-def _bilinear_taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Source indices and weights of a bilinear resize from n_in to n_out samples (align_corners=False)."""
-    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)
-    i0 = src.floor().long().clamp(max=n_in - 1)
-    i1 = (i0 + 1).clamp(max=n_in - 1)
-    return i0, i1, (src - i0).clamp(0, 1).float()

@@ -29,7 +29,8 @@ from oasis_core import segmentation
 from oasis_core.checkpoint import CheckpointError, convert_official
 from oasis_core.imageio import read_rgb
 from oasis_core.noise import NoiseField
-from oasis_core.synthesizer import Synthesizer, resize_photo
+from oasis_core.segmentation import resize_photo
+from oasis_core.synthesizer import Synthesizer
 
 #: jobs whose results come back through ``Engine.task_done`` / ``task_failed``
 TASKS = ("segment", "cleanup", "realism", "worst")

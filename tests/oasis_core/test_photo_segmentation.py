@@ -33,9 +33,10 @@ from oasis_core.segmentation import (
     connected_regions,
     fill_uncertain,
     merge_small_regions,
+    resize_photo,
     worst_regions,
 )
-from oasis_core.synthesizer import Synthesizer, resize_photo
+from oasis_core.synthesizer import Synthesizer
 
 pytestmark = pytest.mark.data
 
