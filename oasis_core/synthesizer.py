@@ -169,7 +169,8 @@ class Synthesizer:
         if height % m or width % m or height < m or width < m:
             raise ValueError(
                 f"the generator takes sizes that are multiples of {m}; {height}x{width} is not "
-                f"(nearest: {max(m, round(height / m) * m)}x{max(m, round(width / m) * m)}; or pad the label map)"
+                f"(nearest: {max(m, round(height / m) * m)}x{max(m, round(width / m) * m)}); without --no-pad "
+                "(pad=False) it is padded and cropped back"
             )
 
     def padding(self, height: int, width: int) -> tuple[int, int]:

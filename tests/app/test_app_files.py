@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import zipfile
 
@@ -136,6 +137,19 @@ def test_saving_is_atomic(tmp_path):
         save_project(path, painted_scene(), image=np.zeros((64, 96, 3), dtype=np.float64))
     assert path.read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.oasis"]  # no temporary file left behind
+
+
+def test_saved_files_get_the_users_umask_not_0600(tmp_path):
+    """Projects and label exports are documents: their mode follows the umask, as any editor's files do."""
+    old = os.umask(0o022)
+    try:
+        save_project(tmp_path / "p.oasis", painted_scene())
+        label_io.write_label_map(tmp_path / "l.png", painted_scene().labels, info())
+        label_io.write_image(tmp_path / "i.png", np.zeros((4, 4, 3), np.uint8))
+    finally:
+        os.umask(old)
+    for name in ("p.oasis", "l.png", "labels.txt", "i.png"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
 
 
 def _rewrite(src, dst, change=None, drop=(), add=None):
