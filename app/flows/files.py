@@ -167,13 +167,18 @@ class FilesFlow(QObject):
         self.add_recent(path)
         return True
 
+    def document_name(self) -> str:
+        """What files made from the open scene are called by default: the project's name, else "scene"."""
+        path = self.session.project_path
+        return path.stem if path is not None else "scene"
+
     def save(self) -> bool:
         if self.session.project_path is None:
             return self.save_as()
         return self.save_project(self.session.project_path)
 
     def save_as(self) -> bool:
-        path = self.ui.choose_path("save", "Save project", PROJECT_FILTER, "scene.oasis")
+        path = self.ui.choose_path("save", "Save project", PROJECT_FILTER, f"{self.document_name()}.oasis")
         if not path:
             return False
         if not path.endswith(project_file.SUFFIX):
@@ -258,7 +263,8 @@ class FilesFlow(QObject):
     def export_image_dialog(self) -> None:
         if self._require_image() is None:
             return
-        path = self.ui.choose_path("save", "Export image", "PNG (*.png);;JPEG (*.jpg *.jpeg)", "image.png")
+        name = f"{self.document_name()}.png"
+        path = self.ui.choose_path("save", "Export image", "PNG (*.png);;JPEG (*.jpg *.jpeg)", name)
         if path:
             self.export_image(path)
 
@@ -275,7 +281,8 @@ class FilesFlow(QObject):
         return True
 
     def export_label_map_dialog(self) -> None:
-        path = self.ui.choose_path("save", "Export label map", "Indexed PNG (*.png)", "labels.png")
+        name = f"{self.document_name()}-labels.png"
+        path = self.ui.choose_path("save", "Export label map", "Indexed PNG (*.png)", name)
         if path:
             self.export_label_map(path)
 
@@ -297,7 +304,8 @@ class FilesFlow(QObject):
     def export_sheet_dialog(self) -> None:
         if self._require_image() is None:
             return
-        path = self.ui.choose_path("save", "Export side-by-side sheet", "PNG (*.png);;JPEG (*.jpg)", "sheet.png")
+        name = f"{self.document_name()}-sheet.png"
+        path = self.ui.choose_path("save", "Export side-by-side sheet", "PNG (*.png);;JPEG (*.jpg)", name)
         if path:
             self.export_sheet(path)
 

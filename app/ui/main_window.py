@@ -642,7 +642,10 @@ class MainWindow(QMainWindow):
     def generate_variants(self, count: int, selection_only: bool) -> int:
         """Variants of the whole image, or of the selection with the reroll panel's strength and soft edge."""
         panel = self.reroll_panel
-        return self.generation.generate_variants(count, selection_only, panel.strength_value, panel.feather_value)
+        stamp = self.generation.generate_variants(count, selection_only, panel.strength_value, panel.feather_value)
+        if stamp:
+            self.variants_dock.raise_()  # the Variants tab in front (it shares its place with the History)
+        return stamp
 
     def _on_frame_done(self, result: GenerationResult) -> None:
         self.timing_label.setText(f"{result.ms:.0f} ms/frame")

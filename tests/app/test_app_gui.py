@@ -405,3 +405,32 @@ def test_opening_a_project_switches_to_the_model_it_was_made_with(qtbot, win, tm
     assert wait_for(lambda: win.info.model_hash == first.model_hash and win.session.project_path == path, 60)
     assert not [m for m in win.messages if m.kind == "error"]
     assert win.recent_menu.actions() and win.recent_menu.actions()[0].text() == "a.oasis"
+
+
+def test_v_brings_the_variants_tab_to_the_front(qtbot, win):
+    """Variants and History share one place: asking for variants (V) shows the Variants tab, not the History."""
+    def in_front(panel) -> bool:  # a tabbed dock behind another is not drawn at all
+        return not panel.visibleRegion().isEmpty()
+
+    win.history_dock.raise_()
+    qtbot.wait(50)
+    assert in_front(win.history_panel) and not in_front(win.variants_panel)
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_V)
+    assert wait_for(lambda: win.generation.variants is not None, 60)
+    qtbot.wait(50)
+    assert in_front(win.variants_panel) and not in_front(win.history_panel)
+
+
+def test_file_dialogs_suggest_names_after_the_project(win, tmp_path):
+    suggested = []
+    win.path_handler = lambda mode, title, suggestion: suggested.append(suggestion)  # and cancel (None)
+    win.files.export_image_dialog()
+    win.files.export_label_map_dialog()
+    win.files.save_as()
+    assert suggested == ["scene.png", "scene-labels.png", "scene.oasis"]
+    assert win.files.save_project(tmp_path / "trip.oasis")
+    suggested.clear()
+    win.files.export_image_dialog()
+    win.files.export_sheet_dialog()
+    assert suggested == ["trip.png", "trip-sheet.png"]
