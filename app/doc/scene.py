@@ -328,7 +328,9 @@ class Scene:
 
     # ----------------------------------------------------------------- history
     def add_history(self, entry: HistoryEntry, keep_images: int = 32) -> int:
-        """Append a generation; keeps full images only for the newest ``keep_images`` entries."""
+        """Append a generation; keeps full images only for the newest ``keep_images`` entries. The first image of an
+        untouched scene (a new canvas's automatic one) leaves it unmodified: discarding it loses nothing."""
+        untouched = not self.history and not self.dirty
         entry.labels = readonly_copy(entry.labels) if entry.labels.flags.writeable else entry.labels
         if self.history and self.history[-1].labels_digest == entry.labels_digest:
             entry.labels = self.history[-1].labels  # share identical label maps
@@ -338,7 +340,7 @@ class Scene:
         for old in self.history[:-keep_images]:
             old.image = None
         self.history_index = len(self.history) - 1
-        self._extra_dirty = True
+        self._extra_dirty = self._extra_dirty or not untouched
         return self.history_index
 
     def current_entry(self) -> HistoryEntry | None:

@@ -178,6 +178,24 @@ def test_dirty_flag_follows_save_undo_and_redo():
     assert not s.dirty
 
 
+def test_the_first_image_of_an_untouched_scene_leaves_it_unmodified():
+    """A new canvas gets its first image at once: nothing the user made would be lost, so no "Save first?"."""
+    s = blank()
+    s.add_history(HistoryEntry(s.labels, s.style_seed, ()))
+    assert not s.dirty
+    s.add_history(HistoryEntry(s.labels, 7, ()))  # a second image (a new style): the user's choice, worth keeping
+    assert s.dirty
+    edited = blank()
+    tools.fill_rect(edited, (0, 0), (5, 5), 1)
+    edited.mark_saved()
+    edited.add_history(HistoryEntry(edited.labels, 0, ()))
+    assert not edited.dirty  # saved, then its image: the saved file is what the user has
+    other = blank()
+    other.mark_dirty()  # e.g. a label map opened from a file: unsaved as a project
+    other.add_history(HistoryEntry(other.labels, 0, ()))
+    assert other.dirty
+
+
 # --------------------------------------------------------------------- seeds, regions, history
 def test_seed_changes_are_undoable():
     s = blank()

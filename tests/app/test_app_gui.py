@@ -434,3 +434,15 @@ def test_file_dialogs_suggest_names_after_the_project(win, tmp_path):
     win.files.export_image_dialog()
     win.files.export_sheet_dialog()
     assert suggested == ["trip.png", "trip-sheet.png"]
+
+
+def test_a_new_untouched_canvas_asks_nothing_before_it_is_replaced(qtbot, win):
+    win.files.new_canvas(128, 128)
+    assert wait_idle(win, 60) and win.canvas.image is not None  # its first image came at once
+    assert not win.scene.dirty and not win.isWindowModified()
+    n = len(win.questions)
+    assert win.files.confirm_discard() and len(win.questions) == n  # no "Save first?"
+    win.set_tool("brush")
+    mouse_drag(qtbot, win, [(10, 10), (60, 40)])
+    assert win.scene.dirty and win.isWindowModified()
+    assert not win.files.confirm_discard() and len(win.questions) == n + 1  # now it asks (and the test cancels)
