@@ -278,7 +278,10 @@ def _run(out_dir: Path, model: str | None, device: str, t0: float, report: dict,
     checks.check("image exported as PNG and JPEG", ok_img and (out_dir / "export.jpg").stat().st_size > 0)
     checks.check(
         "label map exported as an indexed PNG that reads back identically",
-        ok_lab and warning is None and np.array_equal(back, win.scene.labels) and (out_dir / "labels.txt").is_file(),
+        ok_lab
+        and warning is None
+        and np.array_equal(back, win.scene.labels)
+        and (out_dir / "labels.labels.txt").is_file(),
     )
     checks.check("side-by-side sheet exported", ok_sheet)
     win.grab().save(str(out_dir / "window.png"))

@@ -3,7 +3,7 @@
 Reading: an indexed (palette) or grayscale PNG holds class ids directly and is checked against the model's classes;
 a colour PNG is mapped to the nearest class colour (with a warning saying how many pixels were not exact). Writing:
 an indexed PNG whose palette holds the class colours (ids up to 255), or a 16-bit grayscale PNG for larger ids,
-plus a ``labels.txt`` with one ``id name`` line per class.
+plus ``NAME.labels.txt`` (for ``NAME.png``) with one ``id name`` line per class.
 """
 
 from __future__ import annotations
@@ -58,15 +58,22 @@ def read_label_map(path: str | os.PathLike, info: ModelInfo) -> tuple[np.ndarray
 
 
 def write_label_map(path: str | os.PathLike, labels: np.ndarray, info: ModelInfo) -> Path:
-    """Save an indexed PNG with the class palette (or 16-bit ids) and ``labels.txt`` beside it. Returns the txt."""
+    """Save an indexed PNG with the class palette (or 16-bit ids) and its class list beside it, named after it
+    (``NAME.png`` -> ``NAME.labels.txt``, so exports in one folder do not overwrite each other's). Returns the txt."""
     path = Path(path)
     _atomic_save(label_image(labels, info.palette()), path, "PNG")
-    txt = path.with_name("labels.txt")
+    txt = labels_txt_path(path)
     try:
         atomic_write_text(txt, info.labels_txt())
     except OSError as exc:
         raise ImageFileError(f"{txt.name} cannot be written ({exc.strerror or exc}).") from exc
     return txt
+
+
+def labels_txt_path(png: str | os.PathLike) -> Path:
+    """The class list written beside a label-map PNG: ``NAME.labels.txt``."""
+    png = Path(png)
+    return png.with_name(f"{png.stem}.labels.txt")
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> None:

@@ -298,7 +298,7 @@ class FilesFlow(QObject):
         except (label_io.ImageFileError, OSError) as exc:
             self.ui.report("error", "Cannot export", str(exc))
             return False
-        self.ui.status(f"Exported {path.name} and labels.txt", 4000)
+        self.ui.status(f"Exported {path.name} and {label_io.labels_txt_path(path).name}", 4000)
         return True
 
     def export_sheet_dialog(self) -> None:

@@ -264,6 +264,7 @@ class MainWindow(QMainWindow):
         top.addWidget(_caption_label("Device"))
         self.device_combo = QComboBox()
         self.device_combo.addItems(available_devices())
+        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         device, dtype = self.models.device, self.models.dtype
         self.device_combo.setCurrentText(device if device in available_devices() else "auto")
         self.device_combo.setToolTip("Where the model runs: auto picks CUDA when present, else the CPU")
@@ -274,6 +275,7 @@ class MainWindow(QMainWindow):
         top.addWidget(_caption_label("Precision"))
         self.dtype_combo = QComboBox()
         self.dtype_combo.addItems(available_dtypes(device))
+        self.dtype_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.dtype_combo.setCurrentText(dtype if dtype in available_dtypes(device) else "auto")
         self.dtype_combo.setToolTip("Precision: auto uses bf16 on CPUs that support it, fp32 otherwise")
         self.dtype_combo.activated.connect(
@@ -522,6 +524,7 @@ class MainWindow(QMainWindow):
             self.set_brush_size(max(3, round(side / 20)))
         self.canvas.set_scene(scene, info)
         self.canvas.set_image(None)
+        self.realism_panel.show_score(None)  # the last score was another scene's
         self._show_photo_layers()
         self._update_ui()
 

@@ -177,7 +177,9 @@ class RerollPanel(QGroupBox):
         super().__init__("Reroll a region", parent)
         lay = QVBoxLayout(self)
         lay.setSpacing(8)
-        hint = QLabel("Select with the lasso (L) or selection brush (M), then reroll: the rest keeps its noise.")
+        hint = QLabel(
+            "Select with the lasso select (S) or the selection brush (M), then reroll: the rest keeps its noise."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(mid);")
         lay.addWidget(hint)

@@ -148,7 +148,7 @@ def test_saved_files_get_the_users_umask_not_0600(tmp_path):
         label_io.write_image(tmp_path / "i.png", np.zeros((4, 4, 3), np.uint8))
     finally:
         os.umask(old)
-    for name in ("p.oasis", "l.png", "labels.txt", "i.png"):
+    for name in ("p.oasis", "l.png", "l.labels.txt", "i.png"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
 
 
@@ -405,7 +405,10 @@ def test_indexed_export_has_the_class_palette_and_ids(tmp_path):
     assert np.array_equal(np.asarray(im), labels)
     pal = np.array(im.getpalette()[: 3 * 6]).reshape(6, 3)
     assert [tuple(p) for p in pal] == [c.rgb for c in i.classes]
-    assert (tmp_path / "labels.txt").read_text().splitlines() == [f"{k} class{k}" for k in range(6)]
+    assert (tmp_path / "l.labels.txt").read_text().splitlines() == [f"{k} class{k}" for k in range(6)]
+    # a second export in the same folder keeps the first one's class list
+    label_io.write_label_map(tmp_path / "m.png", labels, i)
+    assert (tmp_path / "l.labels.txt").is_file() and (tmp_path / "m.labels.txt").is_file()
     back, warning = label_io.read_label_map(tmp_path / "l.png", i)
     assert warning is None and np.array_equal(back, labels)
 

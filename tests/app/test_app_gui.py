@@ -204,7 +204,7 @@ def test_export_writes_an_indexed_png_with_palette_and_ids(win, tmp_path):
     pal = np.array(im.getpalette()).reshape(-1, 3)
     for c in win.info.classes:
         assert tuple(pal[c.value]) == c.rgb
-    names = (out.parent / "labels.txt").read_text().splitlines()
+    names = out.with_name(f"{out.stem}.labels.txt").read_text().splitlines()
     assert names[0] == f"{win.info.classes[0].value} {win.info.classes[0].name}"
     assert win.files.export_image(tmp_path / "img.jpg") and win.files.export_sheet(tmp_path / "sheet.png")
     assert Image.open(tmp_path / "sheet.png").size[0] > 2 * 128
@@ -370,7 +370,7 @@ def test_self_test_passes_on_a_tiny_model(tmp_path, tiny_model, qapp):
     report = json.loads((tmp_path / "st" / "report.json").read_text())
     assert code == 0, [c for c in report["checks"] if not c["ok"]]
     assert report["passed"] and report["timings_s"]["cold_start_to_first_image"] > 0
-    for name in ("generated.png", "rerolled.png", "scene.oasis", "labels.png", "labels.txt", "sheet.png"):
+    for name in ("generated.png", "rerolled.png", "scene.oasis", "labels.png", "labels.labels.txt", "sheet.png"):
         assert (tmp_path / "st" / name).is_file()
 
 
@@ -446,3 +446,9 @@ def test_a_new_untouched_canvas_asks_nothing_before_it_is_replaced(qtbot, win):
     mouse_drag(qtbot, win, [(10, 10), (60, 40)])
     assert win.scene.dirty and win.isWindowModified()
     assert not win.files.confirm_discard() and len(win.questions) == n + 1  # now it asks (and the test cancels)
+
+
+def test_runtime_choices_show_their_whole_text(win):
+    for combo in (win.device_combo, win.dtype_combo):
+        widest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+        assert combo.sizeHint().width() > widest, combo.currentText()

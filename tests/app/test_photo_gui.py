@@ -197,6 +197,9 @@ def test_realism_overlay_toggles(qtbot, win, photo_path) -> None:
     assert np.array_equal(pane_pixels(win, 1), before)
     win.realism_panel.overlay.setChecked(True)  # the checkbox toggles it too (cached map, same image)
     assert win.canvas.realism is not None and win.act_realism.isChecked()
+    win.realism_panel.overlay.setChecked(False)
+    win.files.new_canvas(128, 128)  # another scene: the old score is not shown for it
+    assert "Mean fake probability" not in win.realism_panel.score.text()
 
 
 def test_reroll_least_realistic_changes_only_those_regions_noise(qtbot, win, photo_path) -> None:
