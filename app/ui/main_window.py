@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
         top.addWidget(_caption_label("Device"))
         self.device_combo = QComboBox()
         self.device_combo.addItems(available_devices())
-        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        _fit_to_text(self.device_combo)
         device, dtype = self.models.device, self.models.dtype
         self.device_combo.setCurrentText(device if device in available_devices() else "auto")
         self.device_combo.setToolTip("Where the model runs: auto picks CUDA when present, else the CPU")
@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
         top.addWidget(_caption_label("Precision"))
         self.dtype_combo = QComboBox()
         self.dtype_combo.addItems(available_dtypes(device))
-        self.dtype_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        _fit_to_text(self.dtype_combo)
         self.dtype_combo.setCurrentText(dtype if dtype in available_dtypes(device) else "auto")
         self.dtype_combo.setToolTip("Precision: auto uses bf16 on CPUs that support it, fp32 otherwise")
         self.dtype_combo.activated.connect(
@@ -513,6 +513,7 @@ class MainWindow(QMainWindow):
             dtype = "auto"
         self.dtype_combo.clear()
         self.dtype_combo.addItems(available_dtypes(device))
+        _fit_to_text(self.dtype_combo)
         self.dtype_combo.setCurrentText(dtype)
         self.models.set_device(device, dtype)
 
@@ -828,3 +829,11 @@ def _caption_label(text: str) -> QLabel:
     lab = QLabel(f"  {text} ")
     lab.setStyleSheet("color: palette(mid);")
     return lab
+
+
+def _fit_to_text(combo: QComboBox) -> None:
+    """A combo box and its drop-down list wide enough for every entry (the style's check column and padding
+    would otherwise cut short entries such as "auto" to "au")."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    widest = max((combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count())), default=0)
+    combo.view().setMinimumWidth(widest + 56)

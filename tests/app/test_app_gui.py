@@ -452,3 +452,4 @@ def test_runtime_choices_show_their_whole_text(win):
     for combo in (win.device_combo, win.dtype_combo):
         widest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
         assert combo.sizeHint().width() > widest, combo.currentText()
+        assert combo.view().minimumWidth() >= widest + 40  # the drop-down list too: its entries are not cut
