@@ -262,7 +262,9 @@ class Synthesizer:
         """(H, W, 3) uint8 for one noise field; (B, H, W, 3) for a batch (B, z, H, W) or a list of fields.
         Any size: see :meth:`generate_tensor` for ``pad``."""
         out = to_uint8(self.generate_tensor(labels, noise, pad=pad))
-        return out[0] if isinstance(noise, NoiseField) or np.ndim(noise) == 3 else out
+        # a list of fields is a batch; np.ndim of it would build every dense field just to count axes
+        single = isinstance(noise, NoiseField) or (not isinstance(noise, (list, tuple)) and np.ndim(noise) == 3)
+        return out[0] if single else out
 
     @torch.inference_mode()
     def generate_variants(

@@ -63,11 +63,11 @@ class ModelInfo:
     def dont_care_value(self) -> int | None:
         return self.label_space.dont_care_value
 
-    @property
+    @cached_property
     def max_value(self) -> int:
         return max(self.label_space.valid_values())
 
-    @property
+    @cached_property
     def label_dtype(self) -> np.dtype:
         """The smallest unsigned dtype that holds every class value."""
         return np.dtype(np.uint8) if self.max_value < 256 else np.dtype(np.uint16)

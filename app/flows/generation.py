@@ -15,8 +15,8 @@ LIVE_DELAY_MS = 150
 
 
 class GenerationFlow(QObject):
-    """Signals: ``variants_ready(result)`` (a batch of variants to show), ``variants_cleared``, ``timing(result)``
-    (a frame's figures), ``history_changed`` (the scene's history list)."""
+    """Signals: ``variants_ready(result)`` (a batch of variants to show), ``variants_cleared``, and
+    ``frame_done(result)`` (the figures of the image now on show)."""
 
     variants_ready = Signal(object)  # GenerationResult
     variants_cleared = Signal()
