@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.setValue("device", args.device)
     if args.dtype:
         settings.setValue("dtype", args.dtype)
-    win = MainWindow(settings=settings, dark=dark, restore_layout=not args.fresh)
+    win = MainWindow(settings=settings, dark=dark, restore_layout=not args.fresh, recovery_dir=resources.recovery_dir())
     win.show()
 
     model = args.model
@@ -97,6 +97,28 @@ def main(argv: list[str] | None = None) -> int:
             win.session.model_changed.connect(open_when_ready)
         else:
             opener(file)
+
+    recovery = win.recovery
+    if recovery is not None and not args.screenshot:
+        if file is None:
+            offered = []
+
+            def offer_once(*_args) -> None:  # after the first model loaded (or failed): its canvas is up
+                if not offered:
+                    offered.append(True)
+                    QTimer.singleShot(0, recovery.offer)
+
+            if model:
+                win.session.model_changed.connect(offer_once)
+                win.models.load_failed.connect(offer_once)
+            else:
+                offer_once()
+        elif recovery.orphans():
+            win.status(
+                "Unsaved work from an earlier session that did not close normally is kept: start OASIS Studio "
+                "without a file to recover it.",
+                15000,
+            )
 
     if args.screenshot:
         shot = Path(args.screenshot)

@@ -61,6 +61,22 @@ def default_model() -> Path | None:
     return models[0] if models else None
 
 
+def recovery_dir() -> Path:
+    """Where autosave keeps recovery copies: ``$OASIS_STUDIO_RECOVERY_DIR``, else the per-user data folder
+    (``$XDG_DATA_HOME/oasis-studio/recovery`` on Linux, ``%LOCALAPPDATA%`` on Windows, ``~/Library/Application
+    Support`` on macOS)."""
+    env = os.environ.get("OASIS_STUDIO_RECOVERY_DIR")
+    if env:
+        return Path(env)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "oasis-studio" / "recovery"
+
+
 def is_official_checkpoint(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in OFFICIAL_SUFFIXES
 

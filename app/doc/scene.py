@@ -10,6 +10,7 @@ Undo works on edit groups (one per stroke or command). Label changes are stored 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +74,18 @@ class Scene:
     @classmethod
     def blank(cls, height: int, width: int, value: int, dtype: np.dtype | type = np.uint8, **kw) -> Scene:
         return cls(np.full((height, width), value, dtype=dtype), **kw)
+
+    def snapshot(self) -> Scene:
+        """A detached copy of the scene as it is now, for saving in another thread (autosave): the label map is
+        copied; the history entries, regions and photo arrays are shared (they are never changed in place). No undo
+        stack, no selection."""
+        s = Scene(self._labels, self.style_seed, self.seed_locked)
+        s.regions = self.regions
+        s.history = list(self.history)
+        s.history_index = self.history_index
+        s.photo = dataclasses.replace(self.photo) if self.photo is not None else None
+        s.revision = self.revision
+        return s
 
     # ----------------------------------------------------------------- plain properties
     @property

@@ -3,6 +3,7 @@ which scene a newly loaded model opens with (a pending project, a fresh canvas, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +21,30 @@ RECENT_PROJECTS = 10
 STARTER_GROUNDS = ("grass", "road", "ground", "floor", "terrain", "water", "sea", "pavement")
 
 
+@dataclass(frozen=True)
+class _Opening:
+    """A project being opened: read from ``source``; the scene's project path becomes ``origin``. A recovery copy
+    (``recovered``) opens unsaved under the project path it was autosaved from, and stays out of the recent list."""
+
+    source: Path
+    project: project_file.Project
+    origin: Path | None
+    recovered: bool = False
+
+
 class FilesFlow(QObject):
-    """Signals: ``recent_changed(paths)`` (the recent projects, newest first)."""
+    """Signals: ``recent_changed(paths)`` (the recent projects, newest first); ``recovered(source)`` (a recovery
+    copy ``source`` is open now)."""
 
     recent_changed = Signal(list)
+    recovered = Signal(str)
 
     def __init__(
         self, session: Session, models: ModelsFlow, ui: Ui, settings: QSettings, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.session, self.models, self.ui, self.settings = session, models, ui, settings
-        self._pending: tuple[Path, project_file.Project] | None = None  # opens once its model has loaded
+        self._pending: _Opening | None = None  # opens once its model has loaded
         session.model_changed.connect(self._on_model_changed)
         models.load_failed.connect(self._on_model_failed)
 
@@ -68,7 +82,7 @@ class FilesFlow(QObject):
         pending, self._pending = self._pending, None
         scene = self.session.scene
         if pending is not None:
-            self._apply_project(*pending)
+            self._apply_project(pending)
         elif scene is None:
             self.new_canvas(*info.natural_size)
         elif old is None or old.model_hash != info.model_hash:
@@ -114,16 +128,24 @@ class FilesFlow(QObject):
         """Open a project; on any problem the current scene stays open and a dialog says why. A project made with
         another model that is available loads that model first."""
         path = Path(path)
+        return self._open(path, path, recovered=False)
+
+    def open_recovered(self, path: str | Path, origin: Path | None) -> bool:
+        """Open a recovery copy (``app.flows.recovery``): unsaved, with ``origin`` as its project path."""
+        return self._open(Path(path), origin, recovered=True)
+
+    def _open(self, path: Path, origin: Path | None, recovered: bool) -> bool:
         try:
             project = project_file.load_project(path)
         except project_file.ProjectError as exc:
             self.ui.report("error", "Cannot open project", f"{exc} The open scene is kept.")
             return False
+        opening = _Opening(path, project, origin, recovered)
         info = self.session.info
         if info is None or (project.model_hash and project.model_hash != info.model_hash):
             match = resources.find_model_by_hash(project.model_hash, self.models.candidates())
             if match is not None:
-                self._pending = (path, project)
+                self._pending = opening
                 self.models.load_model(match)
                 return True
             model = project.model_name or project.model_hash[:12]
@@ -141,12 +163,12 @@ class FilesFlow(QObject):
                 f"{path.name} was made with the model {project.model_name or '?'} ({project.model_hash[:12]}), "
                 f"which is not available; {info.name} will give different images.",
             )
-        return self._apply_project(path, project)
+        return self._apply_project(opening)
 
-    def _apply_project(self, path: Path, project: project_file.Project) -> bool:
+    def _apply_project(self, opening: _Opening) -> bool:
         info = self.session.info
         assert info is not None
-        scene = project.scene
+        path, scene = opening.source, opening.project.scene
         try:
             info.normalise(scene.labels, path.name)
             for e in scene.history:
@@ -163,8 +185,14 @@ class FilesFlow(QObject):
                 "error", "Project does not fit the model", f"{path.name}: label dtype differs from the model."
             )
             return False
-        self.session.replace_scene(scene, path)  # shows the saved image, or generates one
-        self.add_recent(path)
+        if opening.recovered:
+            scene.mark_dirty()
+        self.session.replace_scene(scene, opening.origin)  # shows the saved image, or generates one
+        if opening.recovered:
+            self.ui.status("Recovered the unsaved scene: save it to keep it.", 8000)
+            self.recovered.emit(str(path))
+        else:
+            self.add_recent(path)
         return True
 
     def document_name(self) -> str:

@@ -33,6 +33,8 @@ class ModelsFlow(QObject):
         self.device = str(settings.value("device", "auto"))
         self.dtype = str(settings.value("dtype", "auto"))
         self.load_ms: float | None = None
+        self._unproven: str | None = None  # a loaded model not yet remembered as the last one: no image so far
+        session.image_shown.connect(self._remember_model)
         engine.model_loaded.connect(self._on_loaded)
         engine.model_failed.connect(self._on_failed)
         engine.converted.connect(self._on_converted)
@@ -82,12 +84,19 @@ class ModelsFlow(QObject):
 
     def _on_loaded(self, info: ModelInfo, ms: float) -> None:
         self.load_ms = ms
-        self.settings.setValue("last_model", info.path)
+        self._unproven = info.path  # remembered as the last model once it has made an image
         recent = [info.path] + [p for p in self.recent() if p != info.path]
         self.settings.setValue("recent_models", recent[:RECENT_MODELS])
         self.ui.status(f"Loaded {info.name} in {ms:.0f} ms", 5000)
         self.session.set_model(info)
         self.models_changed.emit()
+
+    def _remember_model(self) -> None:
+        """The next start opens the last model that loaded *and* made an image, so a model that takes the app down
+        while making its first one is not opened again and again."""
+        if self._unproven is not None and self.session.image is not None:
+            self.settings.setValue("last_model", self._unproven)
+            self._unproven = None
 
     def _on_failed(self, path: str, message: str) -> None:
         self.load_failed.emit()

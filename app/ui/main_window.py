@@ -44,6 +44,7 @@ from app.flows.files import FilesFlow
 from app.flows.generation import GenerationFlow
 from app.flows.models import ModelsFlow
 from app.flows.photo import PhotoFlow
+from app.flows.recovery import RecoveryFlow
 from app.session import Session
 from app.ui.actions import COMMANDS, MENUS, TOOL_INFO, VIEW_MODES
 from app.ui.canvas import TOOLS, Canvas
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         engine: Engine | None = None,
         dark: bool | None = None,
         restore_layout: bool = True,
+        recovery_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else QSettings(resources.ORG_NAME, resources.APP_NAME)
@@ -86,6 +88,15 @@ class MainWindow(QMainWindow):
         self.generation = GenerationFlow(self.session, self.engine, self, self.settings, self)
         self.files = FilesFlow(self.session, self.models, self, self.settings, self)
         self.photo = PhotoFlow(self.session, self.engine, self.generation, self, self)
+        self.recovery: RecoveryFlow | None = None  # autosave, where a recovery folder was given
+        self._recovery_error = ""
+        if recovery_dir is not None:
+            try:
+                self.recovery = RecoveryFlow(
+                    self.session, self.files, self.models, self, Path(recovery_dir), parent=self
+                )
+            except OSError as exc:
+                self._recovery_error = f"Autosave is off: the recovery folder {recovery_dir} cannot be used ({exc})."
 
         self.setWindowTitle(resources.APP_NAME)
         self.resize(1480, 900)
@@ -112,6 +123,8 @@ class MainWindow(QMainWindow):
             if isinstance(state, QByteArray):
                 self.restoreState(state)
         self._update_ui()
+        if self._recovery_error:
+            self.status(self._recovery_error, 15000)
 
     # the session's state, for reading
     @property
@@ -816,6 +829,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         self.settings.sync()
         self.engine.cancel()
+        if self.recovery is not None:
+            self.recovery.close()
         for b in list(self._boxes):
             b.close()
         event.accept()
@@ -823,6 +838,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the worker thread (tests and the self-test call this; the app does it at exit)."""
         self.engine.shutdown()
+        if self.recovery is not None:
+            self.recovery.close()
 
 
 def _caption_label(text: str) -> QLabel:

@@ -54,14 +54,17 @@ def wait_for(predicate, timeout_s: float = 30.0) -> bool:
     return wait_until(predicate, timeout_s)
 
 
-def open_window(qtbot, tmp_path: Path, model: Path, size: tuple[int, int] | None = None):
-    """A real MainWindow on a tiny model, settings in tmp_path, questions answered by ``window.answers``."""
+def open_window(
+    qtbot, tmp_path: Path, model: Path, size: tuple[int, int] | None = None, recovery_dir: Path | None = None
+):
+    """A real MainWindow on a tiny model, settings in tmp_path, questions answered by ``window.answers``;
+    autosave into ``recovery_dir`` where one is given."""
     from PySide6.QtCore import QSettings
 
     from app.ui.main_window import MainWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dark=True, restore_layout=False)
+    win = MainWindow(settings=settings, dark=True, restore_layout=False, recovery_dir=recovery_dir)
     win.questions = []
     win.answers = []
 
