@@ -297,7 +297,11 @@ class RecoveryFlow(QObject):
             return None
         newest, rest = found[0], found[1:]
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(newest.saved_at)) if newest.saved_at else "?"
-        where = f" ({newest.project_path})" if newest.project_path is not None else " (never saved)"
+        what = (
+            f"The project “{newest.project_path.name}” ({newest.project_path.parent}) had unsaved changes"
+            if newest.project_path is not None
+            else "A scene that was never saved as a project was open"
+        )
         more = (
             f"\n\n{len(rest)} older recovery {'copy is' if len(rest) == 1 else 'copies are'} kept for a later start."
             if rest
@@ -305,8 +309,8 @@ class RecoveryFlow(QObject):
         )
         answer = self.ui.ask(
             "Recover unsaved work",
-            f"{resources.APP_NAME} did not close normally. The scene “{newest.name}”{where} had unsaved changes; "
-            f"a copy was saved automatically at {when}. Recover it?{more}",
+            f"{resources.APP_NAME} did not close normally. {what}; a copy was saved automatically at {when}. "
+            f"Recover it?{more}",
             ["Recover", "Discard", "Not now"],
         )
         if answer == "Recover":

@@ -537,7 +537,8 @@ class MainWindow(QMainWindow):
         if not side / 64 <= self.canvas.brush_size <= side / 4:  # a brush that fits the canvas
             self.set_brush_size(max(3, round(side / 20)))
         self.canvas.set_scene(scene, info)
-        self.canvas.set_image(None)
+        # the image a workflow showed while the scene was being replaced (a project's saved image), else none
+        self.canvas.set_image(self.session.image, stale=self.session.image_stale)
         self.realism_panel.show_score(None)  # the last score was another scene's
         self._show_photo_layers()
         self._update_ui()

@@ -184,6 +184,8 @@ def test_save_and_reopen_reproduces_the_same_image_bytes(qtbot, win, tmp_path):
     assert wait_idle(win, 60)
     assert win.files.open_project(path)
     assert np.array_equal(win.scene.labels, labels)
+    assert win.canvas.image is not None, "the project's saved image is on show at once"
+    assert win.canvas.image.tobytes() == image.tobytes()
     shown = []
     win.session.image_shown.connect(lambda: shown.append(1))
     win.generation.generate_now()

@@ -142,8 +142,9 @@ def test_after_a_crash_the_next_start_recovers_the_unsaved_scene(qtbot, tmp_path
         assert win.recovery.offer() == "Recover"
         title, text, buttons = win.questions[-1]
         assert buttons == ["Recover", "Discard", "Not now"]
-        assert "trip" in text and "did not close normally" in text
+        assert "trip.oasis" in text and "did not close normally" in text and "unsaved changes" in text
         assert wait_for(lambda: win.scene is not None and np.array_equal(win.scene.labels, expected), 30)
+        assert wait_for(lambda: win.canvas.image is not None, 30), "the recovered scene's image is on show"
         assert win.scene.style_seed == seed
         assert win.session.project_path == tmp_path / "trip.oasis", "Save writes where the user saved before"
         assert win.scene.dirty, "a recovered scene is unsaved until the user saves it"
