@@ -104,6 +104,15 @@ def _expected_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
+def _expected_floats(module: nn.Module) -> set[str]:
+    """The state keys that hold floating-point values (weights, BN statistics; not BN's step counter)."""
+    return {k for k, v in module.state_dict().items() if v.is_floating_point()}
+
+
+STORED_FLOATS = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+MAX_NATURAL_SIDE = 8192
+
+
 def _cast(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
     out = {}
     for k, v in state.items():
@@ -192,6 +201,8 @@ def read_document(path: str | os.PathLike) -> dict[str, Any]:
         doc = json.loads(meta["oasis"])
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path}: the model metadata is not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise CheckpointError(f"{path}: the model metadata is nested too deeply to be a model's") from None
     if not isinstance(doc, dict):
         raise CheckpointError(f"{path}: the model metadata is not a JSON object")
     return doc
@@ -217,9 +228,28 @@ def load_checkpoint(path: str | os.PathLike, with_discriminator: bool = True) ->
         except ValueError as exc:
             raise CheckpointError(f"{path}: invalid segmentation prior in the model metadata ({exc})") from None
 
-    with torch.device("meta"):
-        g_shapes = _expected_shapes(Generator(gcfg, spectral_norm=False))
-        d_shapes = _expected_shapes(Discriminator(dcfg, spectral_norm=False)) if dcfg is not None else {}
+    size = doc.get("natural_size")
+    if size is not None and not (
+        isinstance(size, list)
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= MAX_NATURAL_SIDE for v in size)
+    ):
+        raise CheckpointError(
+            f"{path}: natural_size in the model metadata must be [height, width] with sides of 16 to "
+            f"{MAX_NATURAL_SIDE} pixels, got {str(size)[:60]}"
+        )
+
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated, however large the widths claim to be
+            g_meta = Generator(gcfg, spectral_norm=False)
+            d_meta = Discriminator(dcfg, spectral_norm=False) if dcfg is not None else None
+    except (RuntimeError, ValueError, OverflowError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the network sizes in the model metadata cannot be built ({exc})") from None
+    g_shapes = _expected_shapes(g_meta)
+    d_shapes = _expected_shapes(d_meta) if d_meta is not None else {}
+    floats = {f"generator.{k}" for k in _expected_floats(g_meta)}
+    if d_meta is not None:
+        floats |= {f"discriminator.{k}" for k in _expected_floats(d_meta)}
     want = {f"generator.{k}": s for k, s in g_shapes.items()}
     if with_discriminator:
         want.update({f"discriminator.{k}": s for k, s in d_shapes.items()})
@@ -235,6 +265,11 @@ def load_checkpoint(path: str | os.PathLike, with_discriminator: bool = True) ->
                 t = f.get_tensor(k)
                 if tuple(t.shape) != shape:
                     raise CheckpointError(f"{path}: tensor {k} has shape {tuple(t.shape)}, expected {shape}")
+                if k in floats and t.dtype not in STORED_FLOATS:
+                    raise CheckpointError(
+                        f"{path}: tensor {k} is stored as {str(t.dtype).replace('torch.', '')}; model weights must "
+                        "be float32, float16 or bfloat16"
+                    )
                 if t.is_floating_point():
                     if not torch.isfinite(t).all():
                         raise CheckpointError(f"{path}: tensor {k} holds non-finite values (NaN or inf)")

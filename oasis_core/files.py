@@ -5,6 +5,8 @@ so every tier (the app's Qt-free document included) can use it.
   target's folder, flush and fsync it, then rename it over the target. A reader sees the old file or the new one,
   never a mixture; an error (or Ctrl-C) removes the temporary file and leaves the old file as it was.
 - :func:`sha256_file`: the hex sha256 of a file's bytes, read in 1 MiB chunks.
+- :func:`exclusive_lock`: one process at a time on a folder (a training run), released by the OS when the process
+  ends.
 """
 
 from __future__ import annotations
@@ -55,3 +57,60 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class LockedError(OSError):
+    """Another process holds the lock (its message names the process)."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed; it holds the owner's PID) for the block. The
+    operating system drops the lock when the process ends, however it ends, so a killed process never leaves a
+    stale lock. Raises :class:`LockedError` (naming ``what`` and the holder's PID) when another process holds it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            _lock_fd(fd)
+        except OSError:
+            os.lseek(fd, 0, os.SEEK_SET)
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise LockedError(f"{what} is in use by another process{who}") from None
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, str(os.getpid()).encode())
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            _unlock_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def _lock_fd(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _unlock_fd(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        with contextlib.suppress(OSError):
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_UN)

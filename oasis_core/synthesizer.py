@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from oasis_core import memory
 from oasis_core import noise as noise_ops
 from oasis_core.checkpoint import CheckpointError, ModelFile, load_checkpoint
 from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
@@ -209,6 +210,36 @@ class Synthesizer:
                 raise ValueError(f"noise must be ({self.z_dim}, {height}, {width}) for this label map, got {f.shape}")
         return fields
 
+    def bytes_per_pixel(self) -> float:
+        """Estimated peak memory of generating, per output pixel and image (``oasis_core.memory``)."""
+        dtype_bytes = 4 if self.dtype == torch.float32 else 2
+        widths = memory.Widths.of(self.generator.config)
+        return memory.generation_bytes_per_pixel(widths, fast=self.fast_generator is not None, dtype_bytes=dtype_bytes)
+
+    def estimate_bytes(self, height: int, width: int, batch: int = 1) -> int:
+        """Estimated peak memory of generating ``batch`` images of ``height`` x ``width`` (padding included)."""
+        ph, pw = self.padding(height, width)
+        pixels = (height + ph) * (width + pw) * max(1, batch)
+        return int(memory.FIXED_BYTES + memory.MARGIN * pixels * self.bytes_per_pixel())
+
+    def check_memory(self, height: int, width: int, batch: int = 1) -> None:
+        """Refuse (:class:`oasis_core.memory.MemoryEstimateError`, one sentence) a generation that cannot fit in the
+        memory the device has available, before anything is allocated."""
+        images = "a" if batch == 1 else f"{batch}"
+        have, where = memory.available_bytes(), "memory"
+        if self.device.type == "cuda":
+            try:
+                have, where = int(torch.cuda.mem_get_info(self.device)[0]), "GPU memory"
+            except RuntimeError:
+                have = None  # a driver that cannot say: no refusal on a guess
+        memory.require(
+            self.estimate_bytes(height, width, batch),
+            f"Generating {images} {width}x{height} image{'s' if batch > 1 else ''}",
+            have,
+            "choose a smaller size" + (" or fewer images" if batch > 1 else ""),
+            where,
+        )
+
     def _fast(self, labels: np.ndarray, noise: torch.Tensor | NoiseLayout) -> torch.Tensor:
         """The fast path: label channels plus a digest of the raw labels (the plan cache key)."""
         channels = torch.from_numpy(self.label_space.to_channels(labels))
@@ -229,6 +260,9 @@ class Synthesizer:
         if labels.ndim != 2:
             raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
         h, w = labels.shape
+        shape = tuple(getattr(noise, "shape", ()))  # NoiseField: (z, H, W); dense: (z, H, W) or (B, z, H, W)
+        batch = len(noise) if isinstance(noise, (list, tuple)) else (int(shape[0]) if len(shape) == 4 else 1)
+        self.check_memory(h, w, batch)
         fields = self._noise_fields(noise, h, w)
         z = self._noise_tensor(noise, h, w) if fields is None else None
         ph, pw = self.padding(h, w)

@@ -13,6 +13,8 @@ import torch
 from train import distributed as du
 from train.config import PRESETS, make_config
 
+MAX_SIDE = 8192  # training and rendering sizes (the app's and `oasis generate`'s limit too)
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -21,13 +23,32 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must look like HxW (e.g. 256x256), got {text!r}") from None
     if h < 32 or w < 32 or h % 32 or w % 32:
         raise argparse.ArgumentTypeError(f"size {text}: both sides must be multiples of 32 (at least 32)")
+    if h > MAX_SIDE or w > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"size {text}: sides of at most {MAX_SIDE} pixels")
     return h, w
 
 
-def _positive(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text}")
+        return v
+
+    return parse
+
+
+_positive = _int_at_least(1)
+_non_negative = _int_at_least(0)
+
+
+def _decay(text: str) -> float:
+    v = _float_at_least(0.0, strict=False)(text)
+    if v >= 1.0:
+        raise argparse.ArgumentTypeError(f"the EMA decay must be in [0, 1), got {text}")
     return v
 
 
@@ -82,13 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
     f.add_argument("--no-channels-last", action="store_true")
     f.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    f.add_argument("--workers", type=int, default=1, help="data loader processes per training process")
-    f.add_argument("--lr-g", type=float)
-    f.add_argument("--lr-d", type=float)
-    f.add_argument("--lambda-labelmix", type=float)
-    f.add_argument("--ema-decay", type=float)
-    f.add_argument("--ch", type=int, help="generator width (paper: 64)")
-    f.add_argument("--spade-hidden", type=int, help="SPADE hidden width (paper: 128)")
+    f.add_argument("--workers", type=_non_negative, default=1, help="data loader processes per training process")
+    f.add_argument("--lr-g", type=_float_at_least(0.0, strict=True))
+    f.add_argument("--lr-d", type=_float_at_least(0.0, strict=True))
+    f.add_argument("--lambda-labelmix", type=_float_at_least(0.0, strict=False))
+    f.add_argument("--ema-decay", type=_decay, help="EMA decay of the generator's weights, in [0, 1)")
+    f.add_argument("--ch", type=_positive, help="generator width (paper: 64)")
+    f.add_argument("--spade-hidden", type=_positive, help="SPADE hidden width (paper: 128)")
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(
         "--grouped-spade",
@@ -144,9 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
         "soft-edged rerolls do (0: a hard edge, the default; pass it again with --resume)",
     )
     f.add_argument("--save-every", type=_positive, default=100)
-    f.add_argument("--sample-every", type=int, default=250)
+    f.add_argument("--sample-every", type=_non_negative, default=250, help="0: no sample sheets")
     f.add_argument("--log-every", type=_positive, default=10)
-    f.add_argument("--check-every", type=int, default=100, help="steps between cross-rank weight checks")
+    f.add_argument("--check-every", type=_non_negative, default=100, help="steps between cross-rank weight checks")
 
     c = sub.add_parser("check", help="validate a dataset and print class statistics")
     c.add_argument("--dataset", required=True)
@@ -163,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("run_dir", type=Path, nargs="?", help="a run folder (or give --model and --data)")
     v.add_argument("--model", type=Path, help="evaluate an exported model file instead of a run folder")
     v.add_argument("--data", type=Path, help="with --model: the dataset folder (its validation split is used)")
-    v.add_argument("--samples", type=int, default=8, help="noise draws per label map for diversity")
-    v.add_argument("--limit", type=int, help="use only the first N validation images")
+    v.add_argument("--samples", type=_int_at_least(2), default=8, help="noise draws per label map for diversity")
+    v.add_argument("--limit", type=_positive, help="use only the first N validation images")
     v.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth for FID")
 
     s = sub.add_parser("fit-segmenter", help="train a small segmenter on real data (label-consistency judge)")
@@ -182,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--count", type=_positive, default=2000)
     m.add_argument("--size", type=_size, default=(256, 256))
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--val-fraction", type=float, default=0.1)
+    m.add_argument("--val-fraction", type=_fraction, default=0.1, help="share of scenes for validation, < 1")
     m.add_argument("--textures", type=Path, help="texture folder (default: ../shared/data/textures)")
     return ap
 

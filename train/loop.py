@@ -32,9 +32,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from oasis_core import losses
+from oasis_core import losses, memory
 from oasis_core.config import DiscriminatorConfig, GeneratorConfig
-from oasis_core.files import atomic_write_bytes
+from oasis_core.files import LockedError, atomic_write_bytes, exclusive_lock
 from oasis_core.labels import LabelSpace
 from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.discriminator import DResBlock
@@ -45,6 +45,7 @@ from train import distributed as du
 from train.config import TrainConfig
 
 STATE_FILE = "state.pt"
+LOCK_FILE = ".lock"  # held by the training process (`oasis_core.files.exclusive_lock`)
 STATE_VERSION = 1
 
 
@@ -125,6 +126,23 @@ def model_configs(cfg: TrainConfig, space: LabelSpace) -> tuple[GeneratorConfig,
         aspect_ratio=w / h,
     )
     return gcfg, DiscriminatorConfig(semantic_nc=space.num_channels, channels=cfg.d_channels)
+
+
+def check_training_memory(cfg: TrainConfig, device: torch.device, space: LabelSpace) -> None:
+    """Refuse (one sentence) a training size and batch whose step cannot fit in the memory the device has
+    available, before the networks or the first batch are built (``oasis_core.memory``)."""
+    gcfg, _ = model_configs(cfg, space)
+    h, w = cfg.size
+    need = memory.training_bytes(memory.Widths.of(gcfg), h, w, cfg.batch)
+    have, where = memory.available_bytes(), "memory"
+    if device.type == "cuda":
+        try:
+            have, where = int(torch.cuda.mem_get_info(device)[0]), "GPU memory"
+        except RuntimeError:
+            have = None
+    memory.require(
+        need, f"Training at {w}x{h} with batch {cfg.batch}", have, "choose a smaller --size or --batch", where
+    )
 
 
 def build_models(cfg: TrainConfig, space: LabelSpace) -> tuple[Generator, Discriminator]:
@@ -635,7 +653,27 @@ def fit(
     resume: bool = False,
     init_from: str | Path | None = None,
 ) -> Run:
-    """Train until ``cfg.iters``; rank 0 writes the run folder. Returns the Run (for tests and export)."""
+    """Train until ``cfg.iters``; rank 0 writes the run folder, holding its lock (a second ``fit`` on the same
+    folder is refused). Returns the Run (for tests and export)."""
+    check_training_memory(cfg, info.device, space)
+    if not info.is_main:
+        return _fit(cfg, info, dataset_factory, space, resume, init_from)
+    run_dir = Path(cfg.run_dir)
+    try:
+        with exclusive_lock(run_dir / LOCK_FILE, f"the run folder {run_dir}"):
+            return _fit(cfg, info, dataset_factory, space, resume, init_from)
+    except LockedError as exc:
+        raise TrainingError(f"{exc}: another oasis-train fit is training there; choose another --run-dir") from None
+
+
+def _fit(
+    cfg: TrainConfig,
+    info: du.DistInfo,
+    dataset_factory,
+    space: LabelSpace,
+    resume: bool,
+    init_from: str | Path | None,
+) -> Run:
     from tqdm import tqdm
 
     run = Run(cfg, info, dataset_factory, space)

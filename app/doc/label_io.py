@@ -24,6 +24,13 @@ MAX_SIDE = 16384  # the largest canvas side (the project file's limit too)
 ImageFileError = ImageReadError
 
 
+def label_map_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) of a label map file, from its header (nothing decoded)."""
+    path = Path(path)
+    with open_image(path, name=path.name, max_side=MAX_SIDE, load=False) as im:
+        return im.height, im.width
+
+
 def read_label_map(path: str | os.PathLike, info: ModelInfo) -> tuple[np.ndarray, str | None]:
     """Read a label map for ``info``'s classes: (values in the model's label dtype, warning or None)."""
     path = Path(path)

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
+from oasis_core import memory
 from oasis_core.labels import LabelError, LabelSpace
 
 RGB = tuple[int, int, int]
@@ -18,6 +19,10 @@ RGB = tuple[int, int, int]
 
 class LabelMapError(LabelError):
     """A label map does not fit the model's classes."""
+
+
+MAX_CANVAS_SIDE = 8192  # the app's largest canvas side (the CLI's --size limit too)
+APP_BYTES_PER_PIXEL = 200  # labels, their colours, the image on show, 32 history images at 3 B/px, Qt's copies
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class ModelInfo:
     path: str = ""
     device: str = "cpu"
     dtype: str = "float32"
+    bytes_per_pixel: float = 0.0  # estimated peak memory of generating, per pixel (0: unknown)
 
     # ----------------------------------------------------------------- lookups
     @cached_property
@@ -137,6 +143,27 @@ class ModelInfo:
         """The nearest sizes (at least one multiple) the generator accepts."""
         m = self.size_multiple
         return max(m, round(height / m) * m), max(m, round(width / m) * m)
+
+    def canvas_problem(self, height: int, width: int) -> str | None:
+        """Why a canvas of ``height`` x ``width`` cannot be worked on here (one sentence), or None. The app holds
+        the label map, its colours, the image and recent history images (about ``APP_BYTES_PER_PIXEL``) and, on the
+        CPU, generates beside them (the model's estimate): both must fit in the memory available now."""
+        if not (0 < height <= MAX_CANVAS_SIDE and 0 < width <= MAX_CANVAS_SIDE):
+            return (
+                f"A {width}x{height} canvas is larger than the {MAX_CANVAS_SIDE} pixels a side this app works with; "
+                "scale the label map down first."
+            )
+        pixels = height * width
+        per = APP_BYTES_PER_PIXEL + (self.bytes_per_pixel if self.device.startswith("cpu") else 0.0)
+        try:
+            memory.require(
+                int(memory.FIXED_BYTES + memory.MARGIN * pixels * per),
+                f"A {width}x{height} canvas on {self.name}",
+                hint="choose a smaller canvas",
+            )
+        except memory.MemoryEstimateError as exc:
+            return str(exc)
+        return None
 
     def photo_canvas_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int]:
         """The canvas for a (height, width) photo: its aspect at about the area of the model's natural size (times

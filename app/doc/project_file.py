@@ -219,16 +219,28 @@ class _Reader:
         if info.file_size > MAX_MEMBER_BYTES:
             raise self.fail(f"{member!r} is unreasonably large ({info.file_size} bytes)")
         try:
-            return self.z.read(member)
+            # streamed with a cap: a member that inflates beyond its declared size stops at the cap, not in memory
+            chunks, total = [], 0
+            with self.z.open(member) as f:
+                while chunk := f.read(1 << 20):
+                    total += len(chunk)
+                    if total > info.file_size:
+                        raise self.fail(f"{member!r} holds more data than it declares")
+                    chunks.append(chunk)
+            return b"".join(chunks)
+        except ProjectError:
+            raise
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # CRC errors, truncation
             raise self.fail(f"{member!r} is damaged ({exc})") from exc
         except Exception as exc:  # zlib.error and friends
             raise self.fail(f"{member!r} is damaged ({exc})") from exc
 
-    def image(self, member: str, size: tuple[int, int] | None, kinds: tuple[str, ...]) -> np.ndarray:
+    def image(
+        self, member: str, size: tuple[int, int] | None, kinds: tuple[str, ...], max_side: int = MAX_SIDE
+    ) -> np.ndarray:
         data = self.read(member)
         try:
-            with open_image(data, name=repr(member), max_side=MAX_SIDE, formats=("PNG",)) as im:
+            with open_image(data, name=repr(member), max_side=max_side, formats=("PNG",)) as im:
                 w, h = im.size
                 if size is not None and (h, w) != size:
                     raise self.fail(f"{member!r} is {w}x{h} but the scene is {size[1]}x{size[0]}")
@@ -336,7 +348,12 @@ def load_project(path: str | os.PathLike) -> Project:
             thumb = None
             if h.get("thumbnail") is not None:
                 t = _get(h, "thumbnail", str, r.fail, where)
-                thumb = r.image(t, None, ("RGB",))
+                try:  # a preview only: one larger than any the app writes is dropped, not decoded
+                    thumb = r.image(t, None, ("RGB",), max_side=THUMB)
+                except ProjectError:
+                    if r.members.get(t) is None:
+                        raise
+                    thumb = None
             hseed = _get(h, "style_seed", int, r.fail, where)
             if not 0 <= hseed <= MAX_SEED:
                 raise r.fail(f"{where} has a style seed out of range")

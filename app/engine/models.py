@@ -24,6 +24,7 @@ def describe(syn: Synthesizer, path: str | os.PathLike = "") -> ModelInfo:
         path=str(Path(path).resolve()) if path else str(syn.model.path),
         device=str(syn.device),
         dtype=str(syn.dtype).replace("torch.", ""),
+        bytes_per_pixel=float(syn.bytes_per_pixel()),
     )
 
 

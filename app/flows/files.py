@@ -56,6 +56,10 @@ class FilesFlow(QObject):
             self.ui.report("error", "No model", "Open a model first: the canvas is painted with the model's classes.")
             return
         height, width = info.snap_size(height, width)
+        problem = info.canvas_problem(height, width)
+        if problem is not None:
+            self.ui.report("error", "Canvas too large", problem)
+            return
         value = info.default_fill_value() if fill is None else fill
         labels = np.full((height, width), value, dtype=info.label_dtype)
         if starter and fill is None:
@@ -84,11 +88,23 @@ class FilesFlow(QObject):
         if pending is not None:
             self._apply_project(pending)
         elif scene is None:
-            self.new_canvas(*info.natural_size)
+            self.new_canvas(*self._first_canvas_size(info))
         elif old is None or old.model_hash != info.model_hash:
             self._adopt_scene(info, old)
         else:  # the same model on another device or precision: the same scene, a new image
             self.session.replace_scene(scene, self.session.project_path, regenerate=True)
+
+    def _first_canvas_size(self, info: ModelInfo) -> tuple[int, int]:
+        """The model's natural size, or (where that does not fit here) a 256-pixel canvas of its aspect."""
+        h, w = info.natural_size
+        problem = info.canvas_problem(*info.snap_size(h, w))
+        if problem is None:
+            return h, w
+        s = 256 / max(h, w)
+        self.ui.report(
+            "warning", "Smaller canvas", f"{problem} The model's natural size is {w}x{h}; a smaller canvas opens."
+        )
+        return info.snap_size(h * s, w * s)
 
     def _on_model_failed(self) -> None:
         self._pending = None
@@ -180,6 +196,10 @@ class FilesFlow(QObject):
         except LabelMapError as exc:
             self.ui.report("error", "Project does not fit the model", f"{exc} The open scene is kept.")
             return False
+        problem = info.canvas_problem(*scene.shape)
+        if problem is not None:
+            self.ui.report("error", "Cannot open project", f"{path.name}: {problem} The open scene is kept.")
+            return False
         if scene.labels.dtype != info.label_dtype:
             self.ui.report(
                 "error", "Project does not fit the model", f"{path.name}: label dtype differs from the model."
@@ -265,6 +285,15 @@ class FilesFlow(QObject):
         info = self.session.info
         if info is None:
             self.ui.report("error", "No model", "Open a model first: label ids are checked against its classes.")
+            return False
+        try:
+            size = label_io.label_map_size(path)
+        except label_io.ImageFileError as exc:
+            self.ui.report("error", "Cannot open label map", f"{exc} The open scene is kept.")
+            return False
+        problem = info.canvas_problem(*size)
+        if problem is not None:
+            self.ui.report("error", "Cannot open label map", f"{Path(path).name}: {problem} The open scene is kept.")
             return False
         try:
             labels, warning = label_io.read_label_map(path, info)

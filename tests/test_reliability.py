@@ -1,0 +1,339 @@
+"""Reliability: sizes that cannot fit are refused before anything is allocated, with one sentence and nothing
+written; numeric options out of range are refused; damaged model metadata is refused. Real entry points: the CLIs in
+subprocesses (with an address-space limit where the case is about memory), the app through pytest-qt.
+
+The memory cases run the child under ``ulimit -v`` (``resource.RLIMIT_AS``): without the checks such a child dies
+of ``MemoryError`` / std::bad_alloc with a traceback, or is killed; with them it exits 2 with one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app_helpers import close_window, make_tiny_model, open_window
+from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from oasis_core import memory
+from oasis_core.checkpoint import CheckpointError, load_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+LIMIT = 3 << 30  # the address space a memory case's child may use (torch alone maps ~1 GB)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
+
+def run(module: str, *args: str, limit: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+        preexec_fn=_limit_memory if limit else None,
+    )
+
+
+def one_sentence(p: subprocess.CompletedProcess, prefix: str, *fragments: str) -> str:
+    assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr[-2000:]
+    assert lines[0].startswith(prefix), lines[0]
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny.safetensors")
+
+
+# --------------------------------------------------------------------- the estimates themselves
+def test_the_estimates_grow_with_size_and_batch_and_the_refusal_names_both_figures():
+    w = memory.Widths(75, 32, 16)  # the lite generator
+    a = memory.generation_bytes(w, 256, 256)
+    b = memory.generation_bytes(w, 512, 512)
+    assert 3.5 < (b - memory.FIXED_BYTES) / (a - memory.FIXED_BYTES) < 4.5
+    assert memory.generation_bytes(w, 256, 256, batch=4) - memory.FIXED_BYTES > 3.9 * (a - memory.FIXED_BYTES)
+    assert memory.generation_bytes(w, 512, 512, fast=False) > b
+    assert memory.training_bytes(w, 128, 128, 8) > memory.generation_bytes(w, 128, 128, 8, fast=False)
+    with pytest.raises(memory.MemoryEstimateError) as e:
+        memory.require(5 << 30, "Generating a 8192x8192 image", have=2 << 30)
+    assert str(e.value) == (
+        "Generating a 8192x8192 image needs about 5.0 GB of memory, but only 2.0 GB is available; "
+        "choose a smaller size."
+    )
+    memory.require(1 << 30, "x", have=2 << 30)  # fits: no error
+
+
+def test_available_memory_follows_the_address_space_limit_and_the_user_cap():
+    code = (
+        "import resource; from oasis_core import memory; "
+        "resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30)); print(memory.available_bytes())"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert 0 < int(p.stdout) < 6 << 30
+    p = subprocess.run(
+        [sys.executable, "-c", "from oasis_core import memory; print(memory.available_bytes())"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OASIS_MEMORY_LIMIT": "700M"},
+    )
+    assert int(p.stdout) <= 700 << 20
+    assert memory.parse_bytes("8G") == 8 << 30 and memory.parse_bytes("512m") == 512 << 20
+    with pytest.raises(ValueError):
+        memory.parse_bytes("lots")
+
+
+# --------------------------------------------------------------------- oasis generate / oasis-train
+def test_generate_refuses_a_size_that_cannot_fit_and_writes_nothing(tmp_path, tiny):
+    lab = tmp_path / "l.png"
+    Image.fromarray(np.full((64, 64), 7, np.uint8)).save(lab)
+    out = tmp_path / "out.png"
+    gen = ["oasis_core.cli", "generate", "--model", tiny, "--labels", lab, "-o", out, "--device", "cpu"]
+    p = run(*gen, "--size", "8192x8192", limit=True)
+    one_sentence(p, "oasis generate: error: Generating a 8192x8192 image needs about", "choose a smaller size")
+    assert not out.exists() and sorted(x.name for x in tmp_path.iterdir()) == ["l.png"]
+    p = run(*gen, "--size", "256x256", limit=True)
+    assert p.returncode == 0, p.stderr
+    assert Image.open(out).size == (256, 256)
+
+
+def test_fit_refuses_a_training_size_that_cannot_fit_before_it_builds_anything(tmp_path):
+    run_dir = tmp_path / "run"
+    data = tmp_path / "data"
+    p = run(
+        "train", "fit", "--dataset", "landscapes", "--data", data, "--size", "8192x8192", "--batch", "8",
+        "--iters", "1", "--run-dir", run_dir, "--workers", "0", "--device", "cpu", limit=True,
+    )  # fmt: skip
+    one_sentence(p, "oasis-train fit: error: Training at 8192x8192 with batch 8 needs about", "--size or --batch")
+    assert not run_dir.exists()
+    p = run("train", "fit", "--dataset", "landscapes", "--data", data, "--size", "100000x100000", "--iters", "1",
+            "--run-dir", run_dir)  # fmt: skip
+    assert p.returncode == 2 and "at most 8192 pixels" in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["eval", "RUN", "--limit", "-1"], "--limit: expected a whole number >= 1"),
+        (["eval", "RUN", "--samples", "1"], "--samples: expected a whole number >= 2"),
+        (["fit", "--ema-decay", "7"], "the EMA decay must be in [0, 1)"),
+        (["fit", "--lr-g", "-0.1"], "--lr-g: expected a finite number > 0"),
+        (["fit", "--lr-d", "nan"], "--lr-d: expected a finite number > 0"),
+        (["fit", "--workers", "-2"], "--workers: expected a whole number >= 0"),
+        (["fit", "--ch", "0"], "--ch: expected a whole number >= 1"),
+        (["make-landscapes", "-o", "OUT", "--size", "65536x65536"], "at most 8192 pixels"),
+        (["make-landscapes", "-o", "OUT", "--val-fraction", "1.5"], "between 0 and 1"),
+    ],
+)
+def test_numeric_options_out_of_range_are_refused_by_name(tmp_path, args, fragment):
+    fit_base = ["--dataset", "landscapes", "--data", str(tmp_path), "--iters", "1", "--run-dir", str(tmp_path / "r")]
+    argv = [a.replace("RUN", str(tmp_path)).replace("OUT", str(tmp_path / "out")) for a in args]
+    if argv[0] == "fit":
+        argv = ["fit", *fit_base, *argv[1:]]
+    p = run("train", *argv)
+    assert p.returncode == 2, p.stderr
+    assert fragment in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "r").exists() and not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------- model files
+def _rewrite(src: Path, dst: Path, tensors=None, meta_edit=None) -> Path:
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+        names = f.keys()
+        state = {k: f.get_tensor(k) for k in names}
+    if tensors:
+        state = tensors(state)
+    if meta_edit:
+        doc = json.loads(meta["oasis"])
+        meta_edit(doc)
+        meta["oasis"] = json.dumps(doc)
+    save_file(state, str(dst), metadata=meta)
+    return dst
+
+
+def test_model_files_with_absurd_metadata_or_non_float_weights_are_refused(tmp_path, tiny):
+    def natural(v):
+        return lambda d: d.__setitem__("natural_size", v)
+
+    for name, edit, fragment in [
+        ("huge", natural([1_000_000_000_000, 8]), "natural_size"),
+        ("bool", natural([True, 256]), "natural_size"),
+        ("big", natural([16384, 16384]), "sides of 16 to 8192"),
+        ("ch", lambda d: d["generator"].__setitem__("ch", 10**9), "cannot be built"),
+    ]:
+        with pytest.raises(CheckpointError, match=fragment):
+            load_checkpoint(_rewrite(tiny, tmp_path / f"{name}.safetensors", meta_edit=edit))
+
+    def as_int(state):
+        k = next(k for k, v in state.items() if v.is_floating_point() and v.ndim == 4)
+        return {**state, k: state[k].to(__import__("torch").int32)}
+
+    with pytest.raises(CheckpointError, match="stored as int32; model weights must be float32"):
+        load_checkpoint(_rewrite(tiny, tmp_path / "int.safetensors", tensors=as_int))
+
+    deep = tmp_path / "deep.safetensors"
+    _rewrite(tiny, deep)
+    # metadata nested 100,000 levels deep: JSON's recursion limit, not a traceback
+    with safe_open(str(deep), framework="pt") as f:
+        meta = dict(f.metadata())
+        names = f.keys()
+        state = {k: f.get_tensor(k) for k in names}
+    meta["oasis"] = "[" * 100_000 + "]" * 100_000
+    save_file(state, str(deep), metadata=meta)
+    with pytest.raises(CheckpointError, match="nested too deeply|not a JSON object|not valid JSON"):
+        load_checkpoint(deep)
+
+
+# --------------------------------------------------------------------- the app
+@pytest.mark.gui
+def test_the_app_refuses_canvases_that_cannot_fit_and_keeps_the_open_scene(qtbot, tmp_path, tiny, monkeypatch):
+    from app.doc.project_file import save_project
+    from app.doc.scene import Scene
+
+    win = open_window(qtbot, tmp_path, tiny, size=(64, 64))
+    try:
+        before = win.scene.labels.copy()
+        monkeypatch.setenv("OASIS_MEMORY_LIMIT", "256M")  # as if this machine had little memory left
+        big = tmp_path / "big.png"
+        Image.fromarray(np.full((4096, 4096), 7, np.uint8)).save(big)
+        assert not win.files.open_label_map(big)
+        assert win.messages[-1].title == "Cannot open label map"
+        assert "big.png: A 4096x4096 canvas on" in win.messages[-1].text and "needs about" in win.messages[-1].text
+        assert np.array_equal(win.scene.labels, before)
+
+        project = tmp_path / "big.oasis"
+        save_project(project, Scene(np.full((4096, 4096), 7, np.uint8)), model_hash=win.info.model_hash)
+        assert not win.files.open_project(project)
+        assert "A 4096x4096 canvas" in win.messages[-1].text and "The open scene is kept" in win.messages[-1].text
+        assert np.array_equal(win.scene.labels, before)
+
+        win.files.new_canvas(4096, 4096)
+        assert win.messages[-1].title == "Canvas too large"
+        assert win.scene.shape == (64, 64)
+        monkeypatch.delenv("OASIS_MEMORY_LIMIT")
+        wide = tmp_path / "wide.png"
+        Image.new("L", (9000, 32), 7).save(wide)
+        assert not win.files.open_label_map(wide)
+        assert "larger than the 8192 pixels a side" in win.messages[-1].text
+    finally:
+        close_window(win)
+
+
+# --------------------------------------------------------------------- one training process per run folder
+def make_landscapes_folder(root: Path, train: int = 6, val: int = 2, size: int = 64) -> Path:
+    """A small dataset in the landscapes layout (``{train,val}/{images,labels}``), drawn here: sky over ground with
+    a blob, each class in its own colour plus noise. Real files, no ../shared needed."""
+    from oasis_core.labels import get
+
+    space = get("landscapes")
+    values = space.file_values
+    rng = np.random.default_rng(0)
+    for split, n in (("train", train), ("val", val)):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "labels").mkdir(parents=True)
+        for i in range(n):
+            lab = np.full((size, size), values[1], np.uint8)
+            lab[size // 2 :] = values[int(rng.integers(2, len(values)))]
+            y, x = rng.integers(8, size - 8, 2)
+            lab[y - 6 : y + 6, x - 6 : x + 6] = values[int(rng.integers(2, len(values)))]
+            pal = {v: np.asarray(c, np.int16) for v, c in zip(values, space.colours)}
+            img = np.zeros((size, size, 3), np.int16)
+            for v, c in pal.items():
+                img[lab == v] = c
+            img = np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(root / split / "images" / f"{i:03d}.jpg", quality=95)
+            Image.fromarray(lab).save(root / split / "labels" / f"{i:03d}.png")
+    return root
+
+
+def test_a_second_fit_on_a_busy_run_folder_is_refused_and_a_killed_run_leaves_no_stale_lock(tmp_path):
+    import signal
+    import time
+
+    data = make_landscapes_folder(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    base = ["train", "fit", "--dataset", "landscapes", "--data", data, "--preset", "tiny", "--size", "64x64",
+            "--batch", "2", "--run-dir", run_dir, "--sample-every", "0", "--workers", "0",
+            "--save-every", "2"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen(
+        [sys.executable, "-m", *map(str, base), "--iters", "100000"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "state.pt").exists():
+            assert first.poll() is None, first.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        config = (run_dir / "config.json").read_bytes()
+        second = run(*base, "--iters", "3", "--resume", "--lr-g", "0.5")
+        line = one_sentence(second, "oasis-train fit: error: the run folder", "is in use by another process")
+        assert f"(process {first.pid})" in line and "choose another --run-dir" in line
+        assert (run_dir / "config.json").read_bytes() == config, "the refused run wrote nothing"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    step = int(load_step(run_dir / "state.pt"))
+    third = run(*base, "--iters", str(step + 2), "--resume")
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert load_step(run_dir / "state.pt") == step + 2
+
+
+def load_step(path: Path) -> int:
+    from train.loop import load_state
+
+    return int(load_state(path)["step"])
+
+
+# --------------------------------------------------------------------- project files
+def test_oversized_thumbnails_in_a_project_are_dropped_without_decoding_them(tmp_path):
+    import time
+    import zipfile
+
+    from photo_helpers import bomb_png
+
+    from app.doc import HistoryEntry, Scene
+    from app.doc.project_file import load_project, save_project
+
+    s = Scene.blank(64, 64, 1)
+    for i in range(12):
+        s.add_history(HistoryEntry(s.labels.copy(), i, (), thumbnail=np.full((8, 8, 3), i, np.uint8)))
+    good = tmp_path / "good.oasis"
+    save_project(good, s, model_hash="ab" * 32)
+    bomb = bomb_png(tmp_path / "bomb.png", 10000, 10000).read_bytes()
+    bad = tmp_path / "bad.oasis"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = bomb if item.filename.startswith("history/thumb_") else zin.read(item)
+            zout.writestr(item, data)
+    assert bad.stat().st_size < 100_000
+    t0 = time.perf_counter()
+    project = load_project(bad)
+    assert time.perf_counter() - t0 < 5, "the 10000x10000 thumbnails were not decoded"
+    assert len(project.scene.history) == 12
+    assert all(e.thumbnail is None for e in project.scene.history)
+    assert np.array_equal(project.scene.labels, s.labels)
