@@ -19,6 +19,7 @@ from oasis_core.checkpoint import CheckpointError, convert_official, load_checkp
 from oasis_core.imageio import (
     ImageReadError,
     read_label_values,
+    read_npy,
     read_rgb,
     write_gray_png,
     write_label_png,
@@ -100,10 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_noise(path: Path, z_dim: int, h: int, w: int) -> np.ndarray:
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path} is not a readable .npy array ({exc})") from None
+    z = read_npy(path, "a noise array", max_elements=z_dim * h * w)
     if not np.issubdtype(z.dtype, np.floating) or not np.isfinite(z).all():
         raise UsageError(f"{path}: noise must hold finite floating-point values")
     z = z.astype(np.float32)
@@ -150,12 +148,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
     if args.min_region < 1:
         raise UsageError("--min-region must be at least 1 pixel")
     if args.image.suffix.lower() == ".npy":
-        try:
-            x = np.load(args.image, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{args.image} is not a readable .npy array ({exc})") from None
+        x = read_npy(args.image, "an image array")
         if x.ndim != 3 or x.shape[0] != 3 or not np.issubdtype(x.dtype, np.floating):
             raise UsageError(f"{args.image}: expected a (3, H, W) float array in [-1, 1], got {x.shape} {x.dtype}")
+        if not np.isfinite(x).all():
+            raise UsageError(f"{args.image}: the image array holds NaN or infinite values")
         logits = syn.discriminate(x.astype(np.float32))[0]
         if args.flip:
             logits = 0.5 * (logits + syn.discriminate(x[:, :, ::-1].copy())[0].flip(-1))

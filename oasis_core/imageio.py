@@ -70,9 +70,41 @@ def open_image(
         raise ImageReadError(f"{label} is not a readable image ({exc})") from None
 
 
+def read_npy(path: str | os.PathLike, what: str, max_elements: int = MAX_PIXELS * 4) -> np.ndarray:
+    """A ``.npy`` array, never unpickled; its header's shape and dtype are checked before the data is read, so a
+    header that claims a huge shape is refused in one sentence instead of allocating. ``what`` names the array in
+    messages ("a label array")."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageReadError(f"{path} is not a readable .npy array ({exc})") from None
+    if dtype.hasobject:
+        raise ImageReadError(f"{path}: {what} cannot hold Python objects (pickled data is never read)")
+    n = int(np.prod(shape, dtype=object)) if shape else 1
+    if n > max_elements:
+        dims = "x".join(map(str, shape))
+        raise ImageReadError(f"{path}: {what} of shape {dims} is larger than the {max_elements:,} values read")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ImageReadError(f"{path} is not a readable .npy array ({exc})") from None
+
+
 def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A photo as (H, W, 3) uint8."""
+    """A photo as (H, W, 3) uint8. 16-bit and 32-bit grayscale photos are scaled to 8 bits (not clipped)."""
     img = open_image(path, max_pixels=max_pixels)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        # 16-bit grayscale (PIL opens it as I;16 or I): 0..65535 -> 0..255; 8-bit values in a wider mode stay
+        wide = img.mode.startswith("I;16") or (a.size > 0 and float(a.max()) > 255)
+        grey = np.clip(a * (255.0 / 65535.0) if wide else a, 0, 255).round().astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
     return np.asarray(img.convert("RGB"))
 
 
@@ -88,12 +120,11 @@ def read_label_values(
     path = Path(path)
     warning = None
     if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ImageReadError(f"{path} is not a readable .npy array ({exc})") from None
+        arr = read_npy(path, "a label array", max_elements=max_pixels)
         if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
             raise ImageReadError(f"{path}: a label array must be 2-D integer ids, got shape {arr.shape} {arr.dtype}")
+        if np.issubdtype(arr.dtype, np.floating) and not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+            raise ImageReadError(f"{path}: a label array must hold whole-number ids; it has fractional or NaN values")
         values = arr.astype(np.int64)
     else:
         img = open_image(path, max_pixels=max_pixels)

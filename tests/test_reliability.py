@@ -337,3 +337,103 @@ def test_oversized_thumbnails_in_a_project_are_dropped_without_decoding_them(tmp
     assert len(project.scene.history) == 12
     assert all(e.thumbnail is None for e in project.scene.history)
     assert np.array_equal(project.scene.labels, s.labels)
+
+
+# --------------------------------------------------------------------- silent wrong output, tracebacks
+def _npy_header_only(path: Path, shape: tuple, descr: str = "<f4") -> Path:
+    """A .npy file of a few bytes whose header claims ``shape``."""
+    import struct
+
+    hdr = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"
+    hdr += " " * (64 - (10 + len(hdr) + 1) % 64) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode() + b"\0" * 64)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_d(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("models_d") / "tiny_d.safetensors", with_discriminator=True)
+
+
+def test_npy_inputs_are_checked_before_they_are_loaded_or_used(tmp_path, tiny, tiny_d, capsys):
+    from oasis_core import cli
+
+    def refused(argv, *fragments):
+        rc = cli.main([str(a) for a in argv])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1, err
+        for f in fragments:
+            assert f in err, (f, err)
+
+    out = tmp_path / "o.png"
+    frac = tmp_path / "frac.npy"
+    np.save(frac, np.full((64, 64), 6.7))
+    refused(["generate", "--model", tiny, "--labels", frac, "-o", out], "whole-number ids")
+    huge = _npy_header_only(tmp_path / "huge.npy", (200000, 200000), "<i8")
+    refused(["generate", "--model", tiny, "--labels", huge, "-o", out], "200000x200000 is larger than")
+    ok = tmp_path / "ok.npy"
+    np.save(ok, np.full((64, 64), 6, np.int64))
+    noise = _npy_header_only(tmp_path / "noise.npy", (8, 90000, 90000))
+    refused(["generate", "--model", tiny, "--labels", ok, "--noise", noise, "-o", out], "a noise array of shape")
+    nan = np.zeros((3, 64, 64), np.float32)
+    nan[0, 3, 3] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    refused(["segment", "--model", tiny_d, tmp_path / "nan.npy", "-o", out], "NaN or infinite")
+    assert not out.exists()
+
+
+def test_a_16_bit_grayscale_photo_is_scaled_not_clipped(tmp_path):
+    from oasis_core.imageio import read_rgb
+
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    rgb = read_rgb(tmp_path / "g16.png")
+    assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
+    assert abs(rgb.mean() - ramp.mean() / 65535 * 255) < 1
+    assert (rgb == 255).mean() < 0.01, "it was read as mostly white before"
+
+
+def test_training_on_cuda_without_cuda_is_one_sentence(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    p = run("train", "fit", "--dataset", "landscapes", "--data", make_landscapes_folder(tmp_path / "d"),
+            "--iters", "1", "--run-dir", tmp_path / "r", "--device", "cuda", "--workers", "0")  # fmt: skip
+    one_sentence(p, "oasis-train fit: error: --device cuda was asked for", "no CUDA GPU")
+
+
+def test_a_project_with_absurdly_nested_json_is_refused_in_one_sentence(tmp_path):
+    import zipfile
+
+    from app.doc.project_file import ProjectError, load_project
+
+    path = tmp_path / "nested.oasis"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("scene.json", "[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ProjectError, match="nested too deeply|not valid JSON"):
+        load_project(path)
+
+
+def test_bad_training_data_stops_fit_before_the_first_step_and_the_check_is_cached(tmp_path):
+    data = make_landscapes_folder(tmp_path / "data")
+    bad = data / "train" / "labels" / "003.png"
+    good = np.asarray(Image.open(bad))
+    broken = good.copy()
+    broken[:4, :4] = 200  # not a landscapes class
+    Image.fromarray(broken).save(bad)
+    run_dir = tmp_path / "run"
+    base = ["train", "fit", "--dataset", "landscapes", "--data", data, "--preset", "tiny", "--size", "64x64",
+            "--batch", "2", "--run-dir", run_dir, "--sample-every", "0", "--workers", "1"]  # fmt: skip
+    p = run(*base, "--iters", "2")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    errors = [x for x in p.stderr.splitlines() if "error" in x]  # the rest is the check's progress bar
+    assert len(errors) == 1 and errors[0].startswith("oasis-train fit: error: the training data has problems:")
+    assert "003.png: label values 200 are not classes" in errors[0]
+    assert not (run_dir / "state.pt").exists(), "refused before the first step"
+    Image.fromarray(good).save(bad)
+    p = run(*base, "--iters", "2")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "checked every training pair" in p.stderr
+    p = run(*base, "--iters", "3", "--resume")
+    assert p.returncode == 0 and "checked every training pair" not in p.stderr, "unchanged data is not checked again"

@@ -363,7 +363,11 @@ def _report(command: str, exc: BaseException) -> int:
         print(f"oasis-train {command}: interrupted; resume with --resume", file=sys.stderr)
         return 130
     if isinstance(exc, (DatasetError, TrainingError, CheckpointError, ValueError, FileNotFoundError)):
-        print(f"oasis-train {command}: error: {exc}", file=sys.stderr)
+        text = str(exc)
+        if "Original Traceback" in text:  # re-raised from a data-loader worker: its own message is the last line
+            last = [line for line in text.splitlines() if line.strip()][-1]
+            text = last.split(": ", 1)[1] if last.startswith(type(exc).__name__ + ":") else last
+        print(f"oasis-train {command}: error: {text}", file=sys.stderr)
         return 2
     traceback.print_exception(exc)
     return 1

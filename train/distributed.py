@@ -34,7 +34,7 @@ def init(device: str = "auto") -> DistInfo:
     """Start the process group when launched by torchrun (NCCL on CUDA, gloo on CPU); else a single process."""
     want_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but PyTorch sees no CUDA GPU")
+        raise ValueError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device cpu or auto")
     if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
         dev = torch.device("cuda", 0) if want_cuda else torch.device("cpu")
         if want_cuda:

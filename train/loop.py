@@ -661,6 +661,10 @@ def fit(
     run_dir = Path(cfg.run_dir)
     try:
         with exclusive_lock(run_dir / LOCK_FILE, f"the run folder {run_dir}"):
+            from train.data.check import check_before_training
+
+            if check_before_training(cfg.dataset, cfg.data, space, run_dir):
+                print("checked every training pair (cached until the data changes)", file=sys.stderr)
             return _fit(cfg, info, dataset_factory, space, resume, init_from)
     except LockedError as exc:
         raise TrainingError(f"{exc}: another oasis-train fit is training there; choose another --run-dir") from None

@@ -279,6 +279,8 @@ def load_project(path: str | os.PathLike) -> Project:
             doc = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise r.fail(f"scene.json is not valid JSON ({exc})") from exc
+        except RecursionError:
+            raise r.fail("scene.json is nested too deeply to be a scene") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise r.fail("scene.json does not declare the format 'oasis-studio-project' (a foreign zip file?)")
         version = _get(doc, "version", int, r.fail)

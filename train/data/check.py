@@ -30,6 +30,8 @@ split folder is reported as an error of that split.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from oasis_core.files import atomic_write_text
 from oasis_core.labels import LabelSpace
 
 from .base import ChannelMapper, DatasetError, _decode, label_values, open_pair
@@ -194,3 +197,40 @@ def format_check_report(stats: dict, label_space: LabelSpace, max_errors: int = 
     else:
         lines.append("no problems found")
     return "\n".join(lines)
+
+
+CHECK_CACHE = "data_check.json"
+
+
+def check_before_training(
+    name: str, root: str | Path, label_space: LabelSpace, cache_dir: str | Path, progress: bool = True
+) -> int:
+    """Validate every training pair before the first step, so that a bad file stops the run at once with one
+    sentence instead of at step N inside a data-loader worker. The result is cached in ``cache_dir`` by the file
+    list, sizes and modification times: a resumed run over unchanged data skips the pass. Returns the pairs checked
+    (0 when the cache was valid); raises ``DatasetError``."""
+    cls = dataset_class(name)
+    pairs, problems = cls.scan(root, "train")
+    digest = hashlib.sha256(label_space.name.encode())
+    for pair in pairs:
+        for p in (pair.image, pair.label):
+            st = p.stat()
+            digest.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    key = digest.hexdigest()
+    cache = Path(cache_dir) / CHECK_CACHE
+    try:
+        if json.loads(cache.read_text(encoding="utf-8")).get("key") == key and not problems:
+            return 0
+    except (OSError, ValueError, AttributeError):
+        pass
+    if problems:
+        more = f" ({len(problems) - 1} more: run `oasis-train check`)" if len(problems) > 1 else ""
+        raise DatasetError(f"the training data has problems: {problems[0]}{more}")
+    report = check_dataset(name, root, label_space, splits=("train",), progress=progress)
+    errors = report["errors"]
+    if errors:
+        more = f" ({len(errors) - 1} more: run `oasis-train check`)" if len(errors) > 1 else ""
+        raise DatasetError(f"the training data has problems: {errors[0]}{more}")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cache, json.dumps({"key": key, "pairs": len(pairs)}))
+    return len(pairs)
