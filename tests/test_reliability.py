@@ -437,3 +437,24 @@ def test_bad_training_data_stops_fit_before_the_first_step_and_the_check_is_cach
     assert "checked every training pair" in p.stderr
     p = run(*base, "--iters", "3", "--resume")
     assert p.returncode == 0 and "checked every training pair" not in p.stderr, "unchanged data is not checked again"
+
+
+@pytest.mark.gui
+def test_a_photo_whose_canvas_would_break_the_size_rules_is_refused_before_it_is_decoded(qtbot, tmp_path, tiny_d):
+    win = open_window(qtbot, tmp_path, tiny_d, size=(64, 64))
+    try:
+        before = win.scene.labels.copy()
+        strip = tmp_path / "strip.png"
+        Image.new("RGB", (100000, 4), (90, 140, 200)).save(strip)
+        assert win.photo.import_photo(strip) == 0
+        assert win.messages[-1].title == "Cannot import photo"
+        assert "strip.png is 100000x4" in win.messages[-1].text and "8192 pixels a side" in win.messages[-1].text
+        assert np.array_equal(win.scene.labels, before)
+        photo = tmp_path / "ok.png"
+        Image.new("RGB", (96, 64), (90, 140, 200)).save(photo)
+        assert win.photo.import_photo(photo) != 0, "an ordinary photo still imports"
+        from app.selftest import wait_idle
+
+        assert wait_idle(win, 60)
+    finally:
+        close_window(win)

@@ -24,10 +24,11 @@ MAX_SIDE = 16384  # the largest canvas side (the project file's limit too)
 ImageFileError = ImageReadError
 
 
-def label_map_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(height, width) of a label map file, from its header (nothing decoded)."""
+def image_size(path: str | os.PathLike, max_side: int | None = MAX_SIDE) -> tuple[int, int]:
+    """(height, width) of an image file (a label map; a photo with ``max_side=None``), from its header: nothing is
+    decoded. Unreadable files, decompression bombs and (label maps) sides over ``max_side`` raise ImageFileError."""
     path = Path(path)
-    with open_image(path, name=path.name, max_side=MAX_SIDE, load=False) as im:
+    with open_image(path, name=path.name, max_side=max_side, load=False) as im:
         return im.height, im.width
 
 

@@ -287,7 +287,7 @@ class FilesFlow(QObject):
             self.ui.report("error", "No model", "Open a model first: label ids are checked against its classes.")
             return False
         try:
-            size = label_io.label_map_size(path)
+            size = label_io.image_size(path)
         except label_io.ImageFileError as exc:
             self.ui.report("error", "Cannot open label map", f"{exc} The open scene is kept.")
             return False

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.doc import PhotoReference, Scene, cleanup_parameters, keep_user_edits, random_seed
+from app.doc import PhotoReference, Scene, cleanup_parameters, keep_user_edits, label_io, random_seed
 from app.engine import Engine, PhotoImport, WorstRegions
 from app.flows import Progress, Ui
 from app.flows.generation import GenerationFlow
@@ -75,6 +75,17 @@ class PhotoFlow(QObject):
             )
             return 0
         path = Path(path)
+        try:
+            h, w = label_io.image_size(path, max_side=None)  # the header only: nothing is decoded yet
+        except label_io.ImageFileError as exc:
+            self.ui.report("error", "Cannot import photo", f"{exc} The open scene is kept.")
+            return 0
+        problem = info.canvas_problem(*info.photo_canvas_size(h, w))
+        if problem is not None:
+            self.ui.report(
+                "error", "Cannot import photo", f"{path.name} is {w}x{h}, too narrow or too large: {problem}"
+            )
+            return 0
         self.generation.stop_scheduled()
         stamp = self.engine.import_photo(path, info, flip=flip)
         self._close_progress()
