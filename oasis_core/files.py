@@ -3,7 +3,8 @@ so every tier (the app's Qt-free document included) can use it.
 
 - :func:`atomic_writer` / :func:`atomic_write_bytes` / :func:`atomic_write_text`: write a temporary file in the
   target's folder, flush and fsync it, then rename it over the target. A reader sees the old file or the new one,
-  never a mixture; an error (or Ctrl-C) removes the temporary file and leaves the old file as it was.
+  never a mixture; an error (or Ctrl-C) removes the temporary file and leaves the old file as it was. The next
+  write of the same file deletes temporaries that a killed writer left (:func:`remove_stale_temporaries`).
 - :func:`sha256_file`: the hex sha256 of a file's bytes, read in 1 MiB chunks.
 - :func:`exclusive_lock`: one process at a time on a folder (a training run), released by the OS when the process
   ends.
@@ -12,9 +13,11 @@ so every tier (the app's Qt-free document included) can use it.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +28,7 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into; it replaces ``path`` when the block ends without error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -39,6 +43,27 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+STALE_TEMPORARY_S = 120  # a temporary file this old is a killed writer's, not a running save's
+
+
+def remove_stale_temporaries(path: str | os.PathLike, older_than_s: float = STALE_TEMPORARY_S) -> int:
+    """Delete the temporary files that writers of ``path`` killed mid-write left beside it (``.NAME.*.tmp``, older
+    than ``older_than_s``: a save still running elsewhere keeps its own). Returns how many were deleted."""
+    path = Path(path)
+    now = time.time()
+    removed = 0
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return 0
+    for tmp in candidates:
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed += 1
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

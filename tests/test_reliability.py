@@ -458,3 +458,33 @@ def test_a_photo_whose_canvas_would_break_the_size_rules_is_refused_before_it_is
         assert wait_idle(win, 60)
     finally:
         close_window(win)
+
+
+def test_temporary_files_a_killed_save_left_are_removed_by_the_next_save(tmp_path):
+    """kill -9 during a save leaves ``.NAME.xxxx.tmp`` beside the file: the next save of that file deletes it (and
+    keeps a fresh one, which may be another process's save in progress)."""
+    import time
+
+    from app.doc import Scene
+    from app.doc.project_file import save_project
+
+    target = tmp_path / "trip.oasis"
+    code = (
+        "import os, sys\n"
+        "from oasis_core.files import atomic_writer\n"
+        f"with atomic_writer({str(target)!r}) as f:\n"
+        "    f.write(b'half a project')\n"
+        "    f.flush()\n"
+        "    os.kill(os.getpid(), 9)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=60)
+    assert p.returncode == -9
+    left = list(tmp_path.glob(".trip.oasis.*.tmp"))
+    assert len(left) == 1 and not target.exists()
+    old = time.time() - 3600
+    os.utime(left[0], (old, old))
+    fresh = tmp_path / ".trip.oasis.inprogress.tmp"
+    fresh.write_bytes(b"another save, running now")
+    save_project(target, Scene.blank(32, 32, 1))
+    assert target.is_file()
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted([fresh.name, "trip.oasis"])
