@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import close_window, make_tiny_model, open_window
+from app_helpers import close_window, make_tiny_model, open_window, wait_for
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -488,3 +488,40 @@ def test_temporary_files_a_killed_save_left_are_removed_by_the_next_save(tmp_pat
     save_project(target, Scene.blank(32, 32, 1))
     assert target.is_file()
     assert sorted(x.name for x in tmp_path.iterdir()) == sorted([fresh.name, "trip.oasis"])
+
+
+@pytest.mark.gui
+def test_the_app_survives_a_thousand_new_styles_and_none_keeps_its_references(qtbot, tmp_path, tiny):
+    """The PySide6 6.12.0 bug took one reference from None per void Qt call: the app aborted after ~130 new
+    styles (a count that falls to zero frees None). 1,000 new styles through the real window, each waited for:
+    None's count must not fall, and once the history and undo caps are reached the Python objects the session
+    holds must stop growing. (With PySide6 6.11.3 the count *rises* by about 20 per image, a harmless extra
+    reference some C code keeps on None, which no object holds: it cannot reach zero.)"""
+    from app.selftest import wait_idle
+
+    win = open_window(qtbot, tmp_path, tiny, size=(64, 64))
+    try:
+        assert wait_idle(win, 30)
+
+        def new_styles(n: int) -> None:
+            for _ in range(n):
+                serial = win.session.image_serial
+                win.generation.new_style()
+                assert wait_for(lambda s=serial: win.session.image_serial > s, 30)
+            assert wait_idle(win, 30)
+
+        import gc
+
+        new_styles(600)  # the history (500) and undo (200) caps are reached: what the session holds stops growing
+        gc.collect()
+        before, objects = sys.getrefcount(None), len(gc.get_objects())
+        new_styles(400)
+        gc.collect()
+        drift = sys.getrefcount(None) - before
+        assert drift > -50, f"None lost {-drift} references over 400 new styles: the PySide6 bug is back"
+        grown = len(gc.get_objects()) - objects
+        assert grown < 2000, f"{grown} more Python objects after 400 more new styles: the session leaks"
+        assert len(win.scene.history) == 500, "the history stays at its cap"
+        assert win.history_panel.list.count() == 500
+    finally:
+        close_window(win)
