@@ -16,6 +16,7 @@ import numpy as np
 
 from oasis_core import __version__
 from oasis_core.checkpoint import CheckpointError, convert_official, load_checkpoint, read_document
+from oasis_core.files import WriteError
 from oasis_core.imageio import (
     ImageReadError,
     read_label_values,
@@ -243,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oasis {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
+        print(f"oasis {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except WriteError as exc:
         print(f"oasis {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

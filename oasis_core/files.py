@@ -13,6 +13,7 @@ so every tier (the app's Qt-free document included) can use it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import os
@@ -23,13 +24,34 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+class WriteError(OSError):
+    """A file could not be written (a missing or read-only folder, a full disk, a folder in its place); the message
+    is one sentence naming the file."""
+
+    def __init__(self, code: int | None, path: Path, reason: str) -> None:
+        super().__init__(code, f"cannot write {path}: {reason}", str(path))
+        self.reason = reason  # what went wrong, without the file name ("No space left on device")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """A binary file to write ``path``'s new content into; it replaces ``path`` when the block ends without error."""
+    """A binary file to write ``path``'s new content into; it replaces ``path`` when the block ends without error.
+    Failures of the file system raise :class:`WriteError` naming ``path`` (not the temporary file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise WriteError(errno.EISDIR, path, "it is a folder")
+    blocker = next((a for a in path.parents if a.exists() and not a.is_dir()), None)
+    if blocker is not None:
+        raise WriteError(errno.ENOTDIR, path, f"{blocker} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteError(exc.errno, path, str(exc.strerror or exc)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -39,10 +61,17 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a saved file gets the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(exc.errno, path, str(exc.strerror or exc)) from None
         raise
+
+
+def failure_reason(exc: OSError) -> str:
+    """What went wrong in a file operation, without the file's name ("No space left on device")."""
+    return str(getattr(exc, "reason", None) or exc.strerror or exc)
 
 
 STALE_TEMPORARY_S = 120  # a temporary file this old is a killed writer's, not a running save's

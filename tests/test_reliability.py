@@ -525,3 +525,23 @@ def test_the_app_survives_a_thousand_new_styles_and_none_keeps_its_references(qt
         assert win.history_panel.list.count() == 500
     finally:
         close_window(win)
+
+
+def test_outputs_that_cannot_be_written_are_one_sentence_naming_the_file(tmp_path, tiny, capsys):
+    from oasis_core import cli
+    from oasis_core.files import WriteError, atomic_write_bytes
+
+    lab = tmp_path / "l.png"
+    Image.fromarray(np.full((64, 64), 7, np.uint8)).save(lab)
+    folder = tmp_path / "out.png"
+    folder.mkdir()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for target, reason in [(folder, "it is a folder"), (blocker / "x.png", f"{blocker} is a file, not a folder")]:
+        rc = cli.main(["generate", "--model", str(tiny), "--labels", str(lab), "-o", str(target)])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and err == f"oasis generate: error: cannot write {target}: {reason}", err
+    with pytest.raises(WriteError) as e:
+        atomic_write_bytes(blocker / "y.bin", b"data")
+    assert e.value.reason == f"{blocker} is a file, not a folder"
+    assert str(e.value).startswith(f"cannot write {blocker / 'y.bin'}")

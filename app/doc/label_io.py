@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from app.doc.model_info import LabelMapError, ModelInfo
-from oasis_core.files import atomic_write_text, atomic_writer
+from oasis_core.files import atomic_write_text, atomic_writer, failure_reason
 from oasis_core.imageio import ImageReadError, label_image, open_image
 
 MAX_SIDE = 16384  # the largest canvas side (the project file's limit too)
@@ -74,7 +74,7 @@ def write_label_map(path: str | os.PathLike, labels: np.ndarray, info: ModelInfo
     try:
         atomic_write_text(txt, info.labels_txt())
     except OSError as exc:
-        raise ImageFileError(f"{txt.name} cannot be written ({exc.strerror or exc}).") from exc
+        raise ImageFileError(f"{txt.name} cannot be written ({failure_reason(exc)}).") from exc
     return txt
 
 
@@ -111,4 +111,4 @@ def _atomic_save(im: Image.Image, path: Path, fmt: str, **kw) -> None:
         with atomic_writer(path) as f:
             im.save(f, format=fmt, **kw)
     except OSError as exc:
-        raise ImageFileError(f"{path.name} cannot be written ({exc.strerror or exc}).") from exc
+        raise ImageFileError(f"{path.name} cannot be written ({failure_reason(exc)}).") from exc

@@ -15,6 +15,7 @@ from app.doc.model_info import LabelMapError, ModelInfo
 from app.flows import Ui
 from app.flows.models import ModelsFlow
 from app.session import Session
+from oasis_core.files import failure_reason
 
 PROJECT_FILTER = "OASIS Studio projects (*.oasis)"
 RECENT_PROJECTS = 10
@@ -250,7 +251,7 @@ class FilesFlow(QObject):
                 app_version=resources.app_version(),
             )
         except OSError as exc:
-            self.ui.report("error", "Cannot save", f"{path.name} cannot be written ({exc.strerror or exc}).")
+            self.ui.report("error", "Cannot save", f"{path.name} cannot be written ({failure_reason(exc)}).")
             return False
         scene.mark_saved()
         self.session.set_project_path(path)
