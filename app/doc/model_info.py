@@ -11,8 +11,8 @@ from functools import cached_property
 
 import numpy as np
 
-from oasis_core import memory
 from oasis_core.labels import LabelError, LabelSpace
+from oasis_core.memory import FIXED_BYTES, MARGIN, MemoryEstimateError, require
 
 RGB = tuple[int, int, int]
 
@@ -156,12 +156,12 @@ class ModelInfo:
         pixels = height * width
         per = APP_BYTES_PER_PIXEL + (self.bytes_per_pixel if self.device.startswith("cpu") else 0.0)
         try:
-            memory.require(
-                int(memory.FIXED_BYTES + memory.MARGIN * pixels * per),
+            require(
+                int(FIXED_BYTES + MARGIN * pixels * per),
                 f"A {width}x{height} canvas on {self.name}",
                 hint="choose a smaller canvas",
             )
-        except memory.MemoryEstimateError as exc:
+        except MemoryEstimateError as exc:
             return str(exc)
         return None
 
