@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app_helpers import close_window, make_tiny_model, open_window, wait_for
+from data_helpers import make_landscapes_folder
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -239,32 +240,6 @@ def test_the_app_refuses_canvases_that_cannot_fit_and_keeps_the_open_scene(qtbot
 
 
 # --------------------------------------------------------------------- one training process per run folder
-def make_landscapes_folder(root: Path, train: int = 6, val: int = 2, size: int = 64) -> Path:
-    """A small dataset in the landscapes layout (``{train,val}/{images,labels}``), drawn here: sky over ground with
-    a blob, each class in its own colour plus noise. Real files, no ../shared needed."""
-    from oasis_core.labels import get
-
-    space = get("landscapes")
-    values = space.file_values
-    rng = np.random.default_rng(0)
-    for split, n in (("train", train), ("val", val)):
-        (root / split / "images").mkdir(parents=True)
-        (root / split / "labels").mkdir(parents=True)
-        for i in range(n):
-            lab = np.full((size, size), values[1], np.uint8)
-            lab[size // 2 :] = values[int(rng.integers(2, len(values)))]
-            y, x = rng.integers(8, size - 8, 2)
-            lab[y - 6 : y + 6, x - 6 : x + 6] = values[int(rng.integers(2, len(values)))]
-            pal = {v: np.asarray(c, np.int16) for v, c in zip(values, space.colours)}
-            img = np.zeros((size, size, 3), np.int16)
-            for v, c in pal.items():
-                img[lab == v] = c
-            img = np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
-            Image.fromarray(img).save(root / split / "images" / f"{i:03d}.jpg", quality=95)
-            Image.fromarray(lab).save(root / split / "labels" / f"{i:03d}.png")
-    return root
-
-
 def test_a_second_fit_on_a_busy_run_folder_is_refused_and_a_killed_run_leaves_no_stale_lock(tmp_path):
     import signal
     import time

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from data_helpers import make_landscapes_folder
 from PIL import Image
 
 from oasis_core import losses
@@ -27,7 +28,21 @@ needs_facades = pytest.mark.skipif(
     not FACADES.is_dir(), reason=f"real data folder {FACADES} is absent (../shared/data from the project README)"
 )
 
-TINY = ["--dataset", "facades", "--data", str(FACADES), "--preset", "tiny", "--size", "64x64", "--batch", "2"]
+
+
+@pytest.fixture(scope="session")
+def train_data(tmp_path_factory) -> tuple[str, Path]:
+    """The real facades where ../shared is beside the project, else a landscapes-layout dataset drawn here: the
+    essential training tests (a run, kill and resume, two-process torchrun, export) run on every machine."""
+    if FACADES.is_dir():
+        return "facades", FACADES
+    return "landscapes", make_landscapes_folder(tmp_path_factory.mktemp("landscapes"), train=8, val=4)
+
+
+@pytest.fixture
+def tiny(train_data) -> list[str]:
+    name, root = train_data
+    return ["--dataset", name, "--data", str(root), "--preset", "tiny", "--size", "64x64", "--batch", "2"]
 QUIET = ["--sample-every", "0", "--log-every", "1", "--workers", "0"]
 
 
@@ -46,10 +61,9 @@ def states_equal(a: Path, b: Path) -> bool:
     )
 
 
-@needs_facades
-def test_short_run_has_finite_losses_and_writes_the_run_folder(tmp_path):
+def test_short_run_has_finite_losses_and_writes_the_run_folder(tmp_path, tiny):
     run_dir = tmp_path / "run"
-    r = run_cli(["fit", *TINY, "--iters", "4", "--run-dir", str(run_dir), "--save-every", "2", "--log-every", "1",
+    r = run_cli(["fit", *tiny, "--iters", "4", "--run-dir", str(run_dir), "--save-every", "2", "--log-every", "1",
                  "--sample-every", "2", "--workers", "0"])  # fmt: skip
     assert r.returncode == 0, r.stderr
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -62,16 +76,15 @@ def test_short_run_has_finite_losses_and_writes_the_run_folder(tmp_path):
     assert load_state(run_dir / "state.pt")["step"] == 4
 
 
-@needs_facades
-def test_killed_run_resumes_to_exactly_the_uninterrupted_weights(tmp_path):
-    common = ["fit", *TINY, *QUIET, "--iters", "6", "--save-every", "2"]
+def test_killed_run_resumes_to_exactly_the_uninterrupted_weights(tmp_path, tiny):
+    common = ["fit", *tiny, *QUIET, "--iters", "6", "--save-every", "2"]
     straight = tmp_path / "straight"
     assert run_cli([*common, "--run-dir", str(straight)]).returncode == 0
 
     # kill a run hard (SIGKILL, no clean-up) once it has written a state, then resume it
     killed = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "train", "fit", *TINY, *QUIET, "--iters", "1000", "--save-every", "2"]
+    args = [sys.executable, "-m", "train", "fit", *tiny, *QUIET, "--iters", "1000", "--save-every", "2"]
     proc = subprocess.Popen([*args, "--run-dir", str(killed)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.time() + 240
@@ -88,13 +101,12 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_weights(tmp_path):
     assert states_equal(straight / "state.pt", killed / "state.pt")
 
 
-@needs_facades
-def test_interrupted_run_saves_its_last_step_and_resumes(tmp_path, sig=signal.SIGINT):
+def test_interrupted_run_saves_its_last_step_and_resumes(tmp_path, tiny, sig=signal.SIGINT):
     """Ctrl-C (SIGTERM takes the same path) finishes the current step and saves it, though the next save was far
     off."""
     run_dir = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "train", "fit", *TINY, *QUIET, "--iters", "1000", "--save-every", "500"]
+    args = [sys.executable, "-m", "train", "fit", *tiny, *QUIET, "--iters", "1000", "--save-every", "500"]
     proc = subprocess.Popen([*args, "--run-dir", str(run_dir)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     metrics = run_dir / "metrics.jsonl"
@@ -108,27 +120,25 @@ def test_interrupted_run_saves_its_last_step_and_resumes(tmp_path, sig=signal.SI
     logged = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
     saved = load_state(run_dir / "state.pt")["step"]
     assert 3 <= saved < 500 and saved in (logged[-1], logged[-1] + 1), (saved, logged)
-    r = run_cli(["fit", *TINY, *QUIET, "--iters", str(saved + 2), "--run-dir", str(run_dir), "--resume"])
+    r = run_cli(["fit", *tiny, *QUIET, "--iters", str(saved + 2), "--run-dir", str(run_dir), "--resume"])
     assert r.returncode == 0, r.stderr
     assert load_state(run_dir / "state.pt")["step"] == saved + 2
 
 
-@needs_facades
-def test_existing_run_folder_is_not_overwritten_without_resume(tmp_path):
+def test_existing_run_folder_is_not_overwritten_without_resume(tmp_path, tiny):
     run_dir = tmp_path / "run"
-    assert run_cli(["fit", *TINY, *QUIET, "--iters", "1", "--run-dir", str(run_dir)]).returncode == 0
-    r = run_cli(["fit", *TINY, *QUIET, "--iters", "2", "--run-dir", str(run_dir)])
+    assert run_cli(["fit", *tiny, *QUIET, "--iters", "1", "--run-dir", str(run_dir)]).returncode == 0
+    r = run_cli(["fit", *tiny, *QUIET, "--iters", "2", "--run-dir", str(run_dir)])
     assert r.returncode == 2
     assert "--resume" in r.stderr
 
 
-@needs_facades
 @pytest.mark.distributed
-def test_two_process_torchrun_gloo_identical_weights_and_export_opens(tmp_path):
+def test_two_process_torchrun_gloo_identical_weights_and_export_opens(tmp_path, tiny):
     run_dir = tmp_path / "ddp"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train",
-        "fit", *TINY, *QUIET, "--iters", "3", "--save-every", "3", "--check-every", "1", "--run-dir", str(run_dir),
+        "fit", *tiny, *QUIET, "--iters", "3", "--save-every", "3", "--check-every", "1", "--run-dir", str(run_dir),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
@@ -140,8 +150,12 @@ def test_two_process_torchrun_gloo_identical_weights_and_export_opens(tmp_path):
     model = tmp_path / "model.safetensors"
     r = run_cli(["export", str(run_dir), "-o", str(model), "--dtype", "fp16"])
     assert r.returncode == 0, r.stderr
-    labels = np.full((64, 64), 2, dtype=np.uint8)  # facades: 2 = facade
-    labels[20:40, 10:30] = 3  # a window
+    from oasis_core.checkpoint import read_document
+    from oasis_core.labels import LabelSpace
+
+    values = LabelSpace.from_dict(read_document(model)["label_space"]).file_values
+    labels = np.full((64, 64), values[1], dtype=np.uint8)  # a background class
+    labels[20:40, 10:30] = values[2]  # a region of another
     np.save(tmp_path / "labels.npy", labels)
     out = tmp_path / "out.png"
     g = subprocess.run(
@@ -203,20 +217,19 @@ def test_single_process_helpers_need_no_process_group():
     assert du.all_reduce_sum(t, info) is t
 
 
-@needs_facades
-def test_resume_refuses_a_different_architecture(tmp_path):
+def test_resume_refuses_a_different_architecture(tmp_path, tiny):
     run_dir = tmp_path / "run"
-    assert run_cli(["fit", *TINY, *QUIET, "--iters", "1", "--run-dir", str(run_dir)]).returncode == 0
-    r = run_cli(["fit", *TINY, *QUIET, "--iters", "2", "--run-dir", str(run_dir), "--resume", "--ch", "8"])
+    assert run_cli(["fit", *tiny, *QUIET, "--iters", "1", "--run-dir", str(run_dir)]).returncode == 0
+    r = run_cli(["fit", *tiny, *QUIET, "--iters", "2", "--run-dir", str(run_dir), "--resume", "--ch", "8"])
     assert r.returncode == 2
     assert "ch=" in r.stderr
     assert TrainingError  # the CLI maps TrainingError to exit status 2 with one sentence
 
 
 @needs_facades
-def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path):
+def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path, tiny):
     run_dir = tmp_path / "run"
-    assert run_cli(["fit", *TINY, *QUIET, "--iters", "2", "--run-dir", str(run_dir)]).returncode == 0
+    assert run_cli(["fit", *tiny, *QUIET, "--iters", "2", "--run-dir", str(run_dir)]).returncode == 0
     r = run_cli(["fit-segmenter", str(run_dir), "--iters", "2", "--batch", "2"])
     assert r.returncode == 0, r.stderr
     r = run_cli(["eval", str(run_dir), "--limit", "4", "--samples", "2"])
