@@ -112,7 +112,8 @@ class Scene:
         return _State(self.style_seed, self.seed_locked, self.regions)
 
     def _set_state(self, s: _State) -> None:
-        self.style_seed, self.seed_locked, self.regions = s.style_seed, s.seed_locked, s.regions
+        # the seed lock is a setting, not part of the edit history: undo and redo leave it as the user set it
+        self.style_seed, self.regions = s.style_seed, s.regions
 
     # ----------------------------------------------------------------- edit groups
     def begin_edit(self, name: str) -> None:
@@ -374,7 +375,6 @@ class Scene:
 def _same_state(a: _State, b: _State) -> bool:
     return (
         a.style_seed == b.style_seed
-        and a.seed_locked == b.seed_locked
         and len(a.regions) == len(b.regions)
         and all(x is y for x, y in zip(a.regions, b.regions))
     )

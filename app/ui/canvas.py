@@ -101,6 +101,7 @@ class Canvas(QWidget):
         self.swapped = False  # side view: image on the left
         self.zoom = 1.0
         self.offset = QPointF(0, 0)  # widget position of image (0, 0) in the first pane
+        self._drag_pane = 0  # the pane a drag (or a polygon lasso) started in
         self.busy = False
         self.background = QColor("#19232d")
         self.placeholder = "No model loaded"
@@ -261,8 +262,11 @@ class Canvas(QWidget):
             return 0
         return 1 if pos.x() >= self._pane_width() + GAP / 2 else 0
 
-    def to_image(self, pos: QPointF) -> tuple[float, float]:
-        o = self._origin(self._pane_at(pos))
+    def to_image(self, pos: QPointF, pane: int | None = None) -> tuple[float, float]:
+        """Image coordinates of a widget position, in the pane under it (or in ``pane``: a drag keeps the pane it
+        started in, so moving past the map's edge into the gap or the other pane stays outside the map, where it is
+        clipped, instead of jumping to the other pane's coordinates)."""
+        o = self._origin(self._pane_at(pos) if pane is None else pane)
         return (pos.x() - o.x()) / self.zoom, (pos.y() - o.y()) / self.zoom
 
     def to_widget(self, x: float, y: float, pane: int = 0) -> QPointF:
@@ -517,7 +521,9 @@ class Canvas(QWidget):
             return
         if event.button() != Qt.MouseButton.LeftButton:
             return
-        self.press(self.to_image(pos), event.modifiers())
+        if not self._lasso:  # a polygon lasso keeps the pane of its first click
+            self._drag_pane = self._pane_at(pos)
+        self.press(self.to_image(pos, self._drag_pane), event.modifiers())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position()
@@ -536,10 +542,11 @@ class Canvas(QWidget):
             return
         if self.scene is None:
             return
-        x, y = self.to_image(pos)
+        dragging = bool(event.buttons() & Qt.MouseButton.LeftButton)
+        x, y = self.to_image(pos, self._drag_pane if dragging or self._lasso else None)
         value = tools.pick(self.scene, x, y)
         self.hover.emit(math.floor(x), math.floor(y), -1 if value is None else value)
-        if event.buttons() & Qt.MouseButton.LeftButton:
+        if dragging:
             self.move((x, y))
         self.update()
 
@@ -552,7 +559,7 @@ class Canvas(QWidget):
             self._split_drag = False
             return
         if event.button() == Qt.MouseButton.LeftButton and self.scene is not None:
-            self.release(self.to_image(event.position()))
+            self.release(self.to_image(event.position(), self._drag_pane))
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._lasso and self._lasso_polygon_mode:

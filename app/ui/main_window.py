@@ -386,6 +386,7 @@ class MainWindow(QMainWindow):
         c.hover.connect(self._on_hover)
         c.view_changed.connect(self._update_zoom_label)
         self.palette.class_chosen.connect(self._on_class_chosen)
+        self.palette.search_done.connect(self.canvas.setFocus)
         gp = self.generate_panel
         gp.generate_clicked.connect(g.generate_now)
         gp.cancel_clicked.connect(self.cancel)

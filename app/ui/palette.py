@@ -26,6 +26,7 @@ class Palette(QWidget):
     """Pick the class to paint. ``class_chosen(value)`` fires on every choice (click, search, number key)."""
 
     class_chosen = Signal(int)
+    search_done = Signal()  # Enter picked a class or Esc cleared the search: the keyboard goes back to the canvas
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,14 +134,25 @@ class Palette(QWidget):
         vals = self.visible_values()
         if vals:
             self.choose(vals[0])
+            self.search.clear()
+            self.search_done.emit()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if (
+            obj is self.search
+            and isinstance(event, QKeyEvent)
+            and event.type() == QKeyEvent.Type.ShortcutOverride
+            and event.key() == Qt.Key.Key_Escape
+        ):
+            event.accept()  # Esc clears the search here; the window's Esc (cancel generation) must not take it
+            return True
         if obj is self.search and isinstance(event, QKeyEvent) and event.type() == QKeyEvent.Type.KeyPress:
             if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up):
                 self.list.setFocus()
                 return False
             if event.key() == Qt.Key.Key_Escape:
                 self.search.clear()
+                self.search_done.emit()
                 return True
         return super().eventFilter(obj, event)
 

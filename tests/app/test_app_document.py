@@ -277,3 +277,22 @@ def test_scene_validates_its_label_map():
         Scene(np.zeros((4, 4), dtype=np.int32))
     with pytest.raises(ValueError):
         Scene(np.zeros((4,), dtype=np.uint8))
+
+
+def test_undo_and_redo_leave_the_seed_lock_as_the_user_set_it():
+    """The lock is a setting, not an edit: undoing a stroke made while the seed was unlocked must not unlock it
+    again after the user locked it (the next stroke would replace the whole style)."""
+    from app.doc import Scene, tools
+
+    s = Scene.blank(32, 32, 1, seed_locked=False)
+    with s.edit("Brush"):
+        s.set_style_seed(77)  # an unlocked seed draws a new style with each stroke
+        tools.fill_rect(s, (0, 0), (8, 8), 2)
+    s.set_seed_locked(True)
+    s.undo()
+    assert s.seed_locked, "undo kept the lock"
+    s.redo()
+    assert s.seed_locked and s.style_seed == 77
+    s.set_seed_locked(False)
+    s.undo()
+    assert not s.seed_locked

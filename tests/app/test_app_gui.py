@@ -455,3 +455,42 @@ def test_runtime_choices_show_their_whole_text(win):
         widest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
         assert combo.sizeHint().width() > widest, combo.currentText()
         assert combo.view().minimumWidth() >= widest + 40  # the drop-down list too: its entries are not cut
+
+
+def test_a_stroke_past_the_maps_edge_into_the_image_pane_is_clipped_not_wrapped(qtbot, win):
+    """Side by side: a brush drag that leaves the label map on the right and goes on into the image pane paints
+    up to the edge and no further (it used to jump to the image pane's coordinates and paint across the map)."""
+    win.set_view_mode("side")
+    before = win.scene.labels.copy()
+    water = win.info.value_of("water")
+    win.palette.choose(water)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_B)
+    win.set_brush_size(8)
+    c = win.canvas
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pt(win, 100, 60))
+    for x in (110, 120, 126):
+        qtbot.mouseMove(c, pt(win, x, 60))
+    qtbot.mouseMove(c, pt(win, 10, 60, pane=1))  # into the image pane, left part
+    qtbot.mouseMove(c, pt(win, 40, 62, pane=1))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pt(win, 40, 62, pane=1))
+    painted = (win.scene.labels == water) & (before != water)
+    assert painted[58:62, 100:128].all(), "painted up to the right edge"
+    assert not painted[:, :90].any(), "nothing painted on the left of the map"
+
+
+def test_enter_and_escape_in_the_class_search_give_the_keyboard_back_to_the_canvas(qtbot, win):
+    from PySide6.QtWidgets import QApplication
+
+    win.activateWindow()
+    win.palette.focus_search()
+    assert wait_for(lambda: QApplication.focusWidget() is win.palette.search, 5)
+    qtbot.keyClicks(win.palette.search, "wat")
+    qtbot.keyClick(win.palette.search, Qt.Key.Key_Return)
+    assert win.canvas.value == win.info.value_of("water")
+    assert wait_for(lambda: QApplication.focusWidget() is win.canvas, 5), QApplication.focusWidget()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_3)  # the next number key picks a class, not typed text
+    assert win.canvas.value == win.info.classes[2].value and win.palette.search.text() == ""
+    win.palette.focus_search()
+    qtbot.keyClicks(win.palette.search, "xyz")
+    qtbot.keyClick(win.palette.search, Qt.Key.Key_Escape)
+    assert win.palette.search.text() == "" and wait_for(lambda: QApplication.focusWidget() is win.canvas, 5)
