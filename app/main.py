@@ -43,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test(Path(args.self_test), model=args.model, device=args.device or "auto", t0=_T0)
 
+    from app.platform_check import EXIT_MISSING_LIBRARIES, check_window_platform
+
+    problem = check_window_platform()
+    if problem is not None:
+        print(f"oasis-studio: {problem}", file=sys.stderr)
+        return EXIT_MISSING_LIBRARIES
+
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
