@@ -126,6 +126,32 @@ class ModelInfo:
             raise LabelMapError(str(exc)) from None
         return ls.to_values(channels).astype(self.label_dtype)
 
+    def same_classes(self, other: ModelInfo) -> bool:
+        """Whether ``other`` paints the same classes with the same ids (the same label space)."""
+        mine = [(c.value, c.name.lower()) for c in self.classes]
+        return mine == [(c.value, c.name.lower()) for c in other.classes]
+
+    def remap_from(self, old: ModelInfo, labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """``labels`` painted with ``old``'s classes, in this model's ids, class by class *by name* (a label id
+        means another class in another label space). Returns (new labels, names of the old classes this model does
+        not have: their pixels get the don't-care id where there is one, else the default fill)."""
+        fallback = self.dont_care_value if self.dont_care_value is not None else self.default_fill_value()
+        by_name = {c.name.lower(): c.value for c in self.classes}
+        lut = np.full(max(int(labels.max()) if labels.size else 0, old.max_value) + 1, fallback, dtype=np.int64)
+        unknown: list[str] = []
+        present = set(np.unique(labels).tolist())
+        for c in old.classes:
+            value = by_name.get(c.name.lower())
+            if value is None and old.is_dont_care(c.value) and self.dont_care_value is not None:
+                value = self.dont_care_value
+            if value is None:
+                if c.value in present:
+                    unknown.append(c.name)
+                continue
+            if c.value < len(lut):
+                lut[c.value] = value
+        return lut[labels].astype(self.label_dtype), unknown
+
     def nearest_values(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """Map an RGB image to the nearest class colour: (values in ``label_dtype``, fraction of exact matches)."""
         values, exact = self.label_space.nearest_values(rgb)

@@ -111,9 +111,47 @@ class FilesFlow(QObject):
         self._pending = None
 
     def _adopt_scene(self, info: ModelInfo, old: ModelInfo | None) -> None:
-        """The open scene with the new model's classes, or (when they do not fit) a new canvas."""
+        """The open scene with the new model's classes: mapped by class name from the old model's (ids mean other
+        classes in another label space); classes the new model lacks are asked about. Where nothing fits, a new
+        canvas."""
         scene = self.session.scene
         assert scene is not None
+        if old is not None and not info.same_classes(old):
+            labels, unknown = info.remap_from(old, scene.labels)
+            if unknown:
+                fill = info.class_of(
+                    info.dont_care_value if info.dont_care_value is not None else info.default_fill_value()
+                )
+                answer = self.ui.ask(
+                    "Classes the new model does not have",
+                    f"{info.name} has no class {', '.join(repr(n) for n in unknown)}. Paint "
+                    f"{'them' if len(unknown) > 1 else 'it'} as {fill.name if fill else 'the background'}, or start "
+                    "a new canvas?",
+                    [f"Use {fill.name if fill else 'background'}", "New canvas", "Cancel"],
+                )
+                if answer == "Cancel":
+                    self.models.load_model(old.path)
+                    return
+                if answer == "New canvas":
+                    if scene.dirty:
+                        save = self.ui.ask(
+                            "Unsaved changes", "Save the open scene before starting a new canvas?", ["Save", "Discard"]
+                        )
+                        if save == "Save" and not self.save():
+                            self.models.load_model(old.path)
+                            return
+                    self.new_canvas(*info.natural_size)
+                    return
+            changed = not np.array_equal(labels, scene.labels)
+            # a new document in the new classes: the undo steps, the history and a photo's segmentation hold the
+            # old model's ids and stay with the old model (its saved project keeps them)
+            adopted = Scene(labels, scene.style_seed, scene.seed_locked)
+            if changed or scene.dirty:
+                adopted.mark_dirty()
+            self.session.replace_scene(adopted, self.session.project_path, regenerate=True)
+            if changed:
+                self.ui.status(f"The label map now uses {info.name}'s classes (matched by name)", 6000)
+            return
         try:
             labels = info.normalise(scene.labels, "The open scene")
         except LabelMapError:

@@ -494,3 +494,37 @@ def test_enter_and_escape_in_the_class_search_give_the_keyboard_back_to_the_canv
     qtbot.keyClicks(win.palette.search, "xyz")
     qtbot.keyClick(win.palette.search, Qt.Key.Key_Escape)
     assert win.palette.search.text() == "" and wait_for(lambda: QApplication.focusWidget() is win.canvas, 5)
+
+
+def test_switching_to_a_model_with_other_classes_maps_them_by_name_and_asks_about_the_rest(qtbot, win, tmp_path):
+    """A label id means another class in another label space: landscapes' sky and tree become CamVid's sky and
+    tree, and grass (which CamVid lacks) is asked about; the scene is marked modified."""
+    lab = win.info
+    sky, grass, tree = lab.value_of("sky"), lab.value_of("grass"), lab.value_of("tree")
+    labels = np.full(win.scene.shape, sky, np.uint8)
+    labels[64:] = grass
+    labels[70:90, 20:40] = tree
+    from app.doc import Scene
+
+    win.session.replace_scene(Scene(labels, 7))
+    assert wait_idle(win, 60)
+    camvid = make_tiny_model(tmp_path / "camvid.safetensors", space="camvid", name="tiny camvid")
+    win.answers = ["Use void"]
+    win.models.load_model(camvid)
+    assert wait_for(lambda: win.info.name == "tiny camvid", 60) and wait_idle(win, 60)
+    title, text, buttons = win.questions[-1]
+    assert "'grass'" in text and buttons[0] == "Use void"
+    cv = win.info
+    out = win.scene.labels
+    assert (out[:64] == cv.value_of("sky")).all()
+    assert (out[70:90, 20:40] == cv.value_of("tree")).all()
+    assert (out[100:, 60:] == cv.dont_care_value).all()
+    assert win.scene.dirty and win.scene.style_seed == 7
+
+    fill = lab.class_of(lab.default_fill_value()).name
+    win.answers = [f"Use {fill}"]  # back to landscapes, which has no "void"
+    win.models.load_model(lab.path)
+    assert wait_for(lambda: win.info.model_hash == lab.model_hash, 60) and wait_idle(win, 60)
+    assert "'void'" in win.questions[-1][1]
+    assert (win.scene.labels[:64] == sky).all() and (win.scene.labels[70:90, 20:40] == tree).all()
+    assert (win.scene.labels[100:, 60:] == lab.default_fill_value()).all()
