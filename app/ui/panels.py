@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.doc import DEFAULT_FEATHER, MAX_SEED, HistoryEntry
-from app.ui.canvas import numpy_to_qimage
+from app.ui.canvas import heat_colours, numpy_to_qimage
 from app.ui.icons import icon
 
 
@@ -436,6 +436,46 @@ class PhotoPanel(QGroupBox):
             )
 
 
+class HeatLegend(QWidget):
+    """The heat map's colour scale: the discriminator's fake probability from 0 (looks real) to 1 (looks
+    generated), in the overlay's colours."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.bar = QLabel()
+        ramp = heat_colours(np.tile(np.linspace(0, 1, 256, dtype=np.float32), (12, 1)))
+        self.bar.setPixmap(QPixmap.fromImage(numpy_to_qimage(ramp)))
+        self.bar.setScaledContents(True)
+        self.bar.setFixedHeight(12)
+        self.bar.setToolTip("Heat map colours: the discriminator's probability that a pixel is generated")
+        lay.addWidget(self.bar)
+        ticks = QHBoxLayout()
+        for text, align in (("0 looks real", Qt.AlignmentFlag.AlignLeft), ("0.5", Qt.AlignmentFlag.AlignHCenter),
+                            ("1 looks generated", Qt.AlignmentFlag.AlignRight)):  # fmt: skip
+            lab = QLabel(text)
+            lab.setAlignment(align)
+            lab.setStyleSheet("color: palette(mid); font-size: 11px;")
+            ticks.addWidget(lab, 1)
+        lay.addLayout(ticks)
+
+
+class _NoWheelSpinBox(QSpinBox):
+    """A spin box that ignores the mouse wheel unless it has focus: scrolling the panel must not change it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # the scroll area around the panel scrolls instead
+
+
 class RealismPanel(QGroupBox):
     """The discriminator's realism heat map over the image and a reroll of the least realistic regions."""
 
@@ -451,12 +491,14 @@ class RealismPanel(QGroupBox):
         self.overlay.setToolTip("The discriminator's 'fake' probability over the image: red looks generated")
         self.overlay.toggled.connect(self.overlay_toggled)
         lay.addWidget(self.overlay)
+        self.legend = HeatLegend()
+        lay.addWidget(self.legend)
         form = QFormLayout()
         opacity = LabelledSlider(0, 100, 60, "Opacity of the heat map over the image")
         self.opacity, self.opacity_label = opacity.slider, opacity.label
         self.opacity.valueChanged.connect(lambda v: self.overlay_opacity_changed.emit(v / 100.0))
         form.addRow("Opacity", opacity)
-        self.regions = QSpinBox()
+        self.regions = _NoWheelSpinBox()
         self.regions.setRange(1, 12)
         self.regions.setValue(3)
         self.regions.setToolTip("How many of the least realistic regions to reroll")

@@ -528,3 +528,24 @@ def test_switching_to_a_model_with_other_classes_maps_them_by_name_and_asks_abou
     assert "'void'" in win.questions[-1][1]
     assert (win.scene.labels[:64] == sky).all() and (win.scene.labels[70:90, 20:40] == tree).all()
     assert (win.scene.labels[100:, 60:] == lab.default_fill_value()).all()
+
+
+def test_the_realism_panel_has_a_legend_and_the_wheel_scrolls_past_its_regions_box(qtbot, win):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    panel = win.realism_panel
+    texts = [lab.text() for lab in panel.legend.findChildren(QLabel)]
+    assert "0 looks real" in texts and "1 looks generated" in texts
+    bar = panel.legend.bar.pixmap().toImage()
+    left, right = bar.pixelColor(2, 6), bar.pixelColor(bar.width() - 3, 6)
+    assert left.blue() > left.red() and right.red() > right.blue(), "blue (real) on the left, red (generated) right"
+    box = panel.regions
+    before = box.value()
+    win.canvas.setFocus()
+    pos = QPointF(box.width() / 2, box.height() / 2)
+    wheel = QWheelEvent(pos, box.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(box, wheel)
+    assert box.value() == before, "an unfocused spin box ignores the wheel (the panel scrolls)"
