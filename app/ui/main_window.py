@@ -51,7 +51,15 @@ from app.ui.canvas import TOOLS, Canvas
 from app.ui.dialogs import ConvertDialog, HelpDialog, NewCanvasDialog, ProgressDialog
 from app.ui.icons import icon
 from app.ui.palette import Palette
-from app.ui.panels import GeneratePanel, HistoryPanel, PhotoPanel, RealismPanel, RerollPanel, VariantsPanel
+from app.ui.panels import (
+    GeneratePanel,
+    HistoryPanel,
+    PhotoPanel,
+    RealismPanel,
+    RerollPanel,
+    VariantsPanel,
+    WheelGuard,
+)
 from app.ui.theme import canvas_background, stylesheet
 
 
@@ -160,6 +168,7 @@ class MainWindow(QMainWindow):
         scroll.setWidget(side)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._wheel_guard = WheelGuard(scroll)
         self.generate_dock = self._dock("Image", scroll, Qt.DockWidgetArea.RightDockWidgetArea, "generateDock")
         self.generate_dock.setMinimumWidth(330)
         self.variants_panel = VariantsPanel(self.dark)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -462,18 +466,23 @@ class HeatLegend(QWidget):
         lay.addLayout(ticks)
 
 
-class _NoWheelSpinBox(QSpinBox):
-    """A spin box that ignores the mouse wheel unless it has focus: scrolling the panel must not change it."""
+class WheelGuard(QObject):
+    """Scrolling a panel with the mouse wheel must not change the sliders, spin boxes and drop-downs that pass under
+    the pointer: they take the wheel only once clicked (focused); otherwise the wheel scrolls the panel."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    def __init__(self, scroll: QScrollArea) -> None:
+        super().__init__(scroll)
+        self.scroll = scroll
+        for w in scroll.widget().findChildren(QWidget):
+            if isinstance(w, (QAbstractSlider, QAbstractSpinBox, QComboBox)):
+                w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                w.installEventFilter(self)
 
-    def wheelEvent(self, event) -> None:  # noqa: N802
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()  # the scroll area around the panel scrolls instead
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            QApplication.sendEvent(self.scroll.verticalScrollBar(), event)
+            return True
+        return super().eventFilter(obj, event)
 
 
 class RealismPanel(QGroupBox):
@@ -498,7 +507,7 @@ class RealismPanel(QGroupBox):
         self.opacity, self.opacity_label = opacity.slider, opacity.label
         self.opacity.valueChanged.connect(lambda v: self.overlay_opacity_changed.emit(v / 100.0))
         form.addRow("Opacity", opacity)
-        self.regions = _NoWheelSpinBox()
+        self.regions = QSpinBox()
         self.regions.setRange(1, 12)
         self.regions.setValue(3)
         self.regions.setToolTip("How many of the least realistic regions to reroll")

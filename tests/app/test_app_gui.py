@@ -549,3 +549,10 @@ def test_the_realism_panel_has_a_legend_and_the_wheel_scrolls_past_its_regions_b
                         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
     QApplication.sendEvent(box, wheel)
     assert box.value() == before, "an unfocused spin box ignores the wheel (the panel scrolls)"
+    soft = win.reroll_panel.findChildren(type(panel.strength))  # the sliders of the panel above
+    for slider in [panel.strength, panel.opacity, *soft]:
+        value = slider.value()
+        QApplication.sendEvent(slider, QWheelEvent(pos, slider.mapToGlobal(pos), QPoint(0, 0), QPoint(0, -120),
+                               Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                               False))  # fmt: skip
+        assert slider.value() == value, slider.toolTip()
