@@ -178,6 +178,13 @@ def read_document(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
     try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise CheckpointError(f"{path}: permission denied (this user may not read the file)") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:

@@ -520,3 +520,26 @@ def test_outputs_that_cannot_be_written_are_one_sentence_naming_the_file(tmp_pat
         atomic_write_bytes(blocker / "y.bin", b"data")
     assert e.value.reason == f"{blocker} is a file, not a folder"
     assert str(e.value).startswith(f"cannot write {blocker / 'y.bin'}")
+
+
+def test_an_unreadable_model_file_is_reported_as_unreadable_not_missing(tmp_path, tiny, monkeypatch):
+    import builtins
+
+    import oasis_core.checkpoint as ckpt
+
+    copy = tmp_path / "locked.safetensors"
+    copy.write_bytes(tiny.read_bytes())
+    if os.geteuid() != 0:
+        copy.chmod(0)
+    else:  # root reads every file: make the open fail as it does for a user without permission
+        real_open = builtins.open
+
+        def guarded(file, *a, **k):
+            if str(file) == str(copy):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *a, **k)
+
+        monkeypatch.setattr(builtins, "open", guarded)
+    with pytest.raises(CheckpointError) as e:
+        ckpt.read_document(copy)
+    assert "permission denied" in str(e.value) and "no such" not in str(e.value)
