@@ -15,6 +15,7 @@ Loading reads JSON and raw tensors only: no code is executed. Official files are
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -357,6 +358,43 @@ def check_official_state(state: dict[str, torch.Tensor], module: nn.Module, path
     for k, v in state.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise CheckpointError(f"{path}: tensor {k} holds non-finite values")
+
+
+@functools.cache
+def official_generator_layout(dataset: str) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the official generator state dict for ``dataset`` (built once on the meta device)."""
+    gcfg, _ = paper_configs(dataset)
+    with torch.device("meta"):
+        g = Generator(gcfg, spectral_norm=True)
+    return to_official_keys(_expected_shapes(g))
+
+
+def official_datasets_of(path: str | os.PathLike) -> list[str]:
+    """The dataset whose official generator layout ``path`` matches (keys and shapes; values finite), read without
+    running code; the datasets named in the path are tried first, and the first match is returned. Raises
+    CheckpointError, naming what does not fit, when it is no official OASIS generator."""
+    path = Path(path)
+    state = read_official_state(path)
+    order = sorted(OFFICIAL_DATASETS, key=lambda d: d not in str(path).lower())
+    problems = []
+    for dataset in order:
+        layout = official_generator_layout(dataset)
+        if set(layout) != set(state) or any(tuple(state[k].shape) != s for k, s in layout.items()):
+            missing = [k for k in layout if k not in state]
+            wrong = next((k for k, s in layout.items() if k in state and tuple(state[k].shape) != s), None)
+            problems.append(
+                f"missing {len(missing)} keys ({', '.join(missing[:3])})" if missing
+                else f"{wrong} has shape {tuple(state[wrong].shape)}, not {layout[wrong]} ({dataset})" if wrong
+                else f"unexpected keys ({', '.join(sorted(set(state) - set(layout))[:3])})"
+            )  # fmt: skip
+            continue
+        for k, v in state.items():
+            if v.is_floating_point() and not torch.isfinite(v).all():
+                raise CheckpointError(f"{path}: tensor {k} holds non-finite values")
+        return [dataset]
+    raise CheckpointError(
+        f"{path} is not an official OASIS generator (ade20k, cityscapes or coco): {problems[0] if problems else ''}"
+    )
 
 
 def convert_official(

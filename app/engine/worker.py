@@ -26,7 +26,7 @@ from app.doc.recipe import NoiseRecipe
 from app.engine.models import describe
 from app.engine.results import GenerationResult, PhotoImport, WorstRegions
 from oasis_core import segmentation
-from oasis_core.checkpoint import CheckpointError, convert_official
+from oasis_core.checkpoint import CheckpointError, convert_official, official_datasets_of
 from oasis_core.imageio import read_rgb
 from oasis_core.noise import NoiseField
 from oasis_core.segmentation import resize_photo
@@ -41,7 +41,7 @@ REPLACEABLE = ("generate", "cleanup", "realism")
 # --------------------------------------------------------------------- jobs and results
 @dataclass
 class _Job:
-    kind: str  # "load" | "generate" | "convert" | one of TASKS
+    kind: str  # "load" | "generate" | "inspect" | "convert" | one of TASKS
     stamp: int
     channel: str = ""
     payload: dict = field(default_factory=dict)
@@ -180,6 +180,10 @@ class _Worker(QThread):
         self.noise_fields.clear()  # the fields of the previous model are not needed any more
         return syn, describe(syn, p["path"]), (time.perf_counter() - t0) * 1000
 
+    def _run_inspect(self, job: _Job) -> tuple[str, list[str]]:
+        path = job.payload["path"]
+        return path, official_datasets_of(path)
+
     def _run_convert(self, job: _Job) -> str:
         p = job.payload
         out = convert_official(p["generator"], p.get("discriminator"), p["dataset"], p["out"])
@@ -293,6 +297,7 @@ class Engine(QObject):
     model_failed = Signal(str, str)  # path, message
     generated = Signal(object)  # GenerationResult
     generate_failed = Signal(int, str)  # stamp, message
+    inspected = Signal(str, list)  # an official checkpoint's path and the datasets its layout matches
     converted = Signal(str)  # path of the new model file
     convert_failed = Signal(str)
     progress = Signal(str, int, int)  # channel, done, total (of the channel's current request)
@@ -365,6 +370,14 @@ class Engine(QObject):
         self._update_busy()
         return stamp
 
+    def inspect_official(self, path: str) -> int:
+        """Read and validate an official .pth (no code runs) and find its dataset(s) -> ``inspected`` or
+        ``convert_failed``."""
+        stamp = self._open("convert")
+        self._worker.submit(_Job("inspect", stamp, "convert", {"path": str(path)}))
+        self._update_busy()
+        return stamp
+
     def convert_official(self, generator: str, discriminator: str | None, dataset: str, out: str) -> int:
         stamp = self._open("convert")
         payload = {"generator": generator, "discriminator": discriminator, "dataset": dataset, "out": out}
@@ -404,7 +417,7 @@ class Engine(QObject):
 
     def cancel(self) -> None:
         """Drop queued jobs and abandon the running one (its result is discarded)."""
-        self._worker.drop_pending(("generate", "load", "convert", *TASKS))
+        self._worker.drop_pending(("generate", "load", "convert", "inspect", *TASKS))
         self._worker.cancel_before = self._stamp
         self._waiting.clear()  # nothing asked for so far will be answered
         self._update_busy()
@@ -440,6 +453,8 @@ class Engine(QObject):
                 self.model_loaded.emit(info, ms)
             elif job.kind == "convert":
                 self.converted.emit(result)
+            elif job.kind == "inspect":
+                self.inspected.emit(*result)  # type: ignore[misc]
             elif job.kind in TASKS:
                 self.task_done.emit(job.kind, job.stamp, result)
             else:
@@ -452,7 +467,7 @@ class Engine(QObject):
         if self._is_current(job) and not cancelled:
             if job.kind == "load":
                 self.model_failed.emit(job.payload["path"], message)
-            elif job.kind == "convert":
+            elif job.kind in ("convert", "inspect"):
                 self.convert_failed.emit(message)
             elif job.kind in TASKS:
                 self.task_failed.emit(job.kind, job.stamp, message)

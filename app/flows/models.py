@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 
 from app import resources
 from app.doc.model_info import ModelInfo
-from app.engine import Engine, available_dtypes, official_datasets
+from app.engine import Engine, available_dtypes
 from app.flows import Ui
 from app.session import Session
 
@@ -38,6 +38,7 @@ class ModelsFlow(QObject):
         engine.model_loaded.connect(self._on_loaded)
         engine.model_failed.connect(self._on_failed)
         engine.converted.connect(self._on_converted)
+        engine.inspected.connect(self._on_inspected)
         engine.convert_failed.connect(lambda msg: self.ui.report("error", "Conversion failed", msg))
 
     # ----------------------------------------------------------------- what is on offer
@@ -105,19 +106,26 @@ class ModelsFlow(QObject):
 
     # ----------------------------------------------------------------- official checkpoints
     def offer_conversion(self, path: Path) -> None:
-        """An official OASIS .pth: ask for its dataset (its discriminator is found beside it) and convert it once
-        into our format, then open that."""
+        """An official OASIS .pth: read and check it first (in the worker; no code in it runs), then ask for its
+        dataset (the ones its layout matches; its discriminator is found beside it) and where to save the converted
+        file, and convert it once into our format, then open that."""
+        self.ui.status(f"Checking {path.name}…")
+        self.engine.inspect_official(str(path))
+
+    def _on_inspected(self, path_text: str, datasets: list[str]) -> None:
+        path = Path(path_text)
         d_guess = path.with_name(path.name.replace("EMA", "D").replace("_G", "_D"))
         d_path = str(d_guess) if d_guess.is_file() and d_guess != path else None
-        datasets = official_datasets()
         guess = next((d for d in datasets if d in str(path).lower()), datasets[0])
         dataset = self.ui.choose_official_dataset(path, datasets, guess, d_path)
         if dataset is None:
+            self.ui.status("Conversion cancelled", 3000)
             return
         out = self.ui.choose_path(
             "save", "Save the converted model", "OASIS Studio models (*.safetensors)", f"{path.stem}.safetensors"
         )
         if not out:
+            self.ui.status("Conversion cancelled", 3000)
             return
         self.ui.status(f"Converting {path.name}…")
         self.engine.convert_official(str(path), d_path, dataset, out)

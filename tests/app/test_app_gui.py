@@ -377,7 +377,14 @@ def test_self_test_passes_on_a_tiny_model(tmp_path, tiny_model, qapp):
 
 
 def test_an_official_pth_is_offered_for_conversion_and_a_bad_one_is_explained(win, tmp_path):
-    scene = win.scene
+    """A .pth is read and checked first (in the worker, no code runs): a file that is no official generator is
+    explained without asking anything; a real official layout is matched to its dataset, then the save dialog
+    comes, then the conversion."""
+    import torch
+
+    from oasis_core.checkpoint import official_generator_layout
+
+    scene, scene_model = win.scene, win.info.model_hash
     fake = tmp_path / "best_EMA.pth"
     fake.write_bytes(b"this is not a torch file")
     asked = []
@@ -385,12 +392,30 @@ def test_an_official_pth_is_offered_for_conversion_and_a_bad_one_is_explained(wi
         asked.append((mode, suggestion)) or str(tmp_path / "conv.safetensors")
     )
     win.models.load_model(fake)
-    assert asked == [("save", "best_EMA.safetensors")]
     assert wait_for(lambda: bool(win.messages), 30)
     msg = win.messages[-1]
     assert msg.kind == "error" and "best_EMA.pth" in msg.text
+    assert asked == [], "nothing is asked about a file that is not an official checkpoint"
     assert win.scene is scene and not (tmp_path / "conv.safetensors").exists()
 
+    layout = official_generator_layout("cityscapes")
+    state = {
+        k: torch.tensor(0) if k.endswith("num_batches_tracked") else torch.full((1,), 0.01).expand(shape).clone()
+        if len(shape) <= 1 else torch.full((1,), 0.01).expand(shape)
+        for k, shape in layout.items()
+    }  # right keys and shapes; stride-0 views keep the file small
+    real = tmp_path / "oasis_cityscapes" / "best_EMA.pth"
+    real.parent.mkdir()
+    torch.save(state, real)
+    chosen = []
+    win.choose_official_dataset = lambda path, datasets, guess, d: chosen.append(datasets) or guess
+    win.path_handler = lambda mode, title, suggestion: asked.append((mode, suggestion)) or None  # then cancel
+    count = len(win.messages)
+    win.models.load_model(real)
+    assert wait_for(lambda: bool(asked), 60), [m.text for m in win.messages[count:]]
+    assert chosen == [["cityscapes"]], "the dataset was recognised from the layout before anything was asked"
+    assert asked == [("save", "best_EMA.safetensors")]
+    assert wait_idle(win, 60) and win.info.model_hash == scene_model, "cancelled at the save dialog: nothing changes"
 
 def test_opening_a_project_switches_to_the_model_it_was_made_with(qtbot, win, tmp_path, tiny_model):
     first = win.info
