@@ -543,3 +543,21 @@ def test_an_unreadable_model_file_is_reported_as_unreadable_not_missing(tmp_path
     with pytest.raises(CheckpointError) as e:
         ckpt.read_document(copy)
     assert "permission denied" in str(e.value) and "no such" not in str(e.value)
+
+
+@pytest.mark.gui
+def test_the_app_starts_and_quits_cleanly_again_and_again(tmp_path, tiny):
+    """The PySide6 bug that dropped references to None made about one quit in six abort (exit 134,
+    "Fatal Python error: none_dealloc"). Five real starts: each makes its first image, quits, and exits 0."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
+           "OASIS_STUDIO_RECOVERY_DIR": str(tmp_path / "recovery")}  # fmt: skip
+    for i in range(5):
+        shot = tmp_path / f"shot{i}.png"
+        p = subprocess.run(
+            [sys.executable, "-m", "app.main", "--fresh", "--model", str(tiny), "--screenshot", str(shot)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert p.returncode == 0, (i, p.returncode, p.stderr[-2000:])
+        assert "Fatal Python error" not in p.stderr
+        assert shot.is_file()
+    assert not list((tmp_path / "recovery").glob("*.oasis")), "clean exits leave no recovery copies"
