@@ -313,6 +313,14 @@ class MainWindow(QMainWindow):
         self.size_spin.setToolTip("Brush size ([ and ])")
         self.size_spin.valueChanged.connect(lambda v: self.set_brush_size(v))
         top.addWidget(self.size_spin)
+        # what the eraser paints: shown while the eraser is the tool
+        self.eraser_caption = top.addWidget(_caption_label("Eraser paints"))
+        self.eraser_combo = QComboBox()
+        self.eraser_combo.setToolTip("The class the eraser paints: don't care where the model has one")
+        self.eraser_combo.activated.connect(lambda i: self.set_eraser_value(int(self.eraser_combo.itemData(i))))
+        self.eraser_combo_action = top.addWidget(self.eraser_combo)
+        self.eraser_caption.setVisible(False)
+        self.eraser_combo_action.setVisible(False)
         top.addSeparator()
         top.addWidget(_caption_label("View"))
         self.view_combo = QComboBox()
@@ -494,7 +502,7 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self, info: ModelInfo, _old: ModelInfo | None) -> None:
         self.palette.set_model(info)
         self.canvas.info = info
-        self.canvas.eraser_value = info.eraser_value()
+        self._fill_eraser_choices(info)
         self.palette.choose(self._initial_class(info))
         self._update_ui()
 
@@ -588,7 +596,34 @@ class MainWindow(QMainWindow):
         self.photo.import_photo_dialog(self.files.confirm_discard)
 
     # ================================================================= editing
+    def _fill_eraser_choices(self, info: ModelInfo) -> None:
+        """The eraser's classes for this model; the choice is remembered per label space."""
+        self.eraser_combo.clear()
+        for c in info.classes:
+            label = f"{c.name} (don't care)" if info.is_dont_care(c.value) else c.name
+            self.eraser_combo.addItem(label, c.value)
+        saved = self.settings.value(f"eraser/{info.label_space_name}")
+        try:
+            value = int(saved) if saved is not None else info.eraser_value()
+        except (TypeError, ValueError):
+            value = info.eraser_value()
+        if info.class_of(value) is None:
+            value = info.eraser_value()
+        self.set_eraser_value(value, remember=False)
+
+    def set_eraser_value(self, value: int, remember: bool = True) -> None:
+        info = self.session.info
+        self.canvas.eraser_value = int(value)
+        index = self.eraser_combo.findData(int(value))
+        if index >= 0:
+            self.eraser_combo.setCurrentIndex(index)
+        if remember and info is not None:
+            self.settings.setValue(f"eraser/{info.label_space_name}", int(value))
+        self.canvas.update()
+
     def set_tool(self, name: str) -> None:
+        self.eraser_caption.setVisible(name == "eraser")
+        self.eraser_combo_action.setVisible(name == "eraser")
         self.canvas.tool = name
         self.tool_actions[name].setChecked(True)
         cursor = (

@@ -581,3 +581,21 @@ def test_the_realism_panel_has_a_legend_and_the_wheel_scrolls_past_its_regions_b
                                Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
                                False))  # fmt: skip
         assert slider.value() == value, slider.toolTip()
+
+
+def test_the_eraser_paints_the_class_the_user_chose_and_the_choice_is_remembered(qtbot, win):
+    assert not win.eraser_combo_action.isVisible()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_E)
+    assert win.canvas.tool == "eraser" and win.eraser_combo_action.isVisible()
+    assert win.canvas.eraser_value == win.info.eraser_value(), "the default: don't care, else the background"
+    sand = win.info.value_of("sand")
+    win.eraser_combo.setCurrentIndex(win.eraser_combo.findData(sand))
+    win.eraser_combo.activated.emit(win.eraser_combo.currentIndex())
+    win.set_brush_size(10)
+    mouse_drag(qtbot, win, [(20, 20), (60, 22)])
+    assert (win.scene.labels[18:23, 25:55] == sand).all(), "the eraser painted the chosen class"
+    assert int(win.settings.value(f"eraser/{win.info.label_space_name}")) == sand
+    win._fill_eraser_choices(win.info)  # as when the model loads again
+    assert win.canvas.eraser_value == sand
+    qtbot.keyClick(win.canvas, Qt.Key.Key_B)
+    assert not win.eraser_combo_action.isVisible()
