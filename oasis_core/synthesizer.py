@@ -26,6 +26,7 @@ from oasis_core import memory
 from oasis_core import noise as noise_ops
 from oasis_core.checkpoint import CheckpointError, ModelFile, load_checkpoint
 from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
+from oasis_core.fast.generator import Cancelled as GenerationCancelled  # noqa: F401 (part of this module's API)
 from oasis_core.labels import LabelSpace
 from oasis_core.noise import NoiseField
 from oasis_core.runtime import resolve_device, resolve_dtype, to_uint8
@@ -240,22 +241,29 @@ class Synthesizer:
             where,
         )
 
-    def _fast(self, labels: np.ndarray, noise: torch.Tensor | NoiseLayout) -> torch.Tensor:
+    def _fast(
+        self, labels: np.ndarray, noise: torch.Tensor | NoiseLayout, cancel: Callable[[], bool] | None = None
+    ) -> torch.Tensor:
         """The fast path: label channels plus a digest of the raw labels (the plan cache key)."""
         channels = torch.from_numpy(self.label_space.to_channels(labels))
         key = hashlib.blake2b(np.ascontiguousarray(labels).view(np.uint8).reshape(-1), digest_size=16)
         key.update(repr((labels.shape, labels.dtype.str)).encode())
-        return self.fast_generator(channels, noise, label_key=key.digest())
+        return self.fast_generator(channels, noise, label_key=key.digest(), cancel=cancel)
 
     @torch.inference_mode()
     def generate_tensor(
-        self, labels: np.ndarray, noise: NoiseField | list[NoiseField] | np.ndarray | torch.Tensor, pad: bool = True
+        self,
+        labels: np.ndarray,
+        noise: NoiseField | list[NoiseField] | np.ndarray | torch.Tensor,
+        pad: bool = True,
+        cancel: Callable[[], bool] | None = None,
     ) -> torch.Tensor:
         """(B, 3, H, W) float32 output in [-1, 1] before quantisation.
 
         ``noise``: a :class:`NoiseField` (or a list of them, a batch) or a dense (z, H, W) / (B, z, H, W) field.
         A map whose sides are not multiples of :attr:`size_multiple` is padded (border labels and noise
-        replicated) and the output cropped back; ``pad=False`` refuses it instead."""
+        replicated) and the output cropped back; ``pad=False`` refuses it instead. ``cancel``: asked between the
+        generator's blocks (fast path); True stops the call with :class:`GenerationCancelled`."""
         labels = np.asarray(labels)
         if labels.ndim != 2:
             raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
@@ -276,11 +284,11 @@ class Synthesizer:
                 z = F.pad(z, (0, pw, 0, ph), mode="replicate")
         if fields is not None:
             if self.fast_generator is not None:
-                out = self._fast(labels, NoiseLayout.of_fields(fields))
+                out = self._fast(labels, NoiseLayout.of_fields(fields), cancel)
                 return out[..., :h, :w] if (ph or pw) else out
             z = torch.stack([f.dense() for f in fields]).to(self.device)
         if self.fast_generator is not None:
-            out = self._fast(labels, z)
+            out = self._fast(labels, z, cancel)
         else:
             oh = self.onehot(labels).expand(z.shape[0], -1, -1, -1)
             if self._channels_last:
@@ -291,11 +299,15 @@ class Synthesizer:
         return out[..., :h, :w] if (ph or pw) else out
 
     def generate(
-        self, labels: np.ndarray, noise: NoiseField | np.ndarray | torch.Tensor, pad: bool = True
+        self,
+        labels: np.ndarray,
+        noise: NoiseField | np.ndarray | torch.Tensor,
+        pad: bool = True,
+        cancel: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """(H, W, 3) uint8 for one noise field; (B, H, W, 3) for a batch (B, z, H, W) or a list of fields.
         Any size: see :meth:`generate_tensor` for ``pad``."""
-        out = to_uint8(self.generate_tensor(labels, noise, pad=pad))
+        out = to_uint8(self.generate_tensor(labels, noise, pad=pad, cancel=cancel))
         # a list of fields is a batch; np.ndim of it would build every dense field just to count axes
         single = isinstance(noise, NoiseField) or (not isinstance(noise, (list, tuple)) and np.ndim(noise) == 3)
         return out[0] if single else out

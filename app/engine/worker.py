@@ -30,7 +30,7 @@ from oasis_core.checkpoint import CheckpointError, convert_official, official_da
 from oasis_core.imageio import read_rgb
 from oasis_core.noise import NoiseField
 from oasis_core.segmentation import resize_photo
-from oasis_core.synthesizer import Synthesizer
+from oasis_core.synthesizer import GenerationCancelled, Synthesizer
 
 #: jobs whose results come back through ``Engine.task_done`` / ``task_failed``
 TASKS = ("segment", "cleanup", "realism", "worst")
@@ -268,7 +268,11 @@ class _Worker(QThread):
             if job.stamp <= self.cancel_before:
                 raise _Cancelled
             # any size: the Synthesizer pads the map and its noise to the generator's multiple and crops back
-            images.append(np.ascontiguousarray(syn.generate(labels, self._noise(syn, recipe))))
+            try:
+                image = syn.generate(labels, self._noise(syn, recipe), cancel=lambda: job.stamp <= self.cancel_before)
+            except GenerationCancelled:
+                raise _Cancelled from None
+            images.append(np.ascontiguousarray(image))
             if len(recipes) > 1:
                 self.progress.emit(job, i + 1, len(recipes))
         ms = (time.perf_counter() - t0) * 1000 / max(1, len(recipes))
@@ -438,7 +442,9 @@ class Engine(QObject):
     def _update_busy(self) -> None:
         pending = self._worker.pending() > 0  # read first: a job leaves the queue only once it is running
         with self._running_lock:
-            busy = pending or self._running is not None
+            # an abandoned (cancelled) job still finishing its current block does not keep the UI busy
+            running = self._running
+            busy = pending or (running is not None and running.stamp > self._worker.cancel_before)
         if busy != self._busy:
             self._busy = busy
             self.busy_changed.emit(busy)

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -76,6 +77,10 @@ def _num_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(old)
+
+
+class Cancelled(Exception):
+    """A generation stopped because its ``cancel`` check said so (between the generator's blocks)."""
 
 
 class _RowGather:
@@ -152,6 +157,7 @@ class FastGenerator:
         self._stream = _Stream(self.device)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._cancel: Callable[[], bool] | None = None  # the running call's cancel check
         self.stats = {"plan_hits": 0, "plan_misses": 0, "dense": 0, "plan_updates": 0, "level_updates": 0}
 
     def clear_cache(self) -> None:
@@ -458,10 +464,12 @@ class FastGenerator:
         noise: torch.Tensor | NoiseLayout,
         *,
         label_key: bytes | None = None,
+        cancel: Callable[[], bool] | None = None,
     ) -> torch.Tensor:
         """``channels`` (H, W) label channels, ``noise`` (B, z, H, W) / (z, H, W) or a layout -> (B, 3, H, W) fp32.
 
-        ``label_key``: a digest of the label map the caller already has (saves hashing it again).
+        ``label_key``: a digest of the label map the caller already has (saves hashing it again). ``cancel``:
+        asked between the generator's blocks; when it returns True the call stops with :class:`Cancelled`.
         """
         with torch.inference_mode(), _num_threads(self.threads):
             channels = torch.as_tensor(channels).to(self.device, torch.long)
@@ -485,29 +493,49 @@ class FastGenerator:
                 dense = noise.to(self.device, torch.float32)
                 layout = analyse_noise(dense)
             with self._lock:
-                plan = self._plan(channels, layout, label_key) if layout is not None else None
-                if plan is None:
-                    self.stats["dense"] += 1
-                    if dense is None:
-                        dense = self._field(layout, h, w)
-                n = dense.shape[0] if plan is None else layout.batch
-                st = self._stream
-                if n == 1:
-                    # one image and a spare core: the label/noise tables of each level are built beside the trunk
-                    pipeline = self.cores > 1 and plan is not None
-                    if pipeline and self._pool is None:
-                        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oasis-fast")
-                    out = self._run_stream(st, channels, plan, layout, dense, 1, pipeline=pipeline)
-                else:
-                    # a batch: one stream whose every op runs on all the cores (intra-op threads), in chunks twice
-                    # as big. Measured on 2 cores, 8 variants of a lite model: 13 ms per variant, against 15 with
-                    # one stream of 4 images per core (their thousands of small chunk ops wait for each other's
-                    # interpreter lock) and 23 with one core.
-                    with _num_threads(max(self.cores, self.threads) if self.threads is not None else None):
-                        out = self._run_stream(st, channels, plan, layout, dense, n)
-                if plan is not None and not self._updatable_levels_missing(plan):
-                    plan.parent = None  # built: nothing left to update from
-                return out
+                self._cancel = cancel
+                try:
+                    return self._run(channels, layout, dense, label_key, h, w)
+                finally:
+                    self._cancel = None
+
+    def _stop_if_cancelled(self) -> None:
+        if self._cancel is not None and self._cancel():
+            raise Cancelled("the generation was cancelled")
+
+    def _run(
+        self,
+        channels: torch.Tensor,
+        layout: NoiseLayout | None,
+        dense: torch.Tensor | None,
+        label_key: bytes | None,
+        h: int,
+        w: int,
+    ) -> torch.Tensor:
+        """The body of ``__call__``, under its lock."""
+        plan = self._plan(channels, layout, label_key) if layout is not None else None
+        if plan is None:
+            self.stats["dense"] += 1
+            if dense is None:
+                dense = self._field(layout, h, w)
+        n = dense.shape[0] if plan is None else layout.batch
+        st = self._stream
+        if n == 1:
+            # one image and a spare core: the label/noise tables of each level are built beside the trunk
+            pipeline = self.cores > 1 and plan is not None
+            if pipeline and self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oasis-fast")
+            out = self._run_stream(st, channels, plan, layout, dense, 1, pipeline=pipeline)
+        else:
+            # a batch: one stream whose every op runs on all the cores (intra-op threads), in chunks twice
+            # as big. Measured on 2 cores, 8 variants of a lite model: 13 ms per variant, against 15 with
+            # one stream of 4 images per core (their thousands of small chunk ops wait for each other's
+            # interpreter lock) and 23 with one core.
+            with _num_threads(max(self.cores, self.threads) if self.threads is not None else None):
+                out = self._run_stream(st, channels, plan, layout, dense, n)
+        if plan is not None and not self._updatable_levels_missing(plan):
+            plan.parent = None  # built: nothing left to update from
+        return out
 
     def _run_stream(
         self,
@@ -629,6 +657,7 @@ class FastGenerator:
         h, w = channels.shape
         x = self._fc(channels, self._latent_noise(layout, h, w))
         for i, lvl in enumerate(self.levels):
+            self._stop_if_cancelled()
             geo, tables = level(i)
             if tables is None:
                 s = self.downscale >> i
@@ -648,6 +677,7 @@ class FastGenerator:
         d = self.downscale
         x = self._fc(channels, noise[:, :, ::d, ::d])
         for i, lvl in enumerate(self.levels):
+            self._stop_if_cancelled()
             s = d >> i
             x = self._block(st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], noise[:, :, ::s, ::s]))
         return self._head(x)
@@ -773,7 +803,9 @@ class FastGenerator:
                 res = x  # the residual: a buffer of ours, read by norm_0 before conv_1 adds into it
             dx = self._modulate(st, lvl.spades["0"], x, gb("0"), leaky=True)
         b_, hl, wl, _ = res.shape
+        self._stop_if_cancelled()  # the large levels take seconds: cancel between their convolutions too
         dx = lvl.conv_0(dx, out=st.get("d0", (b_, hl, wl, lvl.fmiddle), self.dtype))
+        self._stop_if_cancelled()
         dx = self._modulate(st, lvl.spades["1"], dx, gb("1"), leaky=True)
         return lvl.conv_1(dx, out=res, accumulate=True)
 

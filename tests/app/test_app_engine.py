@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -221,3 +222,41 @@ def test_only_the_current_request_of_a_channel_is_answered(engine, model_path):
     assert not engine.waiting("realism")
     assert wait_for(lambda: not engine.busy, 30)
     assert done == []  # forgotten: never answered
+
+
+def test_cancel_stops_a_large_frame_between_blocks_and_the_ui_is_idle_at_once(engine, tmp_path):
+    """Cancelling a long generation: the engine is idle the moment cancel() returns (the abandoned job is not
+    waited for), and the worker stops at the next block of the generator instead of finishing the frame."""
+    import time
+
+    from app_helpers import make_tiny_model
+
+    from oasis_core.noise import NoiseField
+    from oasis_core.synthesizer import GenerationCancelled, Synthesizer
+
+    path = make_tiny_model(tmp_path / "wide.safetensors", seed=2)
+    syn = Synthesizer.load(path, "cpu", "fp32")
+    labels = np.zeros((256, 256), np.uint8)
+    asked = []
+    with pytest.raises(GenerationCancelled):
+        syn.generate(labels, NoiseField.sample(syn.z_dim, 256, 256, 1), cancel=lambda: asked.append(1) or True)
+    assert len(asked) == 1, "stopped at the first check"
+    ok = syn.generate(labels, NoiseField.sample(syn.z_dim, 256, 256, 1), cancel=lambda: False)
+    assert ok.shape == (256, 256, 3), "a call that is not cancelled is unaffected"
+
+    bundled = Path(__file__).resolve().parents[2] / "resources" / "models" / "landscapes.safetensors"
+    if not bundled.is_file():
+        pytest.skip("no bundled model")
+    engine.load_model(bundled, "cpu", "fp32")
+    assert wait_for(lambda: engine.events["loaded"], 60)
+    big = np.zeros((1536, 1536), np.uint8)
+    engine.generate(big, [NoiseRecipe(1536, 1536, 5)], channel="main")
+    assert wait_for(lambda: engine._running is not None, 10)
+    time.sleep(0.3)  # well inside the frame (several seconds on 2 cores)
+    t0 = time.perf_counter()
+    engine.cancel()
+    assert not engine.busy, "idle at once"
+    assert wait_for(lambda: engine._running is None, 30)
+    stopped = time.perf_counter() - t0
+    assert stopped < 3.0, f"the worker went on for {stopped:.1f} s after cancel"
+    assert not engine.events["gen_failed"]
