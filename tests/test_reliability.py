@@ -191,6 +191,15 @@ def test_model_files_with_absurd_metadata_or_non_float_weights_are_refused(tmp_p
     with pytest.raises(CheckpointError, match="stored as int32; model weights must be float32"):
         load_checkpoint(_rewrite(tiny, tmp_path / "int.safetensors", tensors=as_int))
 
+    def as_fp8(state):
+        import torch
+
+        k = next(k for k, v in state.items() if v.is_floating_point() and v.ndim == 4)
+        return {**state, k: state[k].to(torch.float8_e4m3fn)}
+
+    with pytest.raises(CheckpointError, match="stored as float8_e4m3fn"):
+        load_checkpoint(_rewrite(tiny, tmp_path / "fp8.safetensors", tensors=as_fp8))
+
     deep = tmp_path / "deep.safetensors"
     _rewrite(tiny, deep)
     # metadata nested 100,000 levels deep: JSON's recursion limit, not a traceback
@@ -561,3 +570,18 @@ def test_the_app_starts_and_quits_cleanly_again_and_again(tmp_path, tiny):
         assert "Fatal Python error" not in p.stderr
         assert shot.is_file()
     assert not list((tmp_path / "recovery").glob("*.oasis")), "clean exits leave no recovery copies"
+
+
+def test_an_empty_or_damaged_training_state_is_one_sentence(tmp_path):
+    data = make_landscapes_folder(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    base = ["train", "fit", "--dataset", "landscapes", "--data", data, "--preset", "tiny", "--size", "64x64",
+            "--iters", "2", "--run-dir", run_dir, "--workers", "0", "--resume"]  # fmt: skip
+    (run_dir / "state.pt").write_bytes(b"")
+    p = run(*base)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert "state.pt is empty" in p.stderr.strip().splitlines()[-1]
+    (run_dir / "state.pt").write_bytes(b"PK\x03\x04 truncated")
+    p = run(*base)
+    assert p.returncode == 2 and "is not a readable training state" in p.stderr.strip().splitlines()[-1]

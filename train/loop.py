@@ -243,9 +243,15 @@ def save_state(path: Path, state: dict) -> None:
 
 def load_state(path: Path) -> dict:
     try:
+        if Path(path).stat().st_size == 0:
+            raise TrainingError(f"{path} is empty (a copy cut short?); delete it to start the run again")
         return torch.load(path, map_location="cpu", weights_only=True)
+    except TrainingError:
+        raise
     except Exception as exc:
-        raise TrainingError(f"{path} is not a readable training state ({str(exc).splitlines()[0][:200]})") from None
+        text = str(exc).strip()
+        detail = text.splitlines()[0][:200] if text else type(exc).__name__
+        raise TrainingError(f"{path} is not a readable training state ({detail})") from None
 
 
 # ------------------------------------------------------------------------------------------------ samples
