@@ -585,3 +585,17 @@ def test_an_empty_or_damaged_training_state_is_one_sentence(tmp_path):
     (run_dir / "state.pt").write_bytes(b"PK\x03\x04 truncated")
     p = run(*base)
     assert p.returncode == 2 and "is not a readable training state" in p.stderr.strip().splitlines()[-1]
+
+
+def test_fid_without_its_extra_or_weights_is_refused_before_any_work(tmp_path):
+    import time
+
+    weights = tmp_path / "pt_inception.pth"
+    weights.write_bytes(b"x")
+    t0 = time.perf_counter()
+    p = run("train", "eval", tmp_path, "--inception-weights", weights)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    line = p.stderr.strip().splitlines()[-1]
+    assert line.startswith("oasis-train eval: error:")
+    assert "'vision' extra" in line or "no such file" in line
+    assert time.perf_counter() - t0 < 60

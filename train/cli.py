@@ -288,12 +288,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from train.evaluate import evaluate_model, evaluate_run
+    from train.evaluate import check_fid_available, evaluate_model, evaluate_run
 
     kw = dict(samples=args.samples, limit=args.limit, inception_weights=args.inception_weights)
     if (args.run_dir is None) == (args.model is None) or (args.model is None) != (args.data is None):
         print("oasis-train eval: give a run folder, or --model FILE with --data DIR", file=sys.stderr)
         return 2
+    if args.inception_weights is not None:
+        check_fid_available(args.inception_weights)  # before minutes of work, not after
     results = evaluate_run(args.run_dir, **kw) if args.model is None else evaluate_model(args.model, args.data, **kw)
     for k, v in results.items():
         print(f"{k:<34} {v}")

@@ -160,17 +160,25 @@ def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
-def inception_features(weights: Path):
-    """pytorch-fid's InceptionV3 pool features, built from a user-supplied weights file (never downloaded)."""
+def check_fid_available(weights: Path) -> None:
+    """Refuse ``--inception-weights`` up front (ValueError, one sentence) when FID cannot be computed here: the
+    optional 'vision' extra is missing, or the weights file is. Checked before any evaluation work starts."""
     try:
-        from pytorch_fid import inception as pf
+        from pytorch_fid import inception  # noqa: F401
     except Exception as exc:  # torchvision missing or broken beside this torch build
-        raise RuntimeError(
+        raise ValueError(
             "FID needs the optional 'vision' extra (pip install -e '.[vision]'): torchvision + pytorch-fid "
             f"({type(exc).__name__}: {exc})"
         ) from None
-    if not weights.is_file():
-        raise RuntimeError(f"{weights}: no such file (the FID Inception weights pt_inception-2015-12-05-6726825d.pth)")
+    if not Path(weights).is_file():
+        raise ValueError(f"{weights}: no such file (the FID Inception weights pt_inception-2015-12-05-6726825d.pth)")
+
+
+def inception_features(weights: Path):
+    """pytorch-fid's InceptionV3 pool features, built from a user-supplied weights file (never downloaded)."""
+    check_fid_available(weights)
+    from pytorch_fid import inception as pf
+
     original = pf.load_state_dict_from_url
     pf.load_state_dict_from_url = lambda *a, **k: torch.load(weights, map_location="cpu", weights_only=True)
     try:
