@@ -45,6 +45,16 @@ _positive = _int_at_least(1)
 _non_negative = _int_at_least(0)
 
 
+def _multipliers(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if len(values) < 2 or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected two or more positive multipliers, got {text!r}")
+    return values
+
+
 def _decay(text: str) -> float:
     v = _float_at_least(0.0, strict=False)(text)
     if v >= 1.0:
@@ -110,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ema-decay", type=_decay, help="EMA decay of the generator's weights, in [0, 1)")
     f.add_argument("--ch", type=_positive, help="generator width (paper: 64)")
     f.add_argument("--spade-hidden", type=_positive, help="SPADE hidden width (paper: 128)")
+    f.add_argument(
+        "--g-multipliers",
+        type=_multipliers,
+        metavar="M,M,...",
+        help="generator block widths as multiples of --ch, lowest level first (paper: 16,16,16,8,4,2,1); a warm "
+        "start (--init-from) from a file with smaller widths grows its weights, keeping what it computes",
+    )
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(
         "--grouped-spade",
@@ -233,6 +250,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         ema_decay=args.ema_decay,
         ch=args.ch,
         spade_hidden=args.spade_hidden,
+        g_multipliers=args.g_multipliers,
         reuse_fake=args.reuse_fake,
         grouped_spade=args.grouped_spade,
         fast_resample=args.fast_resample,

@@ -77,6 +77,9 @@ class TrainConfig:
     z_dim: int = 64
     norm: str = "batch"
     d_channels: tuple[int, ...] = (3, 128, 128, 256, 256, 512, 512)
+    # the generator's block widths as multiples of ch, lowest level first (None: the paper's 16,16,16,8,4,2,1);
+    # e.g. 16,16,16,8,4,3,2 widens the two full-resolution blocks (a warm start grows a smaller file's weights)
+    g_multipliers: tuple[int, ...] | None = None
     # speed
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True
@@ -103,6 +106,7 @@ class TrainConfig:
         d["size"] = list(self.size)
         d["load_size"] = list(self.load_size) if self.load_size else None
         d["d_channels"] = list(self.d_channels)
+        d["g_multipliers"] = list(self.g_multipliers) if self.g_multipliers else None
         return d
 
     @classmethod
@@ -113,6 +117,8 @@ class TrainConfig:
         if d.get("load_size"):
             d["load_size"] = tuple(d["load_size"])
         d["d_channels"] = tuple(d["d_channels"])
+        if d.get("g_multipliers"):
+            d["g_multipliers"] = tuple(d["g_multipliers"])
         return cls(**d)
 
     def replace(self, **kw) -> TrainConfig:

@@ -124,6 +124,7 @@ def model_configs(cfg: TrainConfig, space: LabelSpace) -> tuple[GeneratorConfig,
         z_dim=cfg.z_dim,
         norm=cfg.norm,
         aspect_ratio=w / h,
+        **({"multipliers": tuple(cfg.g_multipliers)} if cfg.g_multipliers else {}),
     )
     return gcfg, DiscriminatorConfig(semantic_nc=space.num_channels, channels=cfg.d_channels)
 
@@ -190,6 +191,52 @@ def refresh_bn(
     for m in bns:
         m.momentum = 0.1
     generator.eval()
+
+
+def plain_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the folded (model-file) weights of a module with spectral-norm parametrizations."""
+    suffix = ".parametrizations.weight.original"
+    out = {}
+    for key, v in module.state_dict().items():
+        if key.endswith((".parametrizations.weight.0._u", ".parametrizations.weight.0._v")):
+            continue
+        out[key[: -len(suffix)] + ".weight" if key.endswith(suffix) else key] = tuple(v.shape)
+    return out
+
+
+def grow_plain_state(
+    plain: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]], seed: int = 0, scale: float = 0.01
+) -> dict[str, torch.Tensor]:
+    """Folded weights widened to ``shapes`` (each at least as large) so that the network computes (almost) the
+    same function: a new output channel gets a copy of a random existing one scaled by ``scale`` (so it can learn),
+    a new input channel a zero weight (so nothing reads the new channels yet); new biases and BN means are 0, new
+    BN variances 1. Spectral norm barely moves: the added rows are small."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, shape in shapes.items():
+        if key not in plain:
+            raise TrainingError(f"cannot widen: the model file has no {key}")
+        t = plain[key]
+        if tuple(t.shape) == tuple(shape):
+            out[key] = t
+            continue
+        if t.dim() != len(shape) or any(a > b for a, b in zip(t.shape, shape)):
+            raise TrainingError(f"cannot widen {key} from {tuple(t.shape)} to {tuple(shape)}")
+        if key.endswith("running_var"):
+            new = torch.ones(shape, dtype=t.dtype)
+        else:
+            new = torch.zeros(shape, dtype=t.dtype)
+        if t.dim() >= 2 and key.endswith("weight"):
+            o, i = t.shape[:2]
+            new[:o, :i] = t
+            extra = shape[0] - o
+            if extra:
+                pick = torch.randint(0, o, (extra,), generator=g)
+                new[o:, :i] = scale * t[pick]
+        else:
+            new[tuple(slice(0, n) for n in t.shape)] = t
+        out[key] = new
+    return out
 
 
 def load_plain_weights(module: nn.Module, plain: dict[str, torch.Tensor], power_iterations: int = 50) -> None:
@@ -331,13 +378,20 @@ class Run:
 
         mf = load_checkpoint(path)
         gcfg, dcfg = model_configs(self.cfg, self.space)
-        if mf.generator_config.to_dict() | {"aspect_ratio": 0} != gcfg.to_dict() | {"aspect_ratio": 0}:
+        old = mf.generator_config.to_dict() | {"aspect_ratio": 0}
+        new = gcfg.to_dict() | {"aspect_ratio": 0}
+        g_state = mf.generator_state
+        if old | {"multipliers": None} == new | {"multipliers": None} and old["multipliers"] != new["multipliers"]:
+            g_state = grow_plain_state(g_state, plain_shapes(self.g_plain), seed=self.cfg.seed)
+            if self.info.is_main:
+                print(f"note: the generator of {path} was widened to multipliers {gcfg.multipliers}", file=sys.stderr)
+        elif old != new:
             raise TrainingError(f"{path}: its generator config differs from this run's ({mf.generator_config})")
         if mf.label_space.num_channels != self.space.num_channels:
             raise TrainingError(f"{path}: its label space has {mf.label_space.num_channels} channels, not "
                                 f"{self.space.num_channels}")  # fmt: skip
-        load_plain_weights(self.g_plain, mf.generator_state)
-        load_plain_weights(self.ema, mf.generator_state)
+        load_plain_weights(self.g_plain, g_state)
+        load_plain_weights(self.ema, g_state)
         if mf.discriminator_state is not None and mf.discriminator_config == dcfg:
             load_plain_weights(self.d_plain, mf.discriminator_state)
         elif self.info.is_main:
@@ -347,7 +401,7 @@ class Run:
         if st.get("version") != STATE_VERSION:
             raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
         old = json.loads(st["config"])
-        for key in ("ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm"):
+        for key in ("ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers"):
             if old.get(key) != self.cfg.to_dict().get(key):
                 raise TrainingError(
                     f"cannot resume: the run was trained with {key}={old.get(key)!r}, now {self.cfg.to_dict()[key]!r}"

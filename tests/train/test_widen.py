@@ -1,0 +1,52 @@
+"""Growing a generator's block widths from a smaller model's weights (``oasis-train fit --g-multipliers`` with
+``--init-from``): the grown network starts out computing what the small one computed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from oasis_core.config import GeneratorConfig
+from oasis_core.nn import Generator, fold_spectral_norm
+from train.loop import TrainingError, grow_plain_state, load_plain_weights, plain_shapes
+
+
+def _trained_like(cfg: GeneratorConfig, seed: int) -> Generator:
+    torch.manual_seed(seed)
+    g = Generator(cfg)
+    g.init_weights(1.0)
+    with torch.no_grad():  # BN statistics that are not the identity, as after training
+        for name, buf in g.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.3)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+    return g.eval()
+
+
+def test_a_widened_generator_starts_from_the_same_function():
+    small_cfg = GeneratorConfig(semantic_nc=6, ch=4, spade_hidden=8, z_dim=8)
+    wide_cfg = GeneratorConfig(semantic_nc=6, ch=4, spade_hidden=8, z_dim=8, multipliers=(16, 16, 16, 8, 4, 3, 2))
+    plain = fold_spectral_norm(_trained_like(small_cfg, 0).state_dict())  # what a model file holds
+    small = Generator(small_cfg).eval()
+    load_plain_weights(small, plain)  # the small model as a warm start loads it
+    wide = Generator(wide_cfg).eval()
+    grown = grow_plain_state(plain, plain_shapes(wide), seed=1)
+    load_plain_weights(wide, grown)
+    torch.manual_seed(3)
+    labels = torch.randint(0, 6, (1, 64, 64))
+    onehot = torch.nn.functional.one_hot(labels, 6).permute(0, 3, 1, 2).float()
+    z = torch.randn(1, 8, 1, 1).expand(1, 8, 64, 64).contiguous()
+    with torch.no_grad():
+        a, b = small(onehot, z), wide(onehot, z)
+    assert sum(p.numel() for p in wide.parameters()) > sum(p.numel() for p in small.parameters())
+    assert (a - b).abs().max() < 0.02, float((a - b).abs().max())  # spectral norm moves a little, nothing else
+    other = Generator(wide_cfg).eval()
+    with torch.no_grad():
+        assert (other(onehot, z) - a).abs().max() > 0.1, "a fresh wide generator computes something else"
+
+
+def test_widening_refuses_to_shrink():
+    plain = {"w.weight": torch.zeros(4, 4, 3, 3)}
+    with pytest.raises(TrainingError, match="cannot widen"):
+        grow_plain_state(plain, {"w.weight": (2, 4, 3, 3)})
