@@ -228,3 +228,29 @@ def set_measures(
     put("streaks_col", gc, rc)
     put("streaks_row", gr, rr)
     return out
+
+
+def downsample(images: np.ndarray, labels: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W, 3) images box-averaged by ``factor`` and their (N, H, W) labels taken by nearest neighbour (both
+    cropped to a multiple of ``factor``)."""
+    n, h, w = labels.shape
+    h, w = h - h % factor, w - w % factor
+    im = images[:, :h, :w].astype(np.float32).reshape(n, h // factor, factor, w // factor, factor, -1)
+    return np.round(im.mean((2, 4))).astype(np.uint8), labels[:, :h:factor, :w:factor]
+
+
+def measures_by_scale(
+    generated: np.ndarray, real: np.ndarray, labels: np.ndarray, ignore: int | None = None, factors=(2, 4)
+) -> dict[str, float]:
+    """The texture and streak ratios of :func:`set_measures` on images downsampled by each factor: where in scale
+    a gap is made (a gap that is gone at half resolution is made at the full-resolution block)."""
+    out: dict[str, float] = {}
+    for f in factors:
+        if min(labels.shape[1:]) // f < 32:
+            continue  # too small to measure
+        g, lab = downsample(generated, labels, f)
+        r, _ = downsample(real, labels, f)
+        m = set_measures(g, r, lab, ignore)
+        for name in ("texture", "streaks_col", "streaks_row"):
+            out[f"{name}_ratio_at_1_{f}"] = m[f"{name}_ratio"]
+    return out

@@ -94,3 +94,17 @@ def test_set_measures_report_floors_and_ratios(scenes):
     assert res["colour_ratio"] == pytest.approx(res["colour"] / res["colour_floor"])
     with pytest.raises(ValueError, match="at least 4"):
         quality.set_measures(real[:3], real[:3], labels[:3])
+
+
+def test_measures_by_scale_locate_a_gap_made_at_full_resolution(scenes):
+    """Pixel-scale noise (alternating columns) is a full-resolution gap: large at full resolution, gone at 1/2."""
+    (a, la), (b, lb), _ = scenes
+    real, labels = np.concatenate([a, b]), np.concatenate([la, lb])
+    fine = real.astype(np.int16)
+    fine[:, :, 1::2] += 25  # every other column brighter: the finest stripes there are
+    fine = np.clip(fine, 0, 255).astype(np.uint8)
+    full = quality.set_measures(fine, real, labels)
+    by_scale = quality.measures_by_scale(fine, real, labels)
+    assert full["texture_ratio"] > 2
+    assert by_scale["texture_ratio_at_1_2"] < 0.5 * full["texture_ratio"]
+    assert set(by_scale) >= {"texture_ratio_at_1_2", "streaks_col_ratio_at_1_2", "streaks_row_ratio_at_1_2"}
