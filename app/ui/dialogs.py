@@ -67,7 +67,7 @@ class NewCanvasDialog(QDialog):
             self.fill.addItem(c.name, c.value)
         form.addRow("Fill", self.fill)
         note = QLabel(f"Sizes are multiples of {m}; the model was trained at {nw} × {nh}.")
-        note.setStyleSheet("color: palette(mid);")
+        note.setProperty("caption", True)
         form.addRow(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)

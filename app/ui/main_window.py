@@ -890,7 +890,7 @@ class MainWindow(QMainWindow):
 
 def _caption_label(text: str) -> QLabel:
     lab = QLabel(f"  {text} ")
-    lab.setStyleSheet("color: palette(mid);")
+    lab.setProperty("caption", True)
     return lab
 
 

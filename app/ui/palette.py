@@ -181,7 +181,8 @@ class Palette(QWidget):
 
 def _caption(text: str) -> QLabel:
     lab = QLabel(text.upper())
-    lab.setStyleSheet("color: palette(mid); font-size: 8pt; letter-spacing: 1px;")
+    lab.setProperty("caption", True)
+    lab.setStyleSheet("font-size: 8pt; letter-spacing: 1px;")
     return lab
 
 

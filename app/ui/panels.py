@@ -136,7 +136,7 @@ class GeneratePanel(QGroupBox):
         self.progress.setMaximumHeight(6)
         lay.addWidget(self.progress)
         self.timing = QLabel("No image yet")
-        self.timing.setStyleSheet("color: palette(mid);")
+        self.timing.setProperty("caption", True)
         lay.addWidget(self.timing)
         self._updating = False
 
@@ -185,7 +185,7 @@ class RerollPanel(QGroupBox):
             "Select with the lasso select (S) or the selection brush (M), then reroll: the rest keeps its noise."
         )
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
+        hint.setProperty("caption", True)
         lay.addWidget(hint)
         form = QFormLayout()
         strength = LabelledSlider(0, 100, 100, "Subtle variation (left) to a completely new draw (right)")
@@ -219,7 +219,7 @@ class RerollPanel(QGroupBox):
         row2.addWidget(self.reset_button)
         lay.addLayout(row2)
         self.regions_label = QLabel("No rerolled regions")
-        self.regions_label.setStyleSheet("color: palette(mid);")
+        self.regions_label.setProperty("caption", True)
         lay.addWidget(self.regions_label)
 
     @property
@@ -385,7 +385,7 @@ class PhotoPanel(QGroupBox):
         lay.setSpacing(8)
         self.source = QLabel("")
         self.source.setWordWrap(True)
-        self.source.setStyleSheet("color: palette(mid);")
+        self.source.setProperty("caption", True)
         lay.addWidget(self.source)
         form = QFormLayout()
         opacity = LabelledSlider(
@@ -415,7 +415,7 @@ class PhotoPanel(QGroupBox):
         self.restyle_button.clicked.connect(self.restyle_clicked)
         lay.addWidget(self.restyle_button)
         self.details = QLabel("")
-        self.details.setStyleSheet("color: palette(mid);")
+        self.details.setProperty("caption", True)
         self.details.setWordWrap(True)
         lay.addWidget(self.details)
 
@@ -461,7 +461,8 @@ class HeatLegend(QWidget):
                             ("1 looks generated", Qt.AlignmentFlag.AlignRight)):  # fmt: skip
             lab = QLabel(text)
             lab.setAlignment(align)
-            lab.setStyleSheet("color: palette(mid); font-size: 11px;")
+            lab.setProperty("caption", True)
+            lab.setStyleSheet("font-size: 11px;")
             ticks.addWidget(lab, 1)
         lay.addLayout(ticks)
 
@@ -525,7 +526,7 @@ class RealismPanel(QGroupBox):
         )
         lay.addWidget(self.reroll_button)
         self.score = QLabel("")
-        self.score.setStyleSheet("color: palette(mid);")
+        self.score.setProperty("caption", True)
         self.score.setWordWrap(True)
         lay.addWidget(self.score)
 

@@ -10,6 +10,24 @@ def canvas_background(dark: bool) -> QColor:
     return QColor("#141b22") if dark else QColor("#dfe3e8")
 
 
+# secondary text (captions, hints, timings): WCAG AA contrast (>= 4.5:1) on each theme's panel background
+CAPTION_COLOUR = {True: "#a3afbc", False: "#46515e"}
+PANEL_BACKGROUND = {True: "#19232d", False: "#fafafa"}  # qdarkstyle's window colours
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours."""
+
+    def lum(hex_colour: str) -> float:
+        c = QColor(hex_colour)
+        chans = [x / 255 for x in (c.red(), c.green(), c.blue())]
+        lin = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in chans]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 def stylesheet(dark: bool) -> str:
     """qdarkstyle (dark or light) plus a few touches of our own."""
     import qdarkstyle
@@ -24,5 +42,6 @@ def stylesheet(dark: bool) -> str:
     QGroupBox {{ font-weight: bold; padding-top: 14px; }}
     QToolBar {{ spacing: 4px; }}
     QDockWidget::title {{ padding: 4px; }}
+    QLabel[caption="true"] {{ color: {CAPTION_COLOUR[dark]}; }}
     """
     return base + extra

@@ -599,3 +599,23 @@ def test_the_eraser_paints_the_class_the_user_chose_and_the_choice_is_remembered
     assert win.canvas.eraser_value == sand
     qtbot.keyClick(win.canvas, Qt.Key.Key_B)
     assert not win.eraser_combo_action.isVisible()
+
+
+def test_captions_have_enough_contrast_in_both_themes(qtbot, win):
+    """Secondary text (captions, hints, timings) meets WCAG AA (4.5:1) on every qdarkstyle background of each
+    theme, and the captions really are drawn in that colour."""
+    import qdarkstyle
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QLabel
+
+    from app.ui.theme import CAPTION_COLOUR, contrast_ratio
+
+    for dark, pal in ((True, qdarkstyle.DarkPalette), (False, qdarkstyle.LightPalette)):
+        for bg in (pal.COLOR_BACKGROUND_1, pal.COLOR_BACKGROUND_2, pal.COLOR_BACKGROUND_3):
+            assert contrast_ratio(CAPTION_COLOUR[dark], bg) >= 4.5, (dark, bg)
+        win.apply_theme(dark)
+        captions = [lab for lab in win.findChildren(QLabel) if lab.property("caption")]
+        assert len(captions) >= 8
+        for lab in captions:
+            lab.ensurePolished()
+            assert lab.palette().color(QPalette.ColorRole.WindowText).name() == CAPTION_COLOUR[dark], lab.text()
