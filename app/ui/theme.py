@@ -42,6 +42,6 @@ def stylesheet(dark: bool) -> str:
     QGroupBox {{ font-weight: bold; padding-top: 14px; }}
     QToolBar {{ spacing: 4px; }}
     QDockWidget::title {{ padding: 4px; }}
-    QLabel[caption="true"] {{ color: {CAPTION_COLOUR[dark]}; }}
+    QLabel[caption="true"] {{ color: {CAPTION_COLOUR[dark]}; background: transparent; }}
     """
     return base + extra
