@@ -261,6 +261,15 @@ class RecoveryFlow(QObject):
                     name,
                 )
             )
+        # locks of crashed sessions that never wrote a copy: nothing to offer, remove them
+        for lock_path in self.folder.glob("*.lock"):
+            ident = lock_path.stem
+            if ident == self.ident or ident in self._held or (self.folder / f"{ident}.json").exists():
+                continue
+            stale = QLockFile(str(lock_path))
+            stale.setStaleLockTime(0)
+            if stale.tryLock(0):
+                stale.unlock()  # removes the file
         found.sort(key=lambda o: o.saved_at, reverse=True)
         return found
 

@@ -205,6 +205,13 @@ def test_a_running_apps_copy_is_not_offered_and_discard_and_not_now_do_what_they
         assert win.recovery.offer() == "Discard"
         assert copies(rec) == []
         assert win.recovery.offer() is None
+        from PySide6.QtCore import QCoreApplication, QSysInfo
+
+        # a crash before the first copy: the lock file a dead process (no such PID) left, in Qt's format
+        app_name, host = QCoreApplication.applicationName(), QSysInfo.machineHostName()
+        (rec / "12345-deadbeef00.lock").write_text(f"999999\n{app_name}\n{host}\n")
+        win.recovery.orphans()
+        assert sorted(p.name for p in rec.iterdir()) == [f"{win.recovery.ident}.lock"], "stale locks are removed"
     finally:
         close_window(win)
 
