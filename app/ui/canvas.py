@@ -39,6 +39,7 @@ SELECT_TOOLS = ("select", "select_brush")
 TOOLS = (*PAINT_TOOLS, "picker", *SELECT_TOOLS)
 MIN_ZOOM, MAX_ZOOM = 0.05, 40.0
 GAP = 12  # pixels between the two panes in side-by-side view
+STALE_DIM_MS = 700  # an image older than the labels is dimmed only after this long without a new one
 
 
 # heat map stops: realistic (dark blue) -> fake (red)
@@ -110,7 +111,12 @@ class Canvas(QWidget):
         self._image: np.ndarray | None = None
         self._image_qimage: QImage | None = None
         self._selection_qimage: QImage | None = None
-        self._image_stale = False
+        self._image_stale = False  # the image was made from older labels
+        self._image_dimmed = False  # drawn dimmed: only once it has stayed stale a while (no flash per stroke)
+        self._dim_timer = QTimer(self)
+        self._dim_timer.setSingleShot(True)
+        self._dim_timer.setInterval(STALE_DIM_MS)
+        self._dim_timer.timeout.connect(self._dim_if_still_stale)
         self.reference_opacity = 0.35  # of the photo over the labels
         self.realism_opacity = 0.6  # of the heat map over the image
         self._reference_qimage: QImage | None = None
@@ -176,8 +182,27 @@ class Canvas(QWidget):
     def set_image(self, image: np.ndarray | None, stale: bool = False) -> None:
         self._image = None if image is None else np.ascontiguousarray(image[..., :3])
         self._image_qimage = None if image is None else numpy_to_qimage(self._image)
-        self._image_stale = stale
+        self._set_stale(stale)
         self.update()
+
+    def _set_stale(self, stale: bool) -> None:
+        """Staleness is shown (the image dimmed) only when no new image has come for ``STALE_DIM_MS``: a live
+        frame after a stroke replaces the image before that, so the image never flashes dark after each stroke."""
+        self._image_stale = stale
+        if not stale:
+            self._dim_timer.stop()
+            self._image_dimmed = False
+        elif not self._image_dimmed and not self._dim_timer.isActive():
+            self._dim_timer.start()
+
+    def _dim_if_still_stale(self) -> None:
+        if self._image_stale and not self._image_dimmed:
+            self._image_dimmed = True
+            self.update()
+
+    @property
+    def image_dimmed(self) -> bool:
+        return self._image_dimmed
 
     @property
     def image(self) -> np.ndarray | None:
@@ -218,7 +243,7 @@ class Canvas(QWidget):
 
     def set_image_stale(self, stale: bool) -> None:
         if stale != self._image_stale:
-            self._image_stale = stale
+            self._set_stale(stale)
             self.update()
 
     def set_busy(self, busy: bool) -> None:
@@ -393,7 +418,7 @@ class Canvas(QWidget):
                 p.setOpacity(p.opacity() * self.realism_opacity)
                 p.drawImage(target, self._realism_qimage)
                 p.restore()
-            if self._image_stale:
+            if self._image_dimmed:
                 p.fillRect(target, QColor(0, 0, 0, 60))
         else:
             p.fillRect(target, QColor(40, 50, 60))

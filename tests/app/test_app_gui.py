@@ -619,3 +619,24 @@ def test_captions_have_enough_contrast_in_both_themes(qtbot, win):
         for lab in captions:
             lab.ensurePolished()
             assert lab.palette().color(QPalette.ColorRole.WindowText).name() == CAPTION_COLOUR[dark], lab.text()
+
+
+def test_the_image_does_not_flash_dark_after_each_stroke(qtbot, win):
+    """A stroke makes the image stale until the live frame arrives (a fraction of a second): it is dimmed only if
+    no new image has come for a while, so live painting does not flicker; with live generation off it dims."""
+    from app.ui.canvas import STALE_DIM_MS
+
+    win.palette.choose(win.info.value_of("water"))
+    qtbot.keyClick(win.canvas, Qt.Key.Key_B)
+    dimmed = []
+    win.canvas._dim_timer.timeout.connect(lambda: dimmed.append(win.canvas.image_dimmed))
+    mouse_drag(qtbot, win, [(10, 10), (40, 12)])
+    assert wait_idle(win, 30)
+    qtbot.wait(STALE_DIM_MS + 200)
+    assert not win.canvas.image_dimmed and not any(dimmed), "the live frame came first: no dimming"
+    win.set_live(False)
+    mouse_drag(qtbot, win, [(10, 40), (40, 42)])
+    assert not win.canvas.image_dimmed, "not at once"
+    assert wait_for(lambda: win.canvas.image_dimmed, STALE_DIM_MS / 1000 + 2), "stale for a while: dimmed"
+    win.generation.generate_now()
+    assert wait_for(lambda: not win.canvas.image_dimmed, 30)
