@@ -218,10 +218,19 @@ class Synthesizer:
         return memory.generation_bytes_per_pixel(widths, fast=self.fast_generator is not None, dtype_bytes=dtype_bytes)
 
     def estimate_bytes(self, height: int, width: int, batch: int = 1) -> int:
-        """Estimated peak memory of generating ``batch`` images of ``height`` x ``width`` (padding included)."""
+        """Estimated peak memory of generating ``batch`` images of ``height`` x ``width`` (padding included). The
+        fast path works through a batch a few images at a time (within its workspace budget), so beyond that only
+        the outputs (fp32 and uint8: 15 B/px) grow with the batch; the eager path holds the whole batch."""
         ph, pw = self.padding(height, width)
-        pixels = (height + ph) * (width + pw) * max(1, batch)
-        return int(memory.FIXED_BYTES + memory.MARGIN * pixels * self.bytes_per_pixel())
+        pixels = (height + ph) * (width + pw)
+        batch = max(1, batch)
+        if self.fast_generator is not None:
+            at_once = max(1, min(batch, self.fast_generator.workspace_bytes // max(1, self.fast_generator.image_bytes(
+                height + ph, width + pw))))  # fmt: skip
+            per = at_once * self.bytes_per_pixel() + batch * 15
+        else:
+            per = batch * self.bytes_per_pixel()
+        return int(memory.FIXED_BYTES + memory.MARGIN * pixels * per)
 
     def check_memory(self, height: int, width: int, batch: int = 1) -> None:
         """Refuse (:class:`oasis_core.memory.MemoryEstimateError`, one sentence) a generation that cannot fit in the
