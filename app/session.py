@@ -52,6 +52,11 @@ class Session(QObject):
     def image_stale(self) -> bool:
         return self.scene is not None and self.image is not None and self.scene.revision != self.image_revision
 
+    def image_for_project(self) -> np.ndarray | None:
+        """The image a project file keeps for the scene's current history entry (None: none is on show)."""
+        entry = self.scene.current_entry() if self.scene is not None else None
+        return entry.image if entry is not None and self.image is not None else None
+
     def replace_scene(self, scene: Scene, project_path: Path | None = None, regenerate: bool = False) -> None:
         """Open ``scene`` (from ``project_path``, or unsaved); the image on show is dropped. ``regenerate``: make a
         new image even where the scene's current history entry has one (a new model or device)."""

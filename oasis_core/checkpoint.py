@@ -33,6 +33,7 @@ from oasis_core import labels as label_spaces
 from oasis_core.config import DiscriminatorConfig, GeneratorConfig, paper_configs
 from oasis_core.files import atomic_write_bytes, sha256_file
 from oasis_core.labels import LabelSpace
+from oasis_core.memory import MAX_SIDE
 from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.spectral import fold_spectral_norm, from_official_keys, to_official_keys
 from oasis_core.segmentation import check_prior, prior_bias
@@ -111,7 +112,7 @@ def _expected_floats(module: nn.Module) -> set[str]:
 
 
 STORED_FLOATS = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
-MAX_NATURAL_SIDE = 8192
+MAX_NATURAL_SIDE = MAX_SIDE
 
 
 def _cast(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -337,9 +338,16 @@ def read_official_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return out
 
 
-def check_official_state(state: dict[str, torch.Tensor], module: nn.Module, path: Path, what: str) -> None:
-    """Compare keys and shapes with the official layout of ``module``; name what is missing or unexpected."""
-    expected = to_official_keys(_expected_shapes(module))
+class LayoutMismatch(CheckpointError):
+    """An official state dict's keys or shapes are not those of the expected network."""
+
+
+def check_official_state(
+    state: dict[str, torch.Tensor], module: nn.Module | dict[str, tuple[int, ...]], path: Path, what: str
+) -> None:
+    """Compare keys and shapes with the official layout of ``module`` (or that layout itself: key -> shape); name
+    what is missing or unexpected, and refuse non-finite values."""
+    expected = module if isinstance(module, dict) else to_official_keys(_expected_shapes(module))
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     problems = []
@@ -354,7 +362,7 @@ def check_official_state(state: dict[str, torch.Tensor], module: nn.Module, path
             problems.append(f"{k} has shape {tuple(state[k].shape)}, expected {shape}")
             break
     if problems:
-        raise CheckpointError(f"{path} is not an official OASIS {what} for this dataset: " + "; ".join(problems))
+        raise LayoutMismatch(f"{path} is not an official OASIS {what} for this dataset: " + "; ".join(problems))
     for k, v in state.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise CheckpointError(f"{path}: tensor {k} holds non-finite values")
@@ -375,22 +383,13 @@ def official_datasets_of(path: str | os.PathLike) -> list[str]:
     CheckpointError, naming what does not fit, when it is no official OASIS generator."""
     path = Path(path)
     state = read_official_state(path)
-    order = sorted(OFFICIAL_DATASETS, key=lambda d: d not in str(path).lower())
     problems = []
-    for dataset in order:
-        layout = official_generator_layout(dataset)
-        if set(layout) != set(state) or any(tuple(state[k].shape) != s for k, s in layout.items()):
-            missing = [k for k in layout if k not in state]
-            wrong = next((k for k, s in layout.items() if k in state and tuple(state[k].shape) != s), None)
-            problems.append(
-                f"missing {len(missing)} keys ({', '.join(missing[:3])})" if missing
-                else f"{wrong} has shape {tuple(state[wrong].shape)}, not {layout[wrong]} ({dataset})" if wrong
-                else f"unexpected keys ({', '.join(sorted(set(state) - set(layout))[:3])})"
-            )  # fmt: skip
+    for dataset in sorted(OFFICIAL_DATASETS, key=lambda d: d not in str(path).lower()):
+        try:
+            check_official_state(state, official_generator_layout(dataset), path, "generator")
+        except LayoutMismatch as exc:  # another dataset's layout (non-finite values of this one's raise)
+            problems.append(str(exc).split(": ", 1)[-1])
             continue
-        for k, v in state.items():
-            if v.is_floating_point() and not torch.isfinite(v).all():
-                raise CheckpointError(f"{path}: tensor {k} holds non-finite values")
         return [dataset]
     raise CheckpointError(
         f"{path} is not an official OASIS generator (ade20k, cityscapes or coco): {problems[0] if problems else ''}"

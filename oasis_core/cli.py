@@ -28,6 +28,7 @@ from oasis_core.imageio import (
     write_rgb,
 )
 from oasis_core.labels import LabelError, resize_nearest
+from oasis_core.memory import MAX_SIDE
 
 
 class UsageError(ValueError):
@@ -39,8 +40,8 @@ def _parse_size(text: str) -> tuple[int, int]:
         h, w = (int(p) for p in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must look like HxW (e.g. 256x512), got {text!r}") from None
-    if h <= 0 or w <= 0 or h > 8192 or w > 8192:
-        raise argparse.ArgumentTypeError(f"size {text} is out of range (1..8192 per side)")
+    if h <= 0 or w <= 0 or h > MAX_SIDE or w > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"size {text} is out of range (1..{MAX_SIDE} per side)")
     return h, w
 
 

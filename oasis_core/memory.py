@@ -23,8 +23,11 @@ import re
 import sys
 from dataclasses import dataclass
 
+MAX_SIDE = 8192  # the largest image side any tool here makes: generation, canvases, training, model sizes
 MARGIN = 1.25
 FIXED_BYTES = 64 << 20  # scratch, caches and allocator slack beside the per-pixel part
+OUTPUT_BYTES_PER_PIXEL = 15  # a finished image kept for the rest of its batch: fp32 and uint8 RGB
+ALWAYS_FITS = 256 << 20  # requests this small are not checked (no reading of /proc on every live frame)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -56,19 +59,33 @@ def generation_bytes_per_pixel(widths: Widths, fast: bool = True, dtype_bytes: i
     return 160 + dtype_bytes * per
 
 
+def estimate(pixels: int, bytes_per_pixel: float, fixed: int = FIXED_BYTES) -> int:
+    """The estimate of a request: its fixed part plus its per-pixel part, rounded up by :data:`MARGIN`."""
+    return int(fixed + MARGIN * int(pixels) * bytes_per_pixel)
+
+
 def generation_bytes(
-    widths: Widths, height: int, width: int, batch: int = 1, fast: bool = True, dtype_bytes: int = 4
+    widths: Widths,
+    height: int,
+    width: int,
+    batch: int = 1,
+    fast: bool = True,
+    dtype_bytes: int = 4,
+    at_once: int | None = None,
 ) -> int:
-    """Estimated peak bytes of generating ``batch`` images of ``height`` x ``width``."""
-    pixels = int(height) * int(width) * max(1, int(batch))
-    return int(FIXED_BYTES + MARGIN * pixels * generation_bytes_per_pixel(widths, fast, dtype_bytes))
+    """Estimated peak bytes of generating ``batch`` images of ``height`` x ``width``. ``at_once``: how many of
+    them are worked on at the same time (the fast path goes through a batch in chunks); the others count only
+    their outputs (fp32 and uint8: :data:`OUTPUT_BYTES_PER_PIXEL`). None: the whole batch at once."""
+    batch = max(1, int(batch))
+    n = batch if at_once is None else max(1, min(batch, int(at_once)))
+    per = n * generation_bytes_per_pixel(widths, fast, dtype_bytes) + (batch - n) * OUTPUT_BYTES_PER_PIXEL
+    return estimate(int(height) * int(width), per)
 
 
 def training_bytes(widths: Widths, height: int, width: int, batch: int, dtype_bytes: int = 4) -> int:
     """Estimated peak bytes of one training step (generator and discriminator, forward and backward)."""
-    pixels = int(height) * int(width) * max(1, int(batch))
     per = 6 * generation_bytes_per_pixel(widths, fast=False, dtype_bytes=dtype_bytes)
-    return int(4 * FIXED_BYTES + MARGIN * pixels * per)
+    return estimate(int(height) * int(width) * max(1, int(batch)), per, fixed=4 * FIXED_BYTES)
 
 
 def parse_bytes(text: str) -> int:
@@ -166,8 +183,11 @@ def require(
 ) -> None:
     """Raise :class:`MemoryEstimateError` when ``need`` bytes do not fit in ``have`` (default: the host's
     :func:`available_bytes`; None: unknown, no check). ``what`` completes "… needs about N of memory", e.g.
-    "Generating a 8192x8192 image"."""
+    "Generating a 8192x8192 image". Requests up to :data:`ALWAYS_FITS` pass unchecked when ``have`` is not given.
+    """
     if have is None:
+        if need <= ALWAYS_FITS:
+            return
         have = available_bytes()
     if have is None or need <= have:
         return

@@ -21,6 +21,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def available_memory(device: torch.device) -> tuple[int | None, str]:
+    """(bytes a new allocation on ``device`` can count on, what to call that memory): CUDA's free memory, else the
+    host's (``oasis_core.memory.available_bytes``). None: unknown (no refusal on a guess)."""
+    from oasis_core import memory
+
+    if device.type == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(device)[0]), "GPU memory"
+        except RuntimeError:
+            return None, "GPU memory"
+    return memory.available_bytes(), "memory"
+
+
 def cpu_supports_bf16() -> bool:
     try:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())

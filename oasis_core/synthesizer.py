@@ -29,7 +29,7 @@ from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
 from oasis_core.fast.generator import Cancelled as GenerationCancelled  # noqa: F401 (part of this module's API)
 from oasis_core.labels import LabelSpace
 from oasis_core.noise import NoiseField
-from oasis_core.runtime import resolve_device, resolve_dtype, to_uint8
+from oasis_core.runtime import available_memory, resolve_device, resolve_dtype, to_uint8
 from oasis_core.segmentation import SegmentResult, maps_at_size, resize_photo
 
 
@@ -211,39 +211,36 @@ class Synthesizer:
                 raise ValueError(f"noise must be ({self.z_dim}, {height}, {width}) for this label map, got {f.shape}")
         return fields
 
+    def _memory_profile(self) -> tuple[memory.Widths, bool, int]:
+        """What the memory estimates depend on: the widths, the path (fast or eager), the bytes per value."""
+        dtype_bytes = 4 if self.dtype == torch.float32 else 2
+        return memory.Widths.of(self.generator.config), self.fast_generator is not None, dtype_bytes
+
     def bytes_per_pixel(self) -> float:
         """Estimated peak memory of generating, per output pixel and image (``oasis_core.memory``)."""
-        dtype_bytes = 4 if self.dtype == torch.float32 else 2
-        widths = memory.Widths.of(self.generator.config)
-        return memory.generation_bytes_per_pixel(widths, fast=self.fast_generator is not None, dtype_bytes=dtype_bytes)
+        return memory.generation_bytes_per_pixel(*self._memory_profile())
 
     def estimate_bytes(self, height: int, width: int, batch: int = 1) -> int:
         """Estimated peak memory of generating ``batch`` images of ``height`` x ``width`` (padding included). The
-        fast path works through a batch a few images at a time (within its workspace budget), so beyond that only
-        the outputs (fp32 and uint8: 15 B/px) grow with the batch; the eager path holds the whole batch."""
+        fast path works through a batch a few images at a time (within its workspace budget); the eager path holds
+        the whole batch."""
         ph, pw = self.padding(height, width)
-        pixels = (height + ph) * (width + pw)
-        batch = max(1, batch)
-        if self.fast_generator is not None:
-            at_once = max(1, min(batch, self.fast_generator.workspace_bytes // max(1, self.fast_generator.image_bytes(
-                height + ph, width + pw))))  # fmt: skip
-            per = at_once * self.bytes_per_pixel() + batch * 15
-        else:
-            per = batch * self.bytes_per_pixel()
-        return int(memory.FIXED_BYTES + memory.MARGIN * pixels * per)
+        h, w = height + ph, width + pw
+        fast = self.fast_generator
+        at_once = None if fast is None else fast.workspace_bytes // max(1, fast.image_bytes(h, w))
+        widths, is_fast, dtype_bytes = self._memory_profile()
+        return memory.generation_bytes(widths, h, w, batch, is_fast, dtype_bytes, at_once=at_once)
 
     def check_memory(self, height: int, width: int, batch: int = 1) -> None:
         """Refuse (:class:`oasis_core.memory.MemoryEstimateError`, one sentence) a generation that cannot fit in the
         memory the device has available, before anything is allocated."""
+        need = self.estimate_bytes(height, width, batch)
+        if need <= memory.ALWAYS_FITS:
+            return
+        have, where = available_memory(self.device)
         images = "a" if batch == 1 else f"{batch}"
-        have, where = memory.available_bytes(), "memory"
-        if self.device.type == "cuda":
-            try:
-                have, where = int(torch.cuda.mem_get_info(self.device)[0]), "GPU memory"
-            except RuntimeError:
-                have = None  # a driver that cannot say: no refusal on a guess
         memory.require(
-            self.estimate_bytes(height, width, batch),
+            need,
             f"Generating {images} {width}x{height} image{'s' if batch > 1 else ''}",
             have,
             "choose a smaller size" + (" or fewer images" if batch > 1 else ""),

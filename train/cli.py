@@ -10,10 +10,9 @@ from pathlib import Path
 
 import torch
 
+from oasis_core.memory import MAX_SIDE
 from train import distributed as du
 from train.config import PRESETS, make_config
-
-MAX_SIDE = 8192  # training and rendering sizes (the app's and `oasis generate`'s limit too)
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -40,7 +40,7 @@ from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.discriminator import DResBlock
 from oasis_core.nn.grouped import SegCodes
 from oasis_core.noise import NoiseField, sample_vectors
-from oasis_core.runtime import resolve_dtype
+from oasis_core.runtime import available_memory, resolve_dtype
 from train import distributed as du
 from train.config import TrainConfig
 
@@ -135,12 +135,7 @@ def check_training_memory(cfg: TrainConfig, device: torch.device, space: LabelSp
     gcfg, _ = model_configs(cfg, space)
     h, w = cfg.size
     need = memory.training_bytes(memory.Widths.of(gcfg), h, w, cfg.batch)
-    have, where = memory.available_bytes(), "memory"
-    if device.type == "cuda":
-        try:
-            have, where = int(torch.cuda.mem_get_info(device)[0]), "GPU memory"
-        except RuntimeError:
-            have = None
+    have, where = available_memory(device)
     memory.require(
         need, f"Training at {w}x{h} with batch {cfg.batch}", have, "choose a smaller --size or --batch", where
     )

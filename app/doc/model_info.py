@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 
 from oasis_core.labels import LabelError, LabelSpace
-from oasis_core.memory import FIXED_BYTES, MARGIN, MemoryEstimateError, require
+from oasis_core.memory import MAX_SIDE, MemoryEstimateError, estimate, require
 
 RGB = tuple[int, int, int]
 
@@ -21,7 +21,7 @@ class LabelMapError(LabelError):
     """A label map does not fit the model's classes."""
 
 
-MAX_CANVAS_SIDE = 8192  # the app's largest canvas side (the CLI's --size limit too)
+MAX_CANVAS_SIDE = MAX_SIDE  # the app's largest canvas side (the CLI's --size limit too)
 APP_BYTES_PER_PIXEL = 200  # labels, their colours, the image on show, 32 history images at 3 B/px, Qt's copies
 
 
@@ -148,8 +148,7 @@ class ModelInfo:
                 if c.value in present:
                     unknown.append(c.name)
                 continue
-            if c.value < len(lut):
-                lut[c.value] = value
+            lut[c.value] = value
         return lut[labels].astype(self.label_dtype), unknown
 
     def nearest_values(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -183,7 +182,7 @@ class ModelInfo:
         per = APP_BYTES_PER_PIXEL + (self.bytes_per_pixel if self.device.startswith("cpu") else 0.0)
         try:
             require(
-                int(FIXED_BYTES + MARGIN * pixels * per),
+                estimate(pixels, per),
                 f"A {width}x{height} canvas on {self.name}",
                 hint="choose a smaller canvas",
             )

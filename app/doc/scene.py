@@ -84,7 +84,6 @@ class Scene:
         s.history = list(self.history)
         s.history_index = self.history_index
         s.photo = dataclasses.replace(self.photo) if self.photo is not None else None
-        s.revision = self.revision
         return s
 
     # ----------------------------------------------------------------- plain properties

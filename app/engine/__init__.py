@@ -10,7 +10,6 @@ from app.engine.models import (
     available_devices,
     available_dtypes,
     describe,
-    official_datasets,
     runtime_description,
 )
 from app.engine.results import GenerationResult, PhotoImport, WorstRegions
@@ -27,6 +26,5 @@ __all__ = [
     "available_devices",
     "available_dtypes",
     "describe",
-    "official_datasets",
     "runtime_description",
 ]

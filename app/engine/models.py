@@ -8,7 +8,6 @@ from pathlib import Path
 import torch
 
 from app.doc.model_info import ModelInfo
-from oasis_core.checkpoint import OFFICIAL_DATASETS
 from oasis_core.synthesizer import Synthesizer
 
 
@@ -40,10 +39,6 @@ def available_dtypes(device: str) -> list[str]:
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
         return ["auto", "fp32", "bf16", "fp16"]
     return ["auto", "fp32", "bf16"]
-
-
-def official_datasets() -> list[str]:
-    return list(OFFICIAL_DATASETS)
 
 
 def runtime_description() -> str:

@@ -277,8 +277,7 @@ class FilesFlow(QObject):
         if scene is None:
             return False
         path = Path(path)
-        entry = scene.current_entry()
-        image = entry.image if entry is not None and self.session.image is not None else None
+        image = self.session.image_for_project()
         try:
             project_file.save_project(
                 path,

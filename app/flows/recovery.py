@@ -1,7 +1,7 @@
 """Autosave and crash recovery.
 
-While the app runs, an unsaved scene is copied every few minutes, and before operations that can take the process
-down (loading a model, importing a photo), into a recovery folder: ``<id>.oasis`` (an ordinary project file) and
+While the app runs, an unsaved scene is copied every few minutes, and before an operation that can take the process
+down (loading a model), into a recovery folder: ``<id>.oasis`` (an ordinary project file) and
 ``<id>.json`` (where the scene came from, when it was written). Each running app holds ``<id>.lock`` (a
 ``QLockFile``: the lock is stale once its process is gone, whatever the reason). A clean exit deletes its files.
 
@@ -32,7 +32,7 @@ from app.flows import Ui
 from app.flows.files import FilesFlow
 from app.flows.models import ModelsFlow
 from app.session import Session
-from oasis_core.files import atomic_write_text
+from oasis_core.files import atomic_write_text, remove_stale_temporaries
 
 DEFAULT_INTERVAL_S = 120
 META_VERSION = 1
@@ -45,7 +45,6 @@ class Orphan:
     ident: str
     project: Path
     meta: Path
-    lock: Path
     project_path: Path | None  # the scene's own project file (None: it had never been saved)
     saved_at: float
     name: str
@@ -55,9 +54,8 @@ class Orphan:
 
 
 class RecoveryFlow(QObject):
-    """Signals: ``autosaved(path)`` after a recovery copy was written (in the GUI thread)."""
+    """Autosave into ``folder`` and the offer to recover what a crashed session left there (module docstring)."""
 
-    autosaved = Signal(str)
     _written = Signal(object, str)  # (state key, error text or ""), from the writer thread
 
     def __init__(
@@ -135,8 +133,7 @@ class RecoveryFlow(QObject):
             if not wait:
                 return False  # the next tick writes the newer state
             self._join()
-        entry = scene.current_entry()
-        image = entry.image if entry is not None and self.session.image is not None else None
+        image = self.session.image_for_project()
         snapshot = scene.snapshot()
         meta = {
             "format": "oasis-studio-recovery",
@@ -184,8 +181,6 @@ class RecoveryFlow(QObject):
         self._written_key = key
         if self._closed:  # the session ended while the copy was being written
             self._remove_own()
-            return
-        self.autosaved.emit(str(self.project))
 
     def _busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -210,9 +205,8 @@ class RecoveryFlow(QObject):
         self._join()
         self._closed = True
         self._remove_own()
-        for lock in self._held.values():
-            lock.unlock()
-        self._held.clear()
+        for ident in list(self._held):
+            self._release(ident)
         self._lock.unlock()
 
     # ----------------------------------------------------------------- recovering
@@ -225,10 +219,9 @@ class RecoveryFlow(QObject):
             ident = meta_path.stem
             if ident == self.ident:
                 continue
-            lock_path = self.folder / f"{ident}.lock"
             lock = self._held.get(ident)
             if lock is None:
-                lock = QLockFile(str(lock_path))
+                lock = QLockFile(str(self.folder / f"{ident}.lock"))
                 lock.setStaleLockTime(0)
                 if not lock.tryLock(0):
                     continue  # its app is still running
@@ -247,15 +240,13 @@ class RecoveryFlow(QObject):
             if not project.is_file():
                 self._forget(ident, [meta_path])
                 continue
-            for tmp in self.folder.glob(f".{ident}.*.tmp"):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+            for path in (project, meta_path):  # what its writes left half done
+                remove_stale_temporaries(path, older_than_s=0)
             found.append(
                 Orphan(
                     ident,
                     project,
                     meta_path,
-                    lock_path,
                     Path(origin) if isinstance(origin, str) and origin else None,
                     saved_at,
                     name,
@@ -273,13 +264,17 @@ class RecoveryFlow(QObject):
         found.sort(key=lambda o: o.saved_at, reverse=True)
         return found
 
+    def _release(self, ident: str) -> None:
+        """Give up the lock this session took on an orphan (another start may offer it)."""
+        lock = self._held.pop(ident, None)
+        if lock is not None:
+            lock.unlock()
+
     def _forget(self, ident: str, paths: list[Path]) -> None:
         for p in paths:
             with contextlib.suppress(OSError):
                 p.unlink()
-        lock = self._held.pop(ident, None)
-        if lock is not None:
-            lock.unlock()
+        self._release(ident)
 
     def discard(self, orphan: Orphan) -> None:
         self._forget(orphan.ident, orphan.files())
@@ -332,11 +327,7 @@ class RecoveryFlow(QObject):
         elif answer == "Discard":
             self.discard(newest)
         for o in rest:  # not now: free their locks for the next start
-            lock = self._held.pop(o.ident, None)
-            if lock is not None:
-                lock.unlock()
+            self._release(o.ident)
         if answer != "Recover":
-            lock = self._held.pop(newest.ident, None)
-            if lock is not None:
-                lock.unlock()
+            self._release(newest.ident)
         return answer

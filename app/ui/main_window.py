@@ -875,8 +875,6 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         self.settings.sync()
         self.engine.cancel()
-        if self.recovery is not None:
-            self.recovery.close()
         for b in list(self._boxes):
             b.close()
         event.accept()

@@ -12,7 +12,6 @@ def canvas_background(dark: bool) -> QColor:
 
 # secondary text (captions, hints, timings): WCAG AA contrast (>= 4.5:1) on each theme's panel background
 CAPTION_COLOUR = {True: "#a3afbc", False: "#46515e"}
-PANEL_BACKGROUND = {True: "#19232d", False: "#fafafa"}  # qdarkstyle's window colours
 
 
 def contrast_ratio(a: str, b: str) -> float:
