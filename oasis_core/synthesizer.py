@@ -26,7 +26,7 @@ from oasis_core import memory
 from oasis_core import noise as noise_ops
 from oasis_core.checkpoint import CheckpointError, ModelFile, load_checkpoint
 from oasis_core.fast import FastGenerator, NoiseLayout, fast_supported
-from oasis_core.fast.generator import Cancelled as GenerationCancelled  # noqa: F401 (part of this module's API)
+from oasis_core.fast.generator import Cancelled as GenerationCancelled  # part of this module's API
 from oasis_core.labels import LabelSpace
 from oasis_core.noise import NoiseField
 from oasis_core.runtime import available_memory, resolve_device, resolve_dtype, to_uint8
@@ -269,7 +269,7 @@ class Synthesizer:
         ``noise``: a :class:`NoiseField` (or a list of them, a batch) or a dense (z, H, W) / (B, z, H, W) field.
         A map whose sides are not multiples of :attr:`size_multiple` is padded (border labels and noise
         replicated) and the output cropped back; ``pad=False`` refuses it instead. ``cancel``: asked between the
-        generator's blocks (fast path); True stops the call with :class:`GenerationCancelled`."""
+        generator's blocks and within large ones (fast path); True stops the call with :class:`GenerationCancelled`."""
         labels = np.asarray(labels)
         if labels.ndim != 2:
             raise ValueError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
@@ -313,7 +313,10 @@ class Synthesizer:
     ) -> np.ndarray:
         """(H, W, 3) uint8 for one noise field; (B, H, W, 3) for a batch (B, z, H, W) or a list of fields.
         Any size: see :meth:`generate_tensor` for ``pad``."""
-        out = to_uint8(self.generate_tensor(labels, noise, pad=pad, cancel=cancel))
+        out = self.generate_tensor(labels, noise, pad=pad, cancel=cancel)
+        if cancel is not None and cancel():  # asked once more: converting a large frame takes a tenth of a second
+            raise GenerationCancelled("the generation was cancelled")
+        out = to_uint8(out)
         # a list of fields is a batch; np.ndim of it would build every dense field just to count axes
         single = isinstance(noise, NoiseField) or (not isinstance(noise, (list, tuple)) and np.ndim(noise) == 3)
         return out[0] if single else out

@@ -3,11 +3,18 @@ tensors, and SPADE levels with BatchNorm folded into one fused gamma/beta weight
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from oasis_core.nn.spade import SPADE, SPADEResBlock
+
+# multiply-adds per band of a banded convolution (see _Conv): a few tens of milliseconds on one core (oneDNN fp32
+# here: about 15 GMAC/s), and bands of at least BAND_MIN_ROWS rows, so the halo rows each band reads twice cost little
+BAND_MACS = 1 << 28
+BAND_MIN_ROWS = 16
 
 
 class _Conv:
@@ -15,10 +22,17 @@ class _Conv:
 
     With ``out`` the result is written into that (reused) buffer, so no fresh memory is touched: oneDNN adds the
     convolution into it (``accumulate=True`` keeps what it holds: the residual; otherwise it is zeroed first).
+
+    With ``between`` (a cancel check) a large map on a CPU goes in bands of rows, ``between()`` called before each:
+    one convolution of a 1536x1536 map takes about half a second on a core, a band (BAND_MACS) some 20 ms, so a
+    cancelled generation stops within a band. Each band reads its neighbours' edge rows, so the result is the same.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype, device: torch.device):
         self.padding = [weight.shape[-1] // 2] * 2
+        self.out_channels = weight.shape[0]
+        self.macs_per_pixel = weight.shape[0] * weight.shape[1] * weight.shape[2] * weight.shape[3]
+        self.device = torch.device(device)
         self.weight = weight.detach().to(device, dtype).contiguous(memory_format=torch.channels_last)
         self.bias = None if bias is None else bias.detach().to(device, dtype)
         self.packed: torch.Tensor | None = None
@@ -40,9 +54,35 @@ class _Conv:
             self.weight = None  # the packed copy is the only one kept
 
     def __call__(
-        self, x: torch.Tensor, out: torch.Tensor | None = None, accumulate: bool = False, tanh: bool = False
+        self,
+        x: torch.Tensor,
+        out: torch.Tensor | None = None,
+        accumulate: bool = False,
+        tanh: bool = False,
+        between: Callable[[], None] | None = None,
     ) -> torch.Tensor:
         """``conv(x) (+ out if accumulate) (then tanh)`` on NHWC tensors; returns NHWC (``out`` when given)."""
+        b_, h, w, _ = x.shape
+        band = max(BAND_MIN_ROWS, BAND_MACS // max(1, b_ * w * self.macs_per_pixel))
+        if between is None or self.device.type != "cpu" or h < 2 * band:
+            return self._whole(x, out, accumulate, tanh)
+        if out is None:
+            out = torch.empty((b_, h, w, self.out_channels), dtype=x.dtype, device=x.device)
+            accumulate = False
+        p = self.padding[0]
+        for r0 in range(0, h, band):
+            between()
+            r1 = min(h, r0 + band)
+            a, b = max(0, r0 - p), min(h, r1 + p)  # the band and the rows its edge taps read
+            y = self._whole(x[:, a:b] if b_ == 1 else x[:, a:b].contiguous(), None, False, tanh)
+            part = y[:, r0 - a : r1 - a]  # rows whose taps all lie in the band (or the map's own zero border)
+            if accumulate:
+                out[:, r0:r1].add_(part)
+            else:
+                out[:, r0:r1].copy_(part)
+        return out
+
+    def _whole(self, x: torch.Tensor, out: torch.Tensor | None, accumulate: bool, tanh: bool) -> torch.Tensor:
         args = (self.packed, self.bias, self.padding, [1, 1], [1, 1], 1)
         if self.packed is not None:
             if out is not None and not tanh:

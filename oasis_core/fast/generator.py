@@ -38,6 +38,8 @@ from oasis_core.nn.spade import SPADE
 # values of x per chunk and intra-op thread in the fused gather-modulate-activate passes (about 400 kB of bf16 with
 # the gathered rows and the result: L2-sized; measured best between 64k and 128k for 16 to 256 channels)
 _CHUNK_VALUES = 96 * 1024
+# the fused passes ask the cancel check every this many chunks (about 0.1 s of a 1536x1536 level on one core)
+_CHECK_CHUNKS = 32
 # levels with fewer cells regroup from scratch after a stroke or reroll: the incremental update's fixed cost (some
 # forty small steps, about 1 ms) exceeds a full grouping there (measured at 256x256: 0.2-0.6 ms from scratch against
 # 0.7-1.6 ms updated for the 8x8 to 64x64 levels, equal at 128x128, 2.6 against 1.9 ms at 256x256)
@@ -65,7 +67,6 @@ def fast_supported(generator: Generator) -> str | None:
     return None
 
 
-
 @contextmanager
 def _num_threads(n: int | None):
     if n is None or n == torch.get_num_threads():
@@ -80,7 +81,8 @@ def _num_threads(n: int | None):
 
 
 class Cancelled(Exception):
-    """A generation stopped because its ``cancel`` check said so (between the generator's blocks)."""
+    """A generation stopped because its ``cancel`` check said so (between blocks, bands of a large convolution's rows,
+    or a few dozen chunks of a fused pass: within about a tenth of a second of a 1536x1536 frame on one core)."""
 
 
 class _RowGather:
@@ -469,7 +471,8 @@ class FastGenerator:
         """``channels`` (H, W) label channels, ``noise`` (B, z, H, W) / (z, H, W) or a layout -> (B, 3, H, W) fp32.
 
         ``label_key``: a digest of the label map the caller already has (saves hashing it again). ``cancel``:
-        asked between the generator's blocks; when it returns True the call stops with :class:`Cancelled`.
+        asked between the generator's blocks and, on large maps, within them (see :class:`Cancelled`); when it returns
+        True the call stops with :class:`Cancelled`.
         """
         with torch.inference_mode(), _num_threads(self.threads):
             channels = torch.as_tensor(channels).to(self.device, torch.long)
@@ -502,6 +505,10 @@ class FastGenerator:
     def _stop_if_cancelled(self) -> None:
         if self._cancel is not None and self._cancel():
             raise Cancelled("the generation was cancelled")
+
+    def _between(self) -> Callable[[], None] | None:
+        """The check a banded convolution makes before each band: ``None`` (one piece) when nothing can cancel."""
+        return None if self._cancel is None else self._stop_if_cancelled
 
     def _run(
         self,
@@ -689,13 +696,14 @@ class FastGenerator:
         b_ = noise.shape[0]
         onehot = F.one_hot(channels, self.semantic_nc).to(self.dtype)
         seg = torch.cat((_nhwc(noise).to(self.dtype), onehot[None].expand(b_, -1, -1, -1)), -1)
-        actv = torch.relu_(lvl.dense_shared(self.dtype)(seg))  # (B, h, w, Hcat)
+        check = self._between()
+        actv = torch.relu_(lvl.dense_shared(self.dtype)(seg, between=check))  # (B, h, w, Hcat)
 
         def gb(name: str) -> tuple[torch.Tensor, torch.Tensor, None]:
             sp = lvl.spades[name]
             a = actv[..., lvl.slices[name]].contiguous()
             both = st.get(f"gb{name}", (*a.shape[:3], 2 * sp.channels), self.dtype)  # norm_s and norm_0 are
-            both = sp.dense_conv(self.dtype)(a, out=both)  # read side by side: a buffer each
+            both = sp.dense_conv(self.dtype)(a, out=both, between=check)  # read side by side: a buffer each
             both = both.view(-1, 2 * sp.channels)
             return both[:, : sp.channels], both[:, sp.channels :], None
 
@@ -722,7 +730,9 @@ class FastGenerator:
         xs, os_ = x.reshape(n, c), out.view(n, c)
         step = self._chunk(n, c)
         rows = _RowGather(st, gb, step, c, self.dtype)
-        for s in range(0, n, step):
+        for k, s in enumerate(range(0, n, step)):
+            if k % _CHECK_CHUNKS == _CHECK_CHUNKS - 1:
+                self._stop_if_cancelled()
             e = min(n, s + step)
             g, b = rows(s, e)
             o = torch.addcmul(b, xs[s:e], g, out=os_[s:e])
@@ -774,7 +784,9 @@ class FastGenerator:
         rows_0 = _RowGather(st, gb("0"), step, c, self.dtype)  # the same buffers: used one after the other
         xbuf = st.get("xrows", (step, c), self.dtype)
         sbuf = st.get("srows", (step, c), self.dtype)
-        for s in range(0, n, step):
+        for k, s in enumerate(range(0, n, step)):
+            if k % _CHECK_CHUNKS == _CHECK_CHUNKS - 1:
+                self._stop_if_cancelled()
             e = min(n, s + step)
             xc = torch.index_select(xs, 0, up_idx[s:e], out=xbuf[: e - s]) if up else xs[s:e]
             g, b = rows_s(s, e)
@@ -803,12 +815,12 @@ class FastGenerator:
                 res = x  # the residual: a buffer of ours, read by norm_0 before conv_1 adds into it
             dx = self._modulate(st, lvl.spades["0"], x, gb("0"), leaky=True)
         b_, hl, wl, _ = res.shape
-        self._stop_if_cancelled()  # the large levels take seconds: cancel between their convolutions too
-        dx = lvl.conv_0(dx, out=st.get("d0", (b_, hl, wl, lvl.fmiddle), self.dtype))
-        self._stop_if_cancelled()
+        # the large levels take seconds: their convolutions go in bands of rows with a cancel check before each
+        check = self._between()
+        dx = lvl.conv_0(dx, out=st.get("d0", (b_, hl, wl, lvl.fmiddle), self.dtype), between=check)
         dx = self._modulate(st, lvl.spades["1"], dx, gb("1"), leaky=True)
-        return lvl.conv_1(dx, out=res, accumulate=True)
+        return lvl.conv_1(dx, out=res, accumulate=True, between=check)
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv_img(F.leaky_relu_(x, 0.2), tanh=True)  # (B, H, W, 3); x is a workspace buffer
+        y = self.conv_img(F.leaky_relu_(x, 0.2), tanh=True, between=self._between())  # (B, H, W, 3); x: workspace
         return y.permute(0, 3, 1, 2).float()

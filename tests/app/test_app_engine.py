@@ -224,10 +224,14 @@ def test_only_the_current_request_of_a_channel_is_answered(engine, model_path):
     assert done == []  # forgotten: never answered
 
 
-def test_cancel_stops_a_large_frame_between_blocks_and_the_ui_is_idle_at_once(engine, tmp_path):
+def test_cancel_stops_a_large_frame_inside_its_last_block_and_the_ui_is_idle_at_once(engine, tmp_path, monkeypatch):
     """Cancelling a long generation: the engine is idle the moment cancel() returns (the abandoned job is not
-    waited for), and the worker stops at the next block of the generator instead of finishing the frame."""
+    waited for), and the worker stops within a fraction of a second even inside the full-resolution block (its
+    convolutions go in bands of rows, each preceded by a check), instead of finishing the frame."""
+    import threading
     import time
+
+    import oasis_core.fast.folded as folded
 
     from app_helpers import make_tiny_model
 
@@ -249,14 +253,26 @@ def test_cancel_stops_a_large_frame_between_blocks_and_the_ui_is_idle_at_once(en
         pytest.skip("no bundled model")
     engine.load_model(bundled, "cpu", "fp32")
     assert wait_for(lambda: engine.events["loaded"], 60)
+    entered, finished = threading.Event(), []
+    conv_call = folded._Conv.__call__
+
+    def watched(self, x, *args, **kwargs):
+        if x.shape[1] < 1536 or entered.is_set():
+            return conv_call(self, x, *args, **kwargs)
+        entered.set()  # the first convolution at full resolution: about half a second of work
+        out = conv_call(self, x, *args, **kwargs)
+        finished.append(1)
+        return out
+
+    monkeypatch.setattr(folded._Conv, "__call__", watched)
     big = np.zeros((1536, 1536), np.uint8)
     engine.generate(big, [NoiseRecipe(1536, 1536, 5)], channel="main")
-    assert wait_for(lambda: engine._running is not None, 10)
-    time.sleep(0.3)  # well inside the frame (several seconds on 2 cores)
+    assert entered.wait(60), "the frame reached its full-resolution block"
     t0 = time.perf_counter()
     engine.cancel()
     assert not engine.busy, "idle at once"
     assert wait_for(lambda: engine._running is None, 30)
     stopped = time.perf_counter() - t0
-    assert stopped < 3.0, f"the worker went on for {stopped:.1f} s after cancel"
+    assert not finished, "the convolution running when cancel came was cut short, not finished"
+    assert stopped < 1.0, f"the worker went on for {stopped:.2f} s after cancel"
     assert not engine.events["gen_failed"]

@@ -348,3 +348,73 @@ def test_equal_vectors_under_different_ids_stay_different_keys() -> None:
     assert fast.stats["plan_hits"] >= 1  # the ids repeat: the cached plan served it
     want = FastGenerator(g, torch.float32)(channels, other)
     assert float((got - want).abs().max()) <= 1e-5
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+def test_a_banded_convolution_equals_the_whole_one(batch: int, kernel: int, monkeypatch) -> None:
+    """A convolution in bands of rows (each band reading its neighbours' edge rows) gives the convolution of the
+    whole map: plain, into a zeroed buffer, added into a buffer (the residual), and with tanh; the check runs
+    before every band."""
+    import oasis_core.fast.folded as folded
+
+    gen = torch.Generator().manual_seed(kernel)
+    weight = torch.randn(6, 5, kernel, kernel, generator=gen) * 0.3
+    bias = torch.randn(6, generator=gen)
+    conv = folded._Conv(weight, bias, torch.float32, torch.device("cpu"))
+    x = torch.randn(batch, 53, 21, 5, generator=gen)  # 53 rows: the last band is short
+    want = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), weight, bias, padding=kernel // 2).permute(0, 2, 3, 1)
+    monkeypatch.setattr(folded, "BAND_MIN_ROWS", 4)
+    monkeypatch.setattr(folded, "BAND_MACS", 8 * batch * 21 * conv.macs_per_pixel)  # bands of 8 rows
+    calls = []
+    got = conv(x, between=lambda: calls.append(1))
+    assert len(calls) == 7  # ceil(53 / 8) bands
+    assert float((got - want).abs().max()) <= 1e-5
+    residual = torch.randn(batch, 53, 21, 6, generator=gen)
+    out = residual.clone()
+    conv(x, out=out, accumulate=True, between=lambda: None)
+    assert float((out - (residual + want)).abs().max()) <= 1e-5
+    out = residual.clone()
+    assert conv(x, out=out, between=lambda: None) is out
+    assert float((out - want).abs().max()) <= 1e-5
+    assert float((conv(x, tanh=True, between=lambda: None) - torch.tanh(want)).abs().max()) <= 1e-5
+    calls.clear()
+    conv(x[:, :12], between=lambda: calls.append(1))
+    assert calls == []  # fewer than two bands of rows: one piece, no checks
+
+
+def test_a_large_frame_is_cancelled_inside_its_blocks_and_is_unchanged_otherwise(monkeypatch) -> None:
+    """With a cancel check, the large levels' convolutions go in bands and the fused passes ask every few chunks:
+    the image is the one made without a check, the check is asked many times per block, and a check that says
+    stop in the middle of the last block stops the call there."""
+    import oasis_core.fast.folded as folded
+    import oasis_core.fast.generator as fast_module
+
+    g = seeded(LITE, seed=2)
+    h, w = 128, 96
+    channels = painted(h, w, LITE.semantic_nc, seed=5)
+    z = noise_fields(LITE.z_dim, h, w, channels)["rerolled"]
+    want = FastGenerator(g, torch.float32)(channels, z)
+    monkeypatch.setattr(folded, "BAND_MIN_ROWS", 4)
+    monkeypatch.setattr(folded, "BAND_MACS", 1 << 16)
+    monkeypatch.setattr(fast_module, "_CHUNK_VALUES", 4096)
+    monkeypatch.setattr(fast_module, "_CHECK_CHUNKS", 4)
+    fast = FastGenerator(g, torch.float32)
+    asked = []
+    got = fast(channels, z, cancel=lambda: asked.append(1) and False)
+    assert float((got - want).abs().max()) <= 1e-5
+    blocks = len(fast.levels)
+    assert len(asked) > 10 * blocks, f"asked {len(asked)} times for {blocks} blocks"
+    stop_at = len(asked) - 5  # inside the last block, after its first convolution's bands began
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > stop_at
+
+    asked.clear()
+    with pytest.raises(fast_module.Cancelled):
+        fast(channels, z, cancel=cancel)
+    assert len(asked) == stop_at + 1, "stopped at the first check that said so"
+    asked.clear()
+    again = fast(channels, z, cancel=lambda: asked.append(1) and False)
+    assert torch.equal(again, got), "a cancelled call leaves nothing behind that changes the next image"
