@@ -217,13 +217,16 @@ class _Worker(QThread):
             self.progress.emit(job, 2 + done, 2 + total)
 
         self.progress.emit(job, 0, steps)
-        photo = read_rgb(p["path"])  # refuses unreadable files and decompression bombs with one sentence
-        self._check_cancel(job)
-        self.progress.emit(job, 1, steps)
-        h, w = photo.shape[:2]
-        ch, cw = info.photo_canvas_size(h, w, p.get("scale", 1.0))
-        small = resize_photo(photo, ch, cw)
-        del photo
+        if "image" in p:  # a photo already at its canvas size (a scene's reference layer, for another model)
+            small, (h, w) = p["image"], p["source_size"]
+        else:
+            photo = read_rgb(p["path"])  # refuses unreadable files and decompression bombs with one sentence
+            self._check_cancel(job)
+            self.progress.emit(job, 1, steps)
+            h, w = photo.shape[:2]
+            ch, cw = info.photo_canvas_size(h, w, p.get("scale", 1.0))
+            small = resize_photo(photo, ch, cw)
+            del photo
         self._check_cancel(job)
         self.progress.emit(job, 2, steps)
         seg = syn.segment(small, flip=flip, progress=progress)
@@ -392,6 +395,12 @@ class Engine(QObject):
     def import_photo(self, path: str | os.PathLike, info: ModelInfo, flip: bool = True, scale: float = 1.0) -> int:
         """Read and segment a photo for a canvas of ``info.photo_canvas_size`` (task "segment" -> PhotoImport)."""
         return self._submit_task("segment", {"path": str(path), "info": info, "flip": flip, "scale": scale})
+
+    def segment_image(self, image: np.ndarray, info: ModelInfo, source: str, source_size: tuple[int, int]) -> int:
+        """Segment a photo already at its canvas size (a scene's reference layer) with the open model (task
+        "segment" -> PhotoImport whose ``path`` is ``source``); it replaces a waiting import."""
+        payload = {"image": np.array(image, copy=True), "path": source, "source_size": tuple(source_size)}
+        return self._submit_task("segment", {**payload, "info": info, "flip": True})
 
     def cleanup(self, labels: np.ndarray, confidence: np.ndarray, min_region: int, min_confidence: float) -> int:
         """Clean a segmentation (task "cleanup" -> label map); a newer request replaces a waiting one."""

@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from app import resources
-from app.doc import Scene, label_io, project_file, random_seed
+from app.doc import PhotoReference, Scene, label_io, project_file, random_seed
 from app.doc.model_info import LabelMapError, ModelInfo
 from app.flows import Ui
 from app.flows.models import ModelsFlow
@@ -112,12 +112,17 @@ class FilesFlow(QObject):
 
     def _adopt_scene(self, info: ModelInfo, old: ModelInfo | None) -> None:
         """The open scene with the new model's classes: mapped by class name from the old model's (ids mean other
-        classes in another label space); classes the new model lacks are asked about. Where nothing fits, a new
-        canvas."""
+        classes in another label space); classes the new model lacks are asked about. A scene made from a photo
+        keeps its photo, which the new model segments again (``PhotoReference.stale``; only the classes the user
+        painted are asked about). Where nothing fits, a new canvas."""
         scene = self.session.scene
         assert scene is not None
         if old is not None and not info.same_classes(old):
             labels, unknown = info.remap_from(old, scene.labels)
+            photo = scene.photo if info.has_discriminator else None
+            if photo is not None:  # the segmentation is made again: only the user's own strokes need a class
+                painted = photo.user_edits(scene.labels)
+                unknown = info.remap_from(old, scene.labels[painted])[1]
             if unknown:
                 fill = info.class_of(
                     info.dont_care_value if info.dont_care_value is not None else info.default_fill_value()
@@ -143,9 +148,20 @@ class FilesFlow(QObject):
                     self.new_canvas(*info.natural_size)
                     return
             changed = not np.array_equal(labels, scene.labels)
-            # a new document in the new classes: the undo steps, the history and a photo's segmentation hold the
-            # old model's ids and stay with the old model (its saved project keeps them)
+            # a new document in the new classes: the undo steps and the history hold the old model's ids and stay
+            # with the old model (its saved project keeps them)
             adopted = Scene(labels, scene.style_seed, scene.seed_locked)
+            if photo is not None:  # meanwhile its segmentation mapped by name, as the label map is
+                adopted.photo = PhotoReference(
+                    photo=photo.photo,
+                    labels=info.remap_from(old, photo.labels)[0],
+                    confidence=photo.confidence,
+                    source=photo.source,
+                    source_size=photo.source_size,
+                    cleanup=photo.cleanup,
+                    applied=None if photo.applied is None else info.remap_from(old, photo.applied)[0],
+                    mapped_edits=painted,
+                )
             if changed or scene.dirty:
                 adopted.mark_dirty()
             self.session.replace_scene(adopted, self.session.project_path, regenerate=True)

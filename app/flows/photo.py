@@ -1,6 +1,7 @@
 """From a photo: segmenting it into the model's classes (in the worker, with progress, cancellable) as a new
-scene with the photo as its reference layer; cleaning the segmentation up while keeping the user's strokes; and the
-discriminator's realism map, with a reroll of the least realistic regions."""
+scene with the photo as its reference layer, and again when another model with other classes opens; cleaning the
+segmentation up while keeping the user's strokes; and the discriminator's realism map, with a reroll of the least
+realistic regions."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class PhotoFlow(QObject):
         self.progress: Progress | None = None
         self.cleanup_level = 0  # the clean-up slider's level, applied to the next imported photo too
         self._cleanup_for: tuple[Scene, PhotoReference, int] | None = None
+        self._resegment_for: tuple[Scene, PhotoReference] | None = None  # the running segmentation is a redo
         self._cleanup_timer = QTimer(self)  # the clean-up slider asks for a clean-up once it rests
         self._cleanup_timer.setSingleShot(True)
         self._cleanup_timer.setInterval(CLEANUP_DELAY_MS)
@@ -87,6 +89,7 @@ class PhotoFlow(QObject):
             )
             return 0
         self.generation.stop_scheduled()
+        self._resegment_for = None  # a new import replaces a segmentation under way
         stamp = self.engine.import_photo(path, info, flip=flip)
         self._close_progress()
         self.progress = self.ui.open_progress("Import photo", f"Segmenting {path.name}…", self.cancel_import)
@@ -97,8 +100,54 @@ class PhotoFlow(QObject):
         if self.importing:
             self.engine.forget("segment")
             self.engine.cancel()
-            self.ui.status("Photo import cancelled; the open scene is kept.", 4000)
+            if self._resegment_for is not None:
+                self._resegment_for[1].mapped_edits = None  # kept as mapped: not segmented on the next replace
+                self.ui.status("Segmentation cancelled; the label map keeps the classes matched by name.", 6000)
+            else:
+                self.ui.status("Photo import cancelled; the open scene is kept.", 4000)
+        self._resegment_for = None
         self._close_progress()
+
+    def resegment(self) -> int:
+        """Segment the open scene's photo again with the model now open (its classes differ from the model that
+        made the segmentation): in the worker, with progress, cancellable. The result replaces the label map as one
+        undoable step, keeping what the user painted. Returns the request stamp (0: nothing to do)."""
+        scene, info = self.session.scene, self.session.info
+        photo = scene.photo if scene is not None else None
+        if photo is None or info is None or not info.has_discriminator:
+            return 0
+        self._resegment_for = (scene, photo)
+        stamp = self.engine.segment_image(photo.photo, info, photo.source, photo.source_size)
+        self._close_progress()
+        what = photo.source or "the photo"
+        self.progress = self.ui.open_progress(
+            "Segment photo", f"Segmenting {what} into {info.name}'s classes…", self.cancel_import
+        )
+        self.ui.status(f"Segmenting {what} into {info.name}'s classes…")
+        return stamp
+
+    def _on_resegmented(self, result: PhotoImport) -> None:
+        target, self._resegment_for = self._resegment_for, None
+        scene, info = self.session.scene, self.session.info
+        if target is None or scene is None or info is None or target[0] is not scene or target[1] is not scene.photo:
+            return  # the scene or its photo was replaced meanwhile
+        photo = target[1]
+        if result.labels.shape != scene.shape:
+            return
+        new = keep_user_edits(result.labels, scene.labels, photo)
+        scene.photo = PhotoReference(
+            photo=photo.photo,
+            labels=result.labels,
+            confidence=result.confidence,
+            source=photo.source,
+            source_size=photo.source_size,
+        )
+        with scene.edit(f"Segment photo for {info.name}"):
+            box = scene.write_patch(0, 0, new)
+        self.session.mark_edited([box] if box is not None else (), regenerate=box is not None)
+        self.ui.status(f"Segmented {photo.source or 'the photo'} into {info.name}'s classes", 6000)
+        if photo.cleanup > 0:
+            self.request_cleanup(photo.cleanup)
 
     def _close_progress(self) -> None:
         progress, self.progress = self.progress, None
@@ -167,7 +216,13 @@ class PhotoFlow(QObject):
     def _on_scene_replaced(self, _regenerate: bool) -> None:
         self._cleanup_for = None
         self._realism_cache = None
-
+        scene = self.session.scene
+        if scene is not None and scene.photo is not None and scene.photo.stale:
+            self.resegment()  # another model's segmentation, mapped by name: this model makes its own
+        elif self._resegment_for is not None:  # a segmentation for a scene no longer open: not delivered
+            self._resegment_for = None
+            self.engine.forget("segment")
+            self._close_progress()
     # ----------------------------------------------------------------- realism
     def set_realism_overlay(self, on: bool) -> None:
         """Show or hide the discriminator's heat map over the image on show (computed in the worker)."""
@@ -233,7 +288,10 @@ class PhotoFlow(QObject):
         # only the current request of each task arrives (the engine drops the rest)
         if kind == "segment":
             self._close_progress()
-            self._on_imported(result)  # type: ignore[arg-type]
+            if self._resegment_for is not None:
+                self._on_resegmented(result)  # type: ignore[arg-type]
+            else:
+                self._on_imported(result)  # type: ignore[arg-type]
         elif kind == "cleanup":
             self._on_cleaned(result)  # type: ignore[arg-type]
         elif kind == "realism":
@@ -245,7 +303,13 @@ class PhotoFlow(QObject):
         message = message.strip()
         if message and message[-1] not in ".!?":
             message += "."
-        if kind == "segment":
+        if kind == "segment" and self._resegment_for is not None:
+            self._resegment_for = None
+            self._close_progress()
+            self.ui.report(
+                "error", "Cannot segment the photo", f"{message} The label map keeps the classes matched by name."
+            )
+        elif kind == "segment":
             self._close_progress()
             self.ui.report("error", "Cannot import photo", f"{message} The open scene is kept.")
         elif kind == "cleanup":

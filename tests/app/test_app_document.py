@@ -296,3 +296,32 @@ def test_undo_and_redo_leave_the_seed_lock_as_the_user_set_it():
     s.set_seed_locked(False)
     s.undo()
     assert not s.seed_locked
+
+
+def test_user_edits_are_what_differs_from_the_segmentation_and_its_clean_up_plus_the_mapped_strokes() -> None:
+    """The pixels a clean-up or a new segmentation keeps: those that differ from both the raw segmentation and the
+    last clean-up; and after a switch to another model's classes, the strokes found before the mapping (a stroke of
+    a class the new model lacks may become equal to the mapped segmentation beneath it)."""
+    from app.doc import PhotoReference, keep_user_edits
+
+    seg = np.zeros((4, 6), np.uint8)
+    seg[2:] = 1
+    cleaned = seg.copy()
+    cleaned[0, 0] = 1  # the clean-up changed this pixel
+    photo = PhotoReference(np.zeros((4, 6, 3), np.uint8), seg, np.ones((4, 6), np.float32), applied=cleaned)
+    current = cleaned.copy()
+    current[1, 4] = 5  # the user's stroke
+    assert not photo.stale
+    assert photo.user_edits(current).tolist() == (current != cleaned).tolist()
+    new_seg = np.full((4, 6), 2, np.uint8)
+    out = keep_user_edits(new_seg, current, photo)
+    assert out[1, 4] == 5 and (np.delete(out.reshape(-1), 10) == 2).all()
+
+    strokes = np.zeros((4, 6), bool)
+    strokes[3, 0] = True  # painted before the mapping; mapped, it equals the segmentation beneath it
+    mapped = PhotoReference(photo.photo, seg, photo.confidence, mapped_edits=strokes)
+    assert mapped.stale
+    out = keep_user_edits(new_seg, seg, mapped)
+    assert out[3, 0] == 1 and (out[~strokes] == 2).all()
+    with pytest.raises(ValueError, match="mapped_edits"):
+        PhotoReference(photo.photo, seg, photo.confidence, mapped_edits=np.zeros((2, 2), bool))

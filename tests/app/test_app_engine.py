@@ -231,10 +231,9 @@ def test_cancel_stops_a_large_frame_inside_its_last_block_and_the_ui_is_idle_at_
     import threading
     import time
 
-    import oasis_core.fast.folded as folded
-
     from app_helpers import make_tiny_model
 
+    import oasis_core.fast.folded as folded
     from oasis_core.noise import NoiseField
     from oasis_core.synthesizer import GenerationCancelled, Synthesizer
 

@@ -17,7 +17,7 @@ DATA = REPO.parent / "shared" / "data"
 BUNDLED_CAMVID = REPO / "resources" / "models" / "camvid.safetensors"
 
 # natural sizes with the datasets' aspect ratios (CamVid photos are 480x360, facades 256x256)
-NATURAL_SIZE = {"camvid": (192, 256), "facades": (256, 256)}
+NATURAL_SIZE = {"camvid": (192, 256), "facades": (256, 256), "landscapes": (256, 256)}
 DONT_CARE = {"camvid": 11, "facades": 0}
 
 
