@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 NORMS = ("batch", "instance", "syncbatch")
+UPSAMPLING = ("nearest", "bilinear")
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,9 @@ class GeneratorConfig:
     """OASIS generator. ``semantic_nc`` counts one-hot label channels (don't care included).
 
     Block widths are ``ch * multipliers``; the paper uses ch=64, SPADE hidden 128, 64 noise channels. The latent
-    grid is the output size / 2**(len(multipliers)-2) (= /32 for the paper's six blocks).
+    grid is the output size / 2**(len(multipliers)-2) (= /32 for the paper's six blocks). ``upsample``: how the
+    trunk doubles its resolution between blocks: the paper's nearest neighbour, or bilinear (an ablation of the
+    model-quality work; the fast CPU path runs nearest only, so such a model generates through the eager path).
     """
 
     semantic_nc: int
@@ -23,12 +26,15 @@ class GeneratorConfig:
     norm: str = "batch"
     aspect_ratio: float = 1.0
     multipliers: tuple[int, ...] = (16, 16, 16, 8, 4, 2, 1)
+    upsample: str = "nearest"
 
     def __post_init__(self) -> None:
         if self.semantic_nc < 1 or self.ch < 1 or self.spade_hidden < 1 or self.z_dim < 0:
             raise ValueError(f"invalid generator config: {self}")
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {UPSAMPLING}, got {self.upsample!r}")
         if len(self.multipliers) < 2:
             raise ValueError("the generator needs at least two width multipliers (one block)")
         object.__setattr__(self, "multipliers", tuple(int(m) for m in self.multipliers))
@@ -49,6 +55,8 @@ class GeneratorConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["multipliers"] = list(self.multipliers)
+        if self.upsample == "nearest":
+            del d["upsample"]  # the paper's: model files stay as they were (older readers know every field)
         return d
 
     @classmethod

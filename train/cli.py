@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="generator block widths as multiples of --ch, lowest level first (paper: 16,16,16,8,4,2,1); a warm "
         "start (--init-from) from a file with smaller widths grows its weights, keeping what it computes",
     )
+    f.add_argument(
+        "--g-upsample",
+        choices=("nearest", "bilinear"),
+        help="the generator's x2 between blocks (paper: nearest); bilinear models generate through the eager path",
+    )
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(
         "--grouped-spade",
@@ -250,6 +255,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         ch=args.ch,
         spade_hidden=args.spade_hidden,
         g_multipliers=args.g_multipliers,
+        g_upsample=args.g_upsample,
         reuse_fake=args.reuse_fake,
         grouped_spade=args.grouped_spade,
         fast_resample=args.fast_resample,

@@ -80,6 +80,7 @@ class TrainConfig:
     # the generator's block widths as multiples of ch, lowest level first (None: the paper's 16,16,16,8,4,2,1);
     # e.g. 16,16,16,8,4,3,2 widens the two full-resolution blocks (a warm start grows a smaller file's weights)
     g_multipliers: tuple[int, ...] | None = None
+    g_upsample: str = "nearest"  # nearest (the paper's) | bilinear: the generator's x2 between blocks
     # speed
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True

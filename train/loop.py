@@ -125,6 +125,7 @@ def model_configs(cfg: TrainConfig, space: LabelSpace) -> tuple[GeneratorConfig,
         norm=cfg.norm,
         aspect_ratio=w / h,
         **({"multipliers": tuple(cfg.g_multipliers)} if cfg.g_multipliers else {}),
+        upsample=cfg.g_upsample,
     )
     return gcfg, DiscriminatorConfig(semantic_nc=space.num_channels, channels=cfg.d_channels)
 
@@ -373,8 +374,9 @@ class Run:
 
         mf = load_checkpoint(path)
         gcfg, dcfg = model_configs(self.cfg, self.space)
-        old = mf.generator_config.to_dict() | {"aspect_ratio": 0}
-        new = gcfg.to_dict() | {"aspect_ratio": 0}
+        # the upsampling mode has no weights: a warm start may change it (the network adapts)
+        old = mf.generator_config.to_dict() | {"aspect_ratio": 0, "upsample": None}
+        new = gcfg.to_dict() | {"aspect_ratio": 0, "upsample": None}
         g_state = mf.generator_state
         if old | {"multipliers": None} == new | {"multipliers": None} and old["multipliers"] != new["multipliers"]:
             g_state = grow_plain_state(g_state, plain_shapes(self.g_plain), seed=self.cfg.seed)
@@ -396,8 +398,8 @@ class Run:
         if st.get("version") != STATE_VERSION:
             raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
         old = json.loads(st["config"])
-        for key in ("ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers"):
-            if old.get(key) != self.cfg.to_dict().get(key):
+        for key in ("ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample"):
+            if old.get(key, "nearest" if key == "g_upsample" else None) != self.cfg.to_dict().get(key):
                 raise TrainingError(
                     f"cannot resume: the run was trained with {key}={old.get(key)!r}, now {self.cfg.to_dict()[key]!r}"
                 )

@@ -54,6 +54,8 @@ def fast_supported(generator: Generator) -> str | None:
     """``None`` when :class:`FastGenerator` can run this generator, else the reason it cannot."""
     if generator.training:
         return "the generator is in training mode"
+    if generator.config.upsample != "nearest":
+        return f"the fast path upsamples by nearest neighbour, not {generator.config.upsample}"
     for m in generator.modules():
         if hasattr(m, "parametrizations"):
             return "the generator carries spectral-norm parametrizations (fold them first)"

@@ -69,7 +69,7 @@ class Generator(nn.Module):
         for i, block in enumerate(self.body):
             x = block(x, seg_for(tuple(x.shape[-2:])))
             if i < last:
-                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+                x = _upsample(x, self.config.upsample)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
 
     def _forward_codes(self, seg: SegCodes) -> torch.Tensor:
@@ -82,3 +82,10 @@ class Generator(nn.Module):
         cl = self.fc.weight.is_contiguous(memory_format=torch.channels_last)  # the module's layout (training sets it)
         fmt = torch.channels_last if cl else torch.contiguous_format
         return self._trunk(seg.dense((h // d, w // d), fmt), lambda size: LevelSeg(seg, size, fmt))
+
+
+def _upsample(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """x2 between blocks: nearest neighbour (the paper's), or bilinear with half-pixel centres."""
+    if mode == "nearest":
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)

@@ -50,3 +50,35 @@ def test_widening_refuses_to_shrink():
     plain = {"w.weight": torch.zeros(4, 4, 3, 3)}
     with pytest.raises(TrainingError, match="cannot widen"):
         grow_plain_state(plain, {"w.weight": (2, 4, 3, 3)})
+
+
+def test_bilinear_upsampling_is_a_generator_option_that_the_fast_path_leaves_to_the_eager_one(tmp_path):
+    """``--g-upsample bilinear`` (an ablation): the same weights compute another image; the config round-trips
+    through a model file (and a nearest model's file is as before); the Synthesizer says why it generates through
+    the eager path and still generates; a warm start from a nearest file may change the mode."""
+    from oasis_core.checkpoint import load_checkpoint, save_checkpoint
+    from oasis_core.labels import get
+    from oasis_core.noise import NoiseField
+    from oasis_core.synthesizer import Synthesizer
+
+    with pytest.raises(ValueError, match="upsample"):
+        GeneratorConfig(semantic_nc=6, upsample="bicubic")
+    near_cfg = GeneratorConfig(semantic_nc=10, ch=4, spade_hidden=8, z_dim=8)
+    bil_cfg = GeneratorConfig(semantic_nc=10, ch=4, spade_hidden=8, z_dim=8, upsample="bilinear")
+    assert "upsample" not in near_cfg.to_dict() and GeneratorConfig.from_dict(bil_cfg.to_dict()) == bil_cfg
+    near = _trained_like(near_cfg, 0)
+    bil = Generator(bil_cfg).eval()
+    bil.load_state_dict(near.state_dict())
+    torch.manual_seed(3)
+    labels = torch.randint(0, 10, (1, 64, 64))
+    onehot = torch.nn.functional.one_hot(labels, 10).permute(0, 3, 1, 2).float()
+    z = torch.randn(1, 8, 1, 1).expand(1, 8, 64, 64).contiguous()
+    with torch.no_grad():
+        assert (near(onehot, z) - bil(onehot, z)).abs().max() > 0.05
+
+    path = save_checkpoint(tmp_path / "bilinear.safetensors", bil, None, label_space=get("landscapes"), name="b")
+    assert load_checkpoint(path).generator_config.upsample == "bilinear"
+    syn = Synthesizer.load(path, "cpu", "fp32")
+    assert syn.fast_generator is None and "nearest" in syn.fast_reason
+    img = syn.generate(labels[0].numpy().astype("uint8"), NoiseField.sample(8, 64, 64, 1))
+    assert img.shape == (64, 64, 3)
