@@ -191,6 +191,13 @@ def test_model_files_with_absurd_metadata_or_non_float_weights_are_refused(tmp_p
     with pytest.raises(CheckpointError, match="stored as int32; model weights must be float32"):
         load_checkpoint(_rewrite(tiny, tmp_path / "int.safetensors", tensors=as_int))
 
+    def as_bool(state):
+        k = next(k for k, v in state.items() if v.is_floating_point() and v.ndim == 4)
+        return {**state, k: state[k] > 0}
+
+    with pytest.raises(CheckpointError, match="stored as bool; model weights must be float32"):
+        load_checkpoint(_rewrite(tiny, tmp_path / "bool.safetensors", tensors=as_bool))
+
     def as_fp8(state):
         import torch
 
@@ -244,6 +251,48 @@ def test_the_app_refuses_canvases_that_cannot_fit_and_keeps_the_open_scene(qtbot
         Image.new("L", (9000, 32), 7).save(wide)
         assert not win.files.open_label_map(wide)
         assert "larger than the 8192 pixels a side" in win.messages[-1].text
+    finally:
+        close_window(win)
+
+
+@pytest.mark.gui
+def test_the_app_keeps_its_canvas_on_a_label_map_bomb_and_on_models_whose_natural_size_is_absurd_or_too_big(
+    qtbot, tmp_path, tiny, monkeypatch
+):
+    """A label PNG whose header claims 60000x60000 pixels is refused before decoding; a model whose natural size
+    is 1e12 is refused on load and the open model and scene stay; a model whose (valid) 8192x8192 natural size
+    does not fit opens on a smaller canvas of its aspect, with a warning."""
+    from photo_helpers import bomb_png
+
+    from app.selftest import wait_idle
+
+    win = open_window(qtbot, tmp_path, tiny, size=(64, 64))
+    try:
+        before, model = win.scene.labels.copy(), win.info.model_hash
+        assert not win.files.open_label_map(bomb_png(tmp_path / "bomb.png", 60000, 60000))
+        assert win.messages[-1].title == "Cannot open label map" and "bomb.png" in win.messages[-1].text
+        assert np.array_equal(win.scene.labels, before)
+
+        absurd = _rewrite(tiny, tmp_path / "absurd.safetensors", meta_edit=lambda d: d.__setitem__(
+            "natural_size", [10**12, 8]))  # fmt: skip
+        shown = len(win.messages)
+        win.models.load_model(absurd)
+        assert wait_for(lambda: len(win.messages) > shown, 60)
+        assert "natural_size" in win.messages[-1].text
+        assert win.info.model_hash == model and np.array_equal(win.scene.labels, before)
+
+    finally:
+        close_window(win)
+    big = _rewrite(tiny, tmp_path / "big.safetensors", meta_edit=lambda d: d.__setitem__(
+        "natural_size", [8192, 4096]))  # fmt: skip
+    monkeypatch.setenv("OASIS_MEMORY_LIMIT", "512M")  # a start with this model: its first canvas would not fit
+    (tmp_path / "second").mkdir()
+    win = open_window(qtbot, tmp_path / "second", big)
+    try:
+        assert any(m.title == "Smaller canvas" for m in win.messages), [m.text for m in win.messages]
+        assert max(win.scene.shape) <= 256 and win.scene.shape[0] == 2 * win.scene.shape[1]
+        assert wait_idle(win, 60)
+        assert win.canvas.image is not None and win.canvas.image.shape[:2] == win.scene.shape
     finally:
         close_window(win)
 
@@ -321,6 +370,42 @@ def test_oversized_thumbnails_in_a_project_are_dropped_without_decoding_them(tmp
     assert len(project.scene.history) == 12
     assert all(e.thumbnail is None for e in project.scene.history)
     assert np.array_equal(project.scene.labels, s.labels)
+
+
+def test_a_project_member_that_inflates_beyond_its_declared_size_is_refused_without_inflating_it(tmp_path):
+    """A zip member that declares 1,000 bytes but inflates to 64 MB (a zip bomb by lying headers): the project is
+    refused in one sentence, and reading it never holds more than a few MB."""
+    import struct
+    import tracemalloc
+    import zipfile
+
+    from app.doc import Scene
+    from app.doc.project_file import ProjectError, load_project, save_project
+
+    good = tmp_path / "good.oasis"
+    save_project(good, Scene.blank(64, 64, 1), model_hash="ab" * 32)
+    bad = tmp_path / "bad.oasis"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item.filename, b"\0" * (64 << 20) if item.filename == "labels.png" else zin.read(item))
+    raw = bytearray(bad.read_bytes())
+    name = b"labels.png"
+    for sig, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):  # local and central headers
+        at = raw.find(sig)
+        while raw[at + name_at : at + name_at + len(name)] != name:
+            at = raw.find(sig, at + 4)
+        raw[at + size_at : at + size_at + 4] = struct.pack("<I", 1000)  # the declared (uncompressed) size
+    bad.write_bytes(bytes(raw))
+    assert bad.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProjectError, match="bad.oasis is not a usable OASIS Studio project") as err:
+            load_project(bad)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "labels.png" in str(err.value) and "\n" not in str(err.value)
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MB held while reading"
 
 
 # --------------------------------------------------------------------- silent wrong output, tracebacks
