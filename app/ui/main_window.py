@@ -363,6 +363,7 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         sb = self.statusBar()
         self.cursor_label = QLabel("")
+        self._hover_at: tuple[int, int] | None = None  # the label-map pixel under the mouse
         self.zoom_label = QLabel("")
         self.timing_label = QLabel("")
         self.device_label = QLabel("no model")
@@ -504,6 +505,7 @@ class MainWindow(QMainWindow):
         self.canvas.info = info
         self._fill_eraser_choices(info)
         self.palette.choose(self._initial_class(info))
+        self._show_hover()
         self._update_ui()
 
     def _on_model_failed(self) -> None:
@@ -559,6 +561,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_image(self.session.image, stale=self.session.image_stale)
         self.realism_panel.show_score(None)  # the last score was another scene's
         self._show_photo_layers()
+        self._show_hover()
         self._update_ui()
 
     def _on_edited(self, boxes: Sequence[BBox] | None, _regenerate: bool) -> None:
@@ -568,6 +571,7 @@ class MainWindow(QMainWindow):
             self.canvas.refresh_labels(list(boxes))
         if self.canvas.image is not None:
             self.canvas.set_image_stale(self.session.image_stale)
+        self._show_hover()
         self._update_ui()
 
     def _on_image_shown(self) -> None:
@@ -663,11 +667,20 @@ class MainWindow(QMainWindow):
         self.canvas.update()
 
     def _on_hover(self, x: int, y: int, value: int) -> None:
-        if value < 0 or self.session.info is None:
+        self._hover_at = (x, y) if value >= 0 else None
+        self._show_hover()
+
+    def _show_hover(self) -> None:
+        """The status bar's "x, y · class" of the label under the mouse, read from the scene now open (a stroke,
+        a new segmentation or another model's classes change it without a mouse move)."""
+        at, scene, info = self._hover_at, self.session.scene, self.session.info
+        inside = at is not None and scene is not None and 0 <= at[1] < scene.shape[0] and 0 <= at[0] < scene.shape[1]
+        if not inside or info is None:
             self.cursor_label.setText("")
             return
-        c = self.session.info.class_of(value)
-        self.cursor_label.setText(f"{x}, {y}  ·  {c.name if c else value}")
+        value = int(scene.labels[at[1], at[0]])
+        c = info.class_of(value)
+        self.cursor_label.setText(f"{at[0]}, {at[1]}  ·  {c.name if c else value}")
 
     def _update_zoom_label(self) -> None:
         self.zoom_label.setText(f"{self.canvas.zoom * 100:.0f}%")

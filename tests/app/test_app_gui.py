@@ -640,3 +640,21 @@ def test_the_image_does_not_flash_dark_after_each_stroke(qtbot, win):
     assert wait_for(lambda: win.canvas.image_dimmed, STALE_DIM_MS / 1000 + 2), "stale for a while: dimmed"
     win.generation.generate_now()
     assert wait_for(lambda: not win.canvas.image_dimmed, 30)
+
+
+def test_the_class_under_the_mouse_follows_edits_without_a_mouse_move(qtbot, win):
+    """The status bar's "x, y · class" is read from the scene: a fill under a still mouse updates it."""
+    sky, water = win.info.value_of("sky"), win.info.value_of("water")
+    labels = np.full(win.scene.shape, sky, np.uint8)
+    from app.doc import Scene
+
+    win.session.replace_scene(Scene(labels, 3))
+    qtbot.mouseMove(win.canvas, pt(win, 30.5, 20.5))
+    assert wait_for(lambda: win.cursor_label.text() == "30, 20  ·  sky", 5), win.cursor_label.text()
+    win.palette.choose(water)
+    win.set_tool("rect")
+    win.canvas.drag([(20, 10), (40, 30)])  # a rectangle under the mouse, drawn without moving it
+    assert (win.scene.labels[20, 30]) == water
+    assert win.cursor_label.text() == "30, 20  ·  water"
+    win.generation.undo()
+    assert win.cursor_label.text() == "30, 20  ·  sky"
