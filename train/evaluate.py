@@ -226,7 +226,8 @@ def evaluate_run(
     run, _, space = load_run(run_dir, natural_size=True)
     bias = torch.from_numpy(prior_bias(class_frequencies(run, run_dir)))
     seg = load_segmenter(run_dir, space.num_channels, run.device)
-    res = _evaluate(run, run.ema_for_eval(), bias, seg, samples, limit, inception_weights, progress)
+    res = _evaluate(run, run.ema_for_eval(), bias, seg, samples, limit, inception_weights, progress,
+                    sheet=run_dir / "painted.png")  # fmt: skip
     path = run_dir / "eval.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(res)
@@ -264,7 +265,39 @@ def evaluate_model(
     return res | {"step": (mf.document.get("provenance") or {}).get("iterations"), "model": str(model)}
 
 
-def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress) -> dict:
+def _painted(run, g, size: tuple[int, int], sheet: Path | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Measure 5: the dataset's painted scenes (:mod:`train.painted`) generated at ``size``, one draw each, as
+    (images, channel maps); with ``sheet``, a PNG of label map over image per scene is written there."""
+    from train.painted import painted_scenes
+
+    scenes = painted_scenes(run.cfg.dataset, run.space, *size)
+    if not scenes:
+        return None
+    images, maps = [], []
+    with torch.no_grad():
+        for k, (_, values) in enumerate(scenes):
+            labels = torch.from_numpy(run.space.to_channels(values).astype(np.int64))[None].to(run.device)
+            z = run.noise(1, *size, step=k, salt=0x9A17)
+            with run.autocast():
+                images.append(to_uint8(g(run.onehot(labels), z).float())[0])
+            maps.append(labels[0].cpu().numpy())
+    if sheet is not None:
+        top = np.concatenate([run.space.colourize(v) for _, v in scenes], 1)
+        atomic_write_bytes(sheet, _png(np.concatenate((top, np.concatenate(images, 1)), 0)))
+    return np.stack(images), np.stack(maps)
+
+
+def _png(image: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress, sheet: Path | None = None) -> dict:
     from tqdm import tqdm
 
     space, device = run.space, run.device
@@ -329,6 +362,14 @@ def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress) ->
             for k in seams[0][box]:
                 res[f"quality_reroll_{box}_{k}"] = float(np.nanmean([m[box][k] for m in seams]))
         res["quality_images"] = n
+        painted = _painted(run, g, label_maps[0].shape, sheet)
+        if painted is not None:  # streaks on the painted scenes, against the real images' own (the same floor)
+            col, row = quality.streaks(*painted, space.dont_care)
+            res["quality_painted_scenes"] = len(painted[0])
+            for name, value in (("streaks_col", col), ("streaks_row", row)):
+                floor = res[f"quality_{name}_floor"]
+                res[f"quality_painted_{name}"] = value
+                res[f"quality_painted_{name}_ratio"] = value / floor if floor > 0 else float("nan")
     if seg is not None:
         real = scores(conf_seg_real, space.dont_care)
         fake = scores(conf_seg_fake, space.dont_care)

@@ -108,3 +108,28 @@ def test_measures_by_scale_locate_a_gap_made_at_full_resolution(scenes):
     assert full["texture_ratio"] > 2
     assert by_scale["texture_ratio_at_1_2"] < 0.5 * full["texture_ratio"]
     assert set(by_scale) >= {"texture_ratio_at_1_2", "streaks_col_ratio_at_1_2", "streaks_row_ratio_at_1_2"}
+
+
+@pytest.mark.parametrize("dataset, size", [("landscapes", (256, 256)), ("camvid", (192, 256)), ("facades", (64, 64))])
+def test_painted_scenes_are_a_dozen_valid_label_maps_of_large_flat_regions(dataset, size):
+    """Measure 5's scenes: twelve per bundled dataset, at any size, only valid file values, each with two or more
+    classes and the large flat regions a person paints (few, big regions; unlike real label maps); the same every
+    time. Other datasets have none."""
+    from skimage.measure import label as regions
+
+    from oasis_core.labels import get
+    from train.painted import painted_scenes
+
+    space = get(dataset)
+    scenes = painted_scenes(dataset, space, *size)
+    assert len(scenes) == 12 and len({name for name, _ in scenes}) == 12
+    for name, labels in scenes:
+        assert labels.shape == size and labels.dtype == np.uint8
+        assert set(np.unique(labels).tolist()) <= set(space.valid_values()), name
+        assert len(np.unique(labels)) >= 2, name
+        parts = regions(labels, connectivity=1, background=-1)
+        largest = np.bincount(parts.ravel()).max()
+        assert largest >= 0.15 * labels.size, f"{name}: its largest region is {largest} px"
+    again = painted_scenes(dataset, space, *size)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(scenes, again))
+    assert painted_scenes("cityscapes", get("cityscapes"), 64, 128) == []

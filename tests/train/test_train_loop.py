@@ -245,6 +245,14 @@ def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path, tiny):
     assert 0.0 <= metrics["d_seg_miou"] <= 1.0
     assert -1.0 <= metrics["ms_ssim_diversity"] <= 1.0
     assert "label_consistency" in metrics and metrics["fid"] is None and "inception" in metrics["fid_note"]
+    # measure 5: the painted facades, their streaks against the same real floor, and their sheet
+    assert metrics["quality_painted_scenes"] == 12
+    for name in ("streaks_col", "streaks_row"):
+        value = metrics[f"quality_painted_{name}"]
+        assert np.isfinite(value) and metrics[f"quality_painted_{name}_ratio"] == pytest.approx(
+            value / metrics[f"quality_{name}_floor"])  # fmt: skip
+    with Image.open(run_dir / "painted.png") as sheet:
+        assert sheet.size == (12 * 64, 2 * 64), "label maps over images, one column a scene"
 
     from oasis_core.checkpoint import read_document
 
