@@ -16,7 +16,7 @@ class GeneratorConfig:
     Block widths are ``ch * multipliers``; the paper uses ch=64, SPADE hidden 128, 64 noise channels. The latent
     grid is the output size / 2**(len(multipliers)-2) (= /32 for the paper's six blocks). ``upsample``: how the
     trunk doubles its resolution between blocks: the paper's nearest neighbour, or bilinear (an ablation of the
-    model-quality work; the fast CPU path runs nearest only, so such a model generates through the eager path).
+    model-quality work: nearest turns the coarse levels' slow changes into 8- and 16-pixel steps).
     """
 
     semantic_nc: int

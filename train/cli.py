@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--g-upsample",
         choices=("nearest", "bilinear"),
-        help="the generator's x2 between blocks (paper: nearest); bilinear models generate through the eager path",
+        help="the generator's x2 between blocks (paper: nearest)",
     )
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(

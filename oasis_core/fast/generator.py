@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oasis_core.fast.folded import _bias, _Conv, _Level, _nhwc, _Spade
+from oasis_core.fast.folded import _bias, _Conv, _Level, _nchw, _nhwc, _Spade
 from oasis_core.fast.layout import NoiseLayout, analyse_noise
 from oasis_core.fast.patterns import (
     _CODE_LIMIT,
@@ -54,8 +54,6 @@ def fast_supported(generator: Generator) -> str | None:
     """``None`` when :class:`FastGenerator` can run this generator, else the reason it cannot."""
     if generator.training:
         return "the generator is in training mode"
-    if generator.config.upsample != "nearest":
-        return f"the fast path upsamples by nearest neighbour, not {generator.config.upsample}"
     for m in generator.modules():
         if hasattr(m, "parametrizations"):
             return "the generator carries spectral-norm parametrizations (fold them first)"
@@ -148,6 +146,7 @@ class FastGenerator:
         self.z_dim = cfg.z_dim
         self.semantic_nc = cfg.semantic_nc
         self.downscale = cfg.downscale
+        self.upsample = cfg.upsample  # nearest: a row gather, fused into the shortcut pass; bilinear: a pass of its own
         self.max_keys = max_keys
         self.workspace_bytes = workspace_mb << 20
         with torch.no_grad():
@@ -761,9 +760,14 @@ class FastGenerator:
         return idx
 
     def _upsample(self, st: _Stream, x: torch.Tensor) -> torch.Tensor:
-        """Nearest x2 of an NHWC tensor into a reused buffer, as a row gather (fast for any channel count)."""
+        """x2 of an NHWC tensor into a reused buffer: nearest as a row gather (fast for any channel count), or
+        bilinear (half-pixel centres, as the eager generator)."""
         b_, h0, w0, c = x.shape
         out = st.get("up", (b_, 2 * h0, 2 * w0, c), x.dtype)
+        if self.upsample == "bilinear":
+            up = F.interpolate(_nchw(x), scale_factor=2.0, mode="bilinear", align_corners=False)
+            out.copy_(up.permute(0, 2, 3, 1))
+            return out
         torch.index_select(x.reshape(-1, c), 0, self._up_index(st, b_, h0, w0), out=out.view(-1, c))
         return out
 
@@ -772,9 +776,11 @@ class FastGenerator:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A block's input side in one pass over chunks of pixels: (upsample x,) norm_s and the 1x1 shortcut into
         the residual, norm_0 and LeakyReLU into conv_0's input. The upsampled x and norm_s's output never leave the
-        cache. Returns (residual, conv_0 input)."""
-        b_, h0, w0, c = x.shape
+        cache (a bilinear upsampling is a pass of its own first). Returns (residual, conv_0 input)."""
         up = i > 0
+        if up and self.upsample != "nearest":
+            x, up = self._upsample(st, x), False  # the fused pass then reads the upsampled map
+        b_, h0, w0, c = x.shape
         hl, wl = (2 * h0, 2 * w0) if up else (h0, w0)
         n = b_ * hl * wl
         res = st.get(f"res{i % 2}", (b_, hl, wl, lvl.fout), self.dtype)

@@ -26,6 +26,8 @@ LITE = GeneratorConfig(semantic_nc=12, ch=16, spade_hidden=32, z_dim=64)
 ODD = GeneratorConfig(semantic_nc=7, ch=4, spade_hidden=8, z_dim=0, norm="instance", multipliers=(4, 2, 1))
 # batch norm with a learned shortcut in the first block: the fused shortcut pass without an upsampling
 SHORT = GeneratorConfig(semantic_nc=7, ch=8, spade_hidden=8, z_dim=16, multipliers=(4, 2, 1))
+# bilinear upsampling between blocks (an ablation of the model-quality work): a pass of its own
+BILINEAR = GeneratorConfig(semantic_nc=12, ch=16, spade_hidden=32, z_dim=64, upsample="bilinear")
 
 
 def seeded(config: GeneratorConfig, seed: int = 0) -> Generator:
@@ -69,10 +71,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(10 * torch.log10(4.0 / ((a - b) ** 2).mean()))
 
 
-@pytest.mark.parametrize("which", ["tiny", "lite", "odd", "short"])
+@pytest.mark.parametrize("which", ["tiny", "lite", "odd", "short", "bilinear"])
 @pytest.mark.parametrize("size", [(64, 96), (96, 32)])
 def test_fp32_matches_eager(which: str, size: tuple[int, int], tiny_configs) -> None:
-    config = {"tiny": tiny_configs[0], "lite": LITE, "odd": ODD, "short": SHORT}[which]
+    config = {"tiny": tiny_configs[0], "lite": LITE, "odd": ODD, "short": SHORT, "bilinear": BILINEAR}[which]
     g = seeded(config, seed=3)
     h, w = size
     channels = painted(h, w, config.semantic_nc)
