@@ -223,6 +223,7 @@ class PhotoFlow(QObject):
             self._resegment_for = None
             self.engine.forget("segment")
             self._close_progress()
+
     # ----------------------------------------------------------------- realism
     def set_realism_overlay(self, on: bool) -> None:
         """Show or hide the discriminator's heat map over the image on show (computed in the worker)."""
@@ -304,6 +305,7 @@ class PhotoFlow(QObject):
         if message and message[-1] not in ".!?":
             message += "."
         if kind == "segment" and self._resegment_for is not None:
+            self._resegment_for[1].mapped_edits = None  # kept as mapped: not tried again on every replace
             self._resegment_for = None
             self._close_progress()
             self.ui.report(
