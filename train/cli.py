@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--g-upsample",
         choices=("nearest", "bilinear"),
-        help="the generator's x2 between blocks (paper: nearest)",
+        help="the generator's x2 between blocks (paper: nearest); pass it again with --resume",
     )
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(

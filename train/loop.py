@@ -397,9 +397,9 @@ class Run:
     def load_state_dict(self, st: dict) -> None:
         if st.get("version") != STATE_VERSION:
             raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
-        old = json.loads(st["config"])
+        old = {"g_upsample": "nearest"} | json.loads(st["config"])  # states from before the option: nearest
         for key in ("ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample"):
-            if old.get(key, "nearest" if key == "g_upsample" else None) != self.cfg.to_dict().get(key):
+            if old.get(key) != self.cfg.to_dict().get(key):
                 raise TrainingError(
                     f"cannot resume: the run was trained with {key}={old.get(key)!r}, now {self.cfg.to_dict()[key]!r}"
                 )

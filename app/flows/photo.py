@@ -99,11 +99,17 @@ class PhotoFlow(QObject):
     def cancel_import(self) -> None:
         if self.importing:
             self.engine.forget("segment")
-            self.engine.cancel()
             if self._resegment_for is not None:
+                # not engine.cancel(): that would also drop the new model's first image, queued before this job;
+                # the segmentation (about a second) finishes unseen
                 self._resegment_for[1].mapped_edits = None  # kept as mapped: not segmented on the next replace
-                self.ui.status("Segmentation cancelled; the label map keeps the classes matched by name.", 6000)
+                self.ui.status(
+                    "Segmentation cancelled: the label map keeps the old classes matched by name (those this model "
+                    "lacks are painted as its don't-care or background class).",
+                    8000,
+                )
             else:
+                self.engine.cancel()
                 self.ui.status("Photo import cancelled; the open scene is kept.", 4000)
         self._resegment_for = None
         self._close_progress()

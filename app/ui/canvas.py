@@ -594,6 +594,7 @@ class Canvas(QWidget):
 
     def leaveEvent(self, event) -> None:  # noqa: N802
         self._mouse = None
+        self.hover.emit(-1, -1, -1)  # the mouse is off the canvas: no pixel is under it
         self.update()
         super().leaveEvent(event)
 

@@ -74,12 +74,10 @@ class _Conv:
             between()
             r1 = min(h, r0 + band)
             a, b = max(0, r0 - p), min(h, r1 + p)  # the band and the rows its edge taps read
-            y = self._whole(x[:, a:b] if b_ == 1 else x[:, a:b].contiguous(), None, False, tanh)
-            part = y[:, r0 - a : r1 - a]  # rows whose taps all lie in the band (or the map's own zero border)
-            if accumulate:
-                out[:, r0:r1].add_(part)
-            else:
-                out[:, r0:r1].copy_(part)
+            xb = x[:, a:b] if b_ == 1 else x[:, a:b].contiguous()
+            # accumulate into a copy of the band's rows, so the sum is rounded once, as in the whole convolution
+            y = self._whole(xb, out[:, a:b].clone() if accumulate else None, accumulate, tanh)
+            out[:, r0:r1].copy_(y[:, r0 - a : r1 - a])  # rows whose taps all lie in the band (or the zero border)
         return out
 
     def _whole(self, x: torch.Tensor, out: torch.Tensor | None, accumulate: bool, tanh: bool) -> torch.Tensor:

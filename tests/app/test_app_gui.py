@@ -658,3 +658,10 @@ def test_the_class_under_the_mouse_follows_edits_without_a_mouse_move(qtbot, win
     assert win.cursor_label.text() == "30, 20  ·  water"
     win.generation.undo()
     assert win.cursor_label.text() == "30, 20  ·  sky"
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendEvent(win.canvas, QEvent(QEvent.Type.Leave))  # the mouse leaves the canvas
+    assert win.cursor_label.text() == ""
+    win.generation.redo()
+    assert win.cursor_label.text() == "", "an edit does not name a pixel the mouse has left"

@@ -384,6 +384,14 @@ def test_a_banded_convolution_equals_the_whole_one(batch: int, kernel: int, monk
     conv(x[:, :12], between=lambda: calls.append(1))
     assert calls == []  # fewer than two bands of rows: one piece, no checks
 
+    # bf16: the residual add rounds once per element in both, so the banded result is the same bits
+    half = folded._Conv(weight, bias, torch.bfloat16, torch.device("cpu"))
+    xb, rb = x.to(torch.bfloat16), residual.to(torch.bfloat16)
+    whole, banded = rb.clone(), rb.clone()
+    half(xb, out=whole, accumulate=True)
+    half(xb, out=banded, accumulate=True, between=lambda: None)
+    assert torch.equal(whole, banded)
+
 
 def test_a_large_frame_is_cancelled_inside_its_blocks_and_is_unchanged_otherwise(monkeypatch) -> None:
     """With a cancel check, the large levels' convolutions go in bands and the fused passes ask every few chunks:
