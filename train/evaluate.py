@@ -283,18 +283,13 @@ def _painted(run, g, size: tuple[int, int], sheet: Path | None) -> tuple[np.ndar
             maps.append(labels[0].cpu().numpy())
     if sheet is not None:
         top = np.concatenate([run.space.colourize(v) for _, v in scenes], 1)
-        atomic_write_bytes(sheet, _png(np.concatenate((top, np.concatenate(images, 1)), 0)))
+        from PIL import Image
+
+        from oasis_core.imageio import png_bytes
+
+        sheet_image = Image.fromarray(np.concatenate((top, np.concatenate(images, 1)), 0))
+        atomic_write_bytes(sheet, png_bytes(sheet_image))
     return np.stack(images), np.stack(maps)
-
-
-def _png(image: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress, sheet: Path | None = None) -> dict:
