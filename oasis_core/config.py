@@ -17,6 +17,9 @@ class GeneratorConfig:
     grid is the output size / 2**(len(multipliers)-2) (= /32 for the paper's six blocks). ``upsample``: how the
     trunk doubles its resolution between blocks: the paper's nearest neighbour, or bilinear (an ablation of the
     model-quality work: nearest turns the coarse levels' slow changes into 8- and 16-pixel steps).
+    ``grain_levels``: how many of the last blocks also take per-pixel grain (:func:`oasis_core.noise.grain`, a
+    function of the noise field) at their input, scaled per channel by a learned weight (zero at the start); 0 is
+    the paper's generator.
     """
 
     semantic_nc: int
@@ -27,6 +30,7 @@ class GeneratorConfig:
     aspect_ratio: float = 1.0
     multipliers: tuple[int, ...] = (16, 16, 16, 8, 4, 2, 1)
     upsample: str = "nearest"
+    grain_levels: int = 0
 
     def __post_init__(self) -> None:
         if self.semantic_nc < 1 or self.ch < 1 or self.spade_hidden < 1 or self.z_dim < 0:
@@ -38,6 +42,14 @@ class GeneratorConfig:
         if len(self.multipliers) < 2:
             raise ValueError("the generator needs at least two width multipliers (one block)")
         object.__setattr__(self, "multipliers", tuple(int(m) for m in self.multipliers))
+        if not 0 <= self.grain_levels <= len(self.multipliers) - 1:
+            blocks = len(self.multipliers) - 1
+            raise ValueError(f"grain_levels must be 0 to {blocks} (the number of blocks), got {self.grain_levels}")
+
+    @property
+    def first_grain_block(self) -> int:
+        """Index of the first block that takes grain (the number of blocks when none does)."""
+        return len(self.multipliers) - 1 - self.grain_levels
 
     @property
     def widths(self) -> list[int]:
@@ -57,6 +69,8 @@ class GeneratorConfig:
         d["multipliers"] = list(self.multipliers)
         if self.upsample == "nearest":
             del d["upsample"]  # the paper's: model files stay as they were (older readers know every field)
+        if not self.grain_levels:
+            del d["grain_levels"]
         return d
 
     @classmethod

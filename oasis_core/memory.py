@@ -42,12 +42,14 @@ class Widths:
     input_nc: int  # label channels + noise channels
     hidden: int  # SPADE hidden width
     top: int  # channels of the full-resolution block
+    grain: bool = False  # per-pixel grain (its fp32 map, the levels' means and casts: about 12 B/px)
 
     @classmethod
     def of(cls, config) -> Widths:
         """From a :class:`oasis_core.config.GeneratorConfig` (or anything with its fields)."""
         top = int(config.ch * config.multipliers[-1])
-        return cls(int(config.semantic_nc + config.z_dim), int(config.spade_hidden), top)
+        grain = bool(getattr(config, "grain_levels", 0))
+        return cls(int(config.semantic_nc + config.z_dim), int(config.spade_hidden), top, grain)
 
 
 def generation_bytes_per_pixel(widths: Widths, fast: bool = True, dtype_bytes: int = 4) -> float:
@@ -56,7 +58,7 @@ def generation_bytes_per_pixel(widths: Widths, fast: bool = True, dtype_bytes: i
         per = 0.5 * widths.input_nc + 10 * widths.top
     else:
         per = 3.5 * widths.input_nc + 1.25 * widths.hidden + 8 * widths.top
-    return 160 + dtype_bytes * per
+    return 160 + dtype_bytes * per + (12 if widths.grain else 0)
 
 
 def estimate(pixels: int, bytes_per_pixel: float, fixed: int = FIXED_BYTES) -> int:

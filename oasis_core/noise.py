@@ -296,3 +296,74 @@ def _compacted(vectors: torch.Tensor, ids: torch.Tensor, height: int, width: int
     if vectors.shape[0] == 1:
         return NoiseField(vectors, None, height, width)
     return NoiseField(vectors, ids.reshape(height, width).contiguous(), height, width)
+
+
+# ----------------------------------------------------------------------------------------------- per-pixel grain
+# A generator with ``grain_levels`` > 0 also takes one channel of per-pixel standard-normal noise (StyleGAN's noise
+# inputs, for fine stochastic texture the piecewise-constant field cannot give). It is not a second noise to keep:
+# it is a function of the noise field, ``grain[y, x] = normal(hash(the vector at (y, x)), y, x)``, so a scene and
+# its seeds still reproduce every image, a reroll redraws the grain exactly where it changes vectors, and padding
+# or cropping a field leaves the grain of the pixels it keeps as it was. Integer hashing (SplitMix64) and a
+# Box-Muller transform in numpy: the same numbers on every machine, up to libm's last bit in log and cos.
+_GRAIN_PIXELS = 1 << 18  # pixels hashed at a time (whole rows): the temporaries of a band stay near 12 MB
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ROW_STEP, _COL_STEP = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, in place on a uint64 array (products wrap modulo 2**64)."""
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def vector_keys(vectors: torch.Tensor) -> np.ndarray:
+    """(K,) uint64: a 64-bit key per noise vector ``(K, z)``, from its float32 bits (equal vectors, equal keys)."""
+    bits = np.ascontiguousarray(vectors.detach().to("cpu", torch.float32).numpy()).view(np.uint32).astype(np.uint64)
+    k = np.full(bits.shape[0], 0x243F6A8885A308D3, dtype=np.uint64)
+    for j in range(bits.shape[1]):  # z (64) vectorised steps over K vectors
+        k = _mix64(k ^ bits[:, j])
+    return k
+
+
+def grain(vectors: torch.Tensor, ids: torch.Tensor | None, height: int, width: int) -> torch.Tensor:
+    """(H, W) float32 standard-normal grain of the field ``vectors`` (K, z) and ``ids`` (H, W) / (H*W,) int64 in
+    ``[0, K)`` (``None``: vector 0 everywhere): each pixel's value depends only on its vector and position."""
+    keys = vector_keys(vectors)
+    flat = None if ids is None else ids.detach().to("cpu").reshape(height, width).numpy()
+    out = np.empty((height, width), np.float32)
+    cols = np.arange(width, dtype=np.uint64) * _COL_STEP
+    with np.errstate(over="ignore"):
+        band = max(1, _GRAIN_PIXELS // width)
+        for r0 in range(0, height, band):
+            r1 = min(height, r0 + band)
+            rows = np.arange(r0, r1, dtype=np.uint64)[:, None] * _ROW_STEP
+            k = keys[0] if flat is None else keys[flat[r0:r1]]
+            x = _mix64((rows + cols) ^ k)
+            u1 = ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+            x = _mix64(x + _ROW_STEP)
+            u2 = (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
+            out[r0:r1] = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return torch.from_numpy(out)
+
+
+def grain_of_field(field: NoiseField) -> torch.Tensor:
+    """(H, W) float32: :func:`grain` of a compact field."""
+    return grain(field.vectors, field.ids, field.height, field.width)
+
+
+def grain_of_dense(noise: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) float32: :func:`grain` of dense fields ``(B, z, H, W)`` (or one ``(z, H, W)``), found by their
+    distinct per-pixel vectors (a sort over the pixels: the compact form is cheaper where it exists)."""
+    if noise.dim() == 3:
+        noise = noise[None]
+    b, z, h, w = noise.shape
+    out = []
+    for field in noise.detach().to("cpu", torch.float32):
+        rows = field.reshape(z, h * w).t().contiguous()
+        vectors, ids = torch.unique(rows.view(torch.int32), dim=0, return_inverse=True)
+        out.append(grain(vectors.view(torch.float32), ids, h, w))
+    return torch.stack(out)[:, None]

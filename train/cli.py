@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("nearest", "bilinear"),
         help="the generator's x2 between blocks (paper: nearest); pass it again with --resume",
     )
+    f.add_argument(
+        "--g-grain",
+        type=_int_at_least(0),
+        metavar="N",
+        help="per-pixel grain (a function of the noise field) into the generator's last N blocks (paper: 0); a warm "
+        "start from a file without it begins with zero grain weights (the same images); pass it again with --resume",
+    )
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(
         "--grouped-spade",
@@ -256,6 +263,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         spade_hidden=args.spade_hidden,
         g_multipliers=args.g_multipliers,
         g_upsample=args.g_upsample,
+        g_grain=args.g_grain,
         reuse_fake=args.reuse_fake,
         grouped_spade=args.grouped_spade,
         fast_resample=args.fast_resample,

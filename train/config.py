@@ -81,6 +81,7 @@ class TrainConfig:
     # e.g. 16,16,16,8,4,3,2 widens the two full-resolution blocks (a warm start grows a smaller file's weights)
     g_multipliers: tuple[int, ...] | None = None
     g_upsample: str = "nearest"  # nearest (the paper's) | bilinear: the generator's x2 between blocks
+    g_grain: int = 0  # the generator's last blocks that take per-pixel grain (oasis_core.noise.grain; paper: 0)
     # speed
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True

@@ -126,6 +126,7 @@ def model_configs(cfg: TrainConfig, space: LabelSpace) -> tuple[GeneratorConfig,
         aspect_ratio=w / h,
         **({"multipliers": tuple(cfg.g_multipliers)} if cfg.g_multipliers else {}),
         upsample=cfg.g_upsample,
+        grain_levels=cfg.g_grain,
     )
     return gcfg, DiscriminatorConfig(semantic_nc=space.num_channels, channels=cfg.d_channels)
 
@@ -374,10 +375,15 @@ class Run:
 
         mf = load_checkpoint(path)
         gcfg, dcfg = model_configs(self.cfg, self.space)
-        # the upsampling mode has no weights: a warm start may change it (the network adapts)
-        old = mf.generator_config.to_dict() | {"aspect_ratio": 0, "upsample": None}
-        new = gcfg.to_dict() | {"aspect_ratio": 0, "upsample": None}
+        # the upsampling mode has no weights: a warm start may change it (the network adapts); grain weights the
+        # file lacks start at zero (the same function), and a file's grain weights a run without grain drops
+        free = {"aspect_ratio": 0, "upsample": None, "grain_levels": None}
+        old = mf.generator_config.to_dict() | free
+        new = gcfg.to_dict() | free
         g_state = mf.generator_state
+        grain_keys = {k for k in plain_shapes(self.g_plain) if k.endswith(".grain_weight")}
+        g_state = {k: v for k, v in g_state.items() if not k.endswith(".grain_weight") or k in grain_keys}
+        g_state |= {k: self.g_plain.state_dict()[k].detach().clone() for k in grain_keys - set(g_state)}
         if old | {"multipliers": None} == new | {"multipliers": None} and old["multipliers"] != new["multipliers"]:
             g_state = grow_plain_state(g_state, plain_shapes(self.g_plain), seed=self.cfg.seed)
             if self.info.is_main:
@@ -397,8 +403,10 @@ class Run:
     def load_state_dict(self, st: dict) -> None:
         if st.get("version") != STATE_VERSION:
             raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
-        old = {"g_upsample": "nearest"} | json.loads(st["config"])  # states from before the option: nearest
-        for key in ("ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample"):
+        old = {"g_upsample": "nearest", "g_grain": 0} | json.loads(st["config"])  # states from before the options
+        for key in (
+            "ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample", "g_grain"
+        ):
             if old.get(key) != self.cfg.to_dict().get(key):
                 raise TrainingError(
                     f"cannot resume: the run was trained with {key}={old.get(key)!r}, now {self.cfg.to_dict()[key]!r}"

@@ -178,6 +178,8 @@ class _Level:
         self.fout = block.conv_1.out_channels
         self.conv_0 = _Conv(block.conv_0.weight, block.conv_0.bias, dtype, device)
         self.conv_1 = _Conv(block.conv_1.weight, block.conv_1.bias, dtype, device)
+        gw = block.grain_weight
+        self.grain_weight = None if gw is None else gw.detach().to(device, dtype).contiguous()  # (fin,)
         # a 1x1 shortcut without bias (the generator's) as a (fin, fout) matrix, applied chunk by chunk inside the
         # fused norm_s pass; any other shortcut stays a convolution
         self.w_s = self.conv_s = None

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oasis_core import noise as noise_ops
 from oasis_core.fast.folded import _bias, _Conv, _Level, _nchw, _nhwc, _Spade
 from oasis_core.fast.layout import NoiseLayout, analyse_noise
 from oasis_core.fast.patterns import (
@@ -32,7 +33,7 @@ from oasis_core.fast.patterns import (
     _window_patterns,
 )
 from oasis_core.fast.plan import _Geometry, _key_room, _Plan, _row_room, _Stream
-from oasis_core.nn.generator import Generator
+from oasis_core.nn.generator import Generator, grain_at
 from oasis_core.nn.spade import SPADE
 
 # values of x per chunk and intra-op thread in the fused gather-modulate-activate passes (about 400 kB of bf16 with
@@ -154,6 +155,9 @@ class FastGenerator:
             self.fc_bias = _bias(generator.fc).float().to(self.device)
             self.levels = [_Level(b, cfg.z_dim, dtype, self.device) for b in generator.body]
             self.conv_img = _Conv(generator.conv_img.weight, generator.conv_img.bias, dtype, self.device)
+        self.grain_levels = cfg.grain_levels
+        self._grain_cache: tuple[list, list, torch.Tensor] | None = None  # (vectors, ids, grain) of the last call
+        self._grain: torch.Tensor | None = None  # the running call's (B, 1, H, W)
         self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
         self._last: tuple[_Plan, NoiseLayout | None] | None = None  # the last plan used, for incremental updates
         self._cache_size = cache_size
@@ -527,6 +531,7 @@ class FastGenerator:
             if dense is None:
                 dense = self._field(layout, h, w)
         n = dense.shape[0] if plan is None else layout.batch
+        self._grain = self._grain_of(layout, dense, h, w) if self.grain_levels else None
         st = self._stream
         if n == 1:
             # one image and a spare core: the label/noise tables of each level are built beside the trunk
@@ -545,6 +550,21 @@ class FastGenerator:
             plan.parent = None  # built: nothing left to update from
         return out
 
+    def _grain_of(self, layout: NoiseLayout | None, dense: torch.Tensor | None, h: int, w: int) -> torch.Tensor:
+        """(B, 1, H, W) fp32 per-pixel grain of the noise (:func:`oasis_core.noise.grain`). The last call's is kept:
+        painting a scene keeps its noise fields (the same tensors), and hashing a 256x256 field takes ~10 ms."""
+        if layout is None:
+            return noise_ops.grain_of_dense(dense).to(self.device)
+        c = self._grain_cache
+        if c is not None and len(c[0]) == layout.batch and all(
+            a is b and i is j for a, b, i, j in zip(c[0], layout.vectors, c[1], layout.ids)
+        ):
+            return c[2]
+        grain = torch.stack([noise_ops.grain(v, i, h, w) for v, i in zip(layout.vectors, layout.ids)])
+        grain = grain[:, None].to(self.device)
+        self._grain_cache = (list(layout.vectors), list(layout.ids), grain)  # holds them: identity stays valid
+        return grain
+
     def _run_stream(
         self,
         st: _Stream,
@@ -562,13 +582,14 @@ class FastGenerator:
         try:
             for a in range(0, n, chunk):
                 b = min(n, a + chunk)
+                grain = None if self._grain is None else self._grain[a:b]
                 if plan is None:
-                    outs.append(self._forward_dense(st, channels, dense[a:b]))
+                    outs.append(self._forward_dense(st, channels, dense[a:b], grain))
                     continue
                 sub = NoiseLayout(layout.vectors[a:b], layout.ids[a:b])
                 key_noise = plan.key_noise[a:b] if plan.key_noise else []
                 sub_plan = dataclasses.replace(plan, key_noise=key_noise)
-                outs.append(self._forward_planned(st, channels, sub, sub_plan, pipeline=pipeline))
+                outs.append(self._forward_planned(st, channels, sub, sub_plan, grain, pipeline=pipeline))
         finally:
             if st.nbytes > self.workspace_bytes:
                 st.clear()
@@ -650,16 +671,22 @@ class FastGenerator:
         return (lambda i: futures[i].result()), finish
 
     def _forward_planned(
-        self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan, pipeline: bool = False
+        self,
+        st: _Stream,
+        channels: torch.Tensor,
+        layout: NoiseLayout,
+        plan: _Plan,
+        grain: torch.Tensor | None,
+        pipeline: bool = False,
     ) -> torch.Tensor:
         level, finish = self._prepare_levels(plan, layout, pipeline)
         try:
-            return self._trunk_planned(st, channels, layout, plan, level)
+            return self._trunk_planned(st, channels, layout, plan, level, grain)
         finally:
             finish()
 
     def _trunk_planned(
-        self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan, level
+        self, st: _Stream, channels: torch.Tensor, layout: NoiseLayout, plan: _Plan, level, grain: torch.Tensor | None
     ) -> torch.Tensor:
         b_ = layout.batch
         h, w = channels.shape
@@ -669,8 +696,9 @@ class FastGenerator:
             geo, tables = level(i)
             if tables is None:
                 s = self.downscale >> i
+                x, up = self._grained(st, i, lvl, x, grain)
                 x = self._block(
-                    st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], self._latent_noise(layout, h, w, s))
+                    st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], self._latent_noise(layout, h, w, s)), up
                 )
                 continue
             idx = self._table_index(geo, b_)
@@ -678,17 +706,34 @@ class FastGenerator:
             def gb(name: str, tables=tables, idx=idx) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
                 return (*tables[name], idx)
 
-            x = self._block(st, i, lvl, x, gb)
+            x, up = self._grained(st, i, lvl, x, grain)
+            x = self._block(st, i, lvl, x, gb, up)
         return self._head(x)
 
-    def _forward_dense(self, st: _Stream, channels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def _forward_dense(
+        self, st: _Stream, channels: torch.Tensor, noise: torch.Tensor, grain: torch.Tensor | None
+    ) -> torch.Tensor:
         d = self.downscale
         x = self._fc(channels, noise[:, :, ::d, ::d])
         for i, lvl in enumerate(self.levels):
             self._stop_if_cancelled()
             s = d >> i
-            x = self._block(st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], noise[:, :, ::s, ::s]))
+            x, up = self._grained(st, i, lvl, x, grain)
+            x = self._block(st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], noise[:, :, ::s, ::s]), up)
         return self._head(x)
+
+    def _grained(
+        self, st: _Stream, i: int, lvl: _Level, x: torch.Tensor, grain: torch.Tensor | None
+    ) -> tuple[torch.Tensor, bool]:
+        """A block's input with its grain added (upsampled first, into the stream's buffer): ``(x, up)``, ``up``
+        telling the block whether it still has to upsample x."""
+        up = i > 0
+        if lvl.grain_weight is None or grain is None:
+            return x, up
+        if up:
+            x, up = self._upsample(st, x), False
+        g = grain_at(grain, x.shape[2])[:, 0, :, :, None].to(self.dtype)  # (B, h, w, 1)
+        return x.addcmul_(g, lvl.grain_weight), up
 
     def _dense_gb(self, st: _Stream, lvl: _Level, channels: torch.Tensor, noise: torch.Tensor):
         """A level's SPADE inputs computed densely from its (h, w) label channels and (B, z, h, w) noise: one
@@ -772,12 +817,11 @@ class FastGenerator:
         return out
 
     def _shortcut_pass(
-        self, st: _Stream, i: int, lvl: _Level, x: torch.Tensor, gb
+        self, st: _Stream, i: int, lvl: _Level, x: torch.Tensor, gb, up: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A block's input side in one pass over chunks of pixels: (upsample x,) norm_s and the 1x1 shortcut into
         the residual, norm_0 and LeakyReLU into conv_0's input. The upsampled x and norm_s's output never leave the
         cache (a bilinear upsampling is a pass of its own first). Returns (residual, conv_0 input)."""
-        up = i > 0
         if up and self.upsample != "nearest":
             x, up = self._upsample(st, x), False  # the fused pass then reads the upsampled map
         b_, h0, w0, c = x.shape
@@ -803,13 +847,13 @@ class FastGenerator:
             F.leaky_relu_(torch.addcmul(b, xc, g, out=ms[s:e]), 0.2)
         return res, m0
 
-    def _block(self, st: _Stream, i: int, lvl: _Level, x: torch.Tensor, gb) -> torch.Tensor:
-        """One SPADE residual block on NHWC tensors; x is at half resolution for every block but the first."""
+    def _block(self, st: _Stream, i: int, lvl: _Level, x: torch.Tensor, gb, up: bool) -> torch.Tensor:
+        """One SPADE residual block on NHWC tensors; ``up``: x is at half resolution (upsampled here first)."""
         fused = lvl.w_s is not None and not (lvl.spades["s"].instance or lvl.spades["0"].instance)
         if fused:
-            res, dx = self._shortcut_pass(st, i, lvl, x, gb)
+            res, dx = self._shortcut_pass(st, i, lvl, x, gb, up)
         else:
-            if i > 0:
+            if up:
                 x = self._upsample(st, x)
             b_, hl, wl, _ = x.shape
             if lvl.learned_shortcut:

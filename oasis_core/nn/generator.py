@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oasis_core import noise as noise_ops
 from oasis_core.config import GeneratorConfig
 from oasis_core.nn.grouped import LevelSeg, SegCodes
 from oasis_core.nn.spade import SPADEResBlock
@@ -21,6 +22,8 @@ class Generator(nn.Module):
     ``forward(SegCodes)``: the same for a piecewise-constant input given as ids and per-id vectors (training): the
     SPADEs of large levels are computed once per distinct neighbourhood (:mod:`oasis_core.nn.grouped`).
     ``spectral_norm=False`` builds plain convolutions that take folded weights (inference checkpoints).
+    With ``config.grain_levels``, the last blocks also take per-pixel grain: ``grain`` (B, 1, H, W), or derived from
+    the noise (:func:`oasis_core.noise.grain`) when not given, so the output stays a function of labels and noise.
     """
 
     def __init__(self, config: GeneratorConfig, spectral_norm: bool = True) -> None:
@@ -30,8 +33,9 @@ class Generator(nn.Module):
         nc = config.input_nc
         # registration order = the official state-dict order (conv_img, body, fc)
         self.conv_img = nn.Conv2d(w[-1], 3, 3, padding=1)
+        first = config.first_grain_block
         self.body = nn.ModuleList(
-            SPADEResBlock(w[i], w[i + 1], nc, config.spade_hidden, config.norm, spectral_norm)
+            SPADEResBlock(w[i], w[i + 1], nc, config.spade_hidden, config.norm, spectral_norm, grain=i >= first)
             for i in range(len(w) - 1)
         )
         self.fc = nn.Conv2d(nc, w[0], 3, padding=1)
@@ -45,9 +49,11 @@ class Generator(nn.Module):
         if height % d or width % d or height < d or width < d:
             raise ValueError(f"the generator needs sizes that are positive multiples of {d}, got {height}x{width}")
 
-    def forward(self, onehot: torch.Tensor | SegCodes, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, onehot: torch.Tensor | SegCodes, noise: torch.Tensor | None = None, grain: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if isinstance(onehot, SegCodes):
-            return self._forward_codes(onehot)
+            return self._forward_codes(onehot, grain)
         if noise is None:
             raise ValueError("the generator needs a noise field beside the one-hot labels")
         h, w = onehot.shape[-2:]
@@ -56,23 +62,37 @@ class Generator(nn.Module):
             raise ValueError(
                 f"noise must be (B, {self.config.z_dim}, {h}, {w}) to match the labels, got {tuple(noise.shape)}"
             )
+        if self.config.grain_levels and grain is None:
+            grain = noise_ops.grain_of_dense(noise)
         seg = torch.cat((noise.to(onehot.dtype), onehot), dim=1)
         d = self.config.downscale
-        return self._trunk(F.interpolate(seg, size=(h // d, w // d), mode="nearest"), lambda size: seg)
+        return self._trunk(F.interpolate(seg, size=(h // d, w // d), mode="nearest"), lambda size: seg, grain)
 
     def _trunk(
-        self, seg_small: torch.Tensor, seg_for: Callable[[tuple[int, int]], torch.Tensor | LevelSeg]
+        self,
+        seg_small: torch.Tensor,
+        seg_for: Callable[[tuple[int, int]], torch.Tensor | LevelSeg],
+        grain: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``fc`` on the latent-grid input, then the blocks (each given ``seg_for(its size)``) and ``conv_img``."""
+        """``fc`` on the latent-grid input, then the blocks (each given ``seg_for(its size)``, and grain from
+        ``config.first_grain_block`` on) and ``conv_img``."""
         x = self.fc(seg_small)
         last = len(self.body) - 1
+        if grain is not None:
+            h, w = seg_small.shape[-2:]
+            d = self.config.downscale
+            if tuple(grain.shape[-3:]) != (1, h * d, w * d) or grain.shape[0] != x.shape[0]:
+                raise ValueError(f"grain must be ({x.shape[0]}, 1, {h * d}, {w * d}), got {tuple(grain.shape)}")
+            grain = grain.to(x.device, torch.float32)
         for i, block in enumerate(self.body):
+            if block.grain_weight is not None and grain is not None:
+                x = block.add_grain(x, grain_at(grain, x.shape[-1]))
             x = block(x, seg_for(tuple(x.shape[-2:])))
             if i < last:
                 x = _upsample(x, self.config.upsample)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
 
-    def _forward_codes(self, seg: SegCodes) -> torch.Tensor:
+    def _forward_codes(self, seg: SegCodes, grain: torch.Tensor | None) -> torch.Tensor:
         h, w = seg.ids.shape[-2:]
         self.check_size(h, w)
         if seg.codes.shape[-1] != self.config.input_nc:
@@ -81,7 +101,17 @@ class Generator(nn.Module):
         d = self.config.downscale
         cl = self.fc.weight.is_contiguous(memory_format=torch.channels_last)  # the module's layout (training sets it)
         fmt = torch.channels_last if cl else torch.contiguous_format
-        return self._trunk(seg.dense((h // d, w // d), fmt), lambda size: LevelSeg(seg, size, fmt))
+        if self.config.grain_levels and grain is None:
+            z = self.config.z_dim
+            grain = torch.stack([noise_ops.grain(c[:, :z], i, h, w) for c, i in zip(seg.codes, seg.ids)])[:, None]
+        return self._trunk(seg.dense((h // d, w // d), fmt), lambda size: LevelSeg(seg, size, fmt), grain)
+
+
+def grain_at(grain: torch.Tensor, width: int) -> torch.Tensor:
+    """Full-resolution grain (B, 1, H, W) at a level ``width`` wide: the mean of each f x f cell times f, so every
+    level's grain is unit-variance and made of the same pixels' grain."""
+    f = grain.shape[-1] // width
+    return grain if f == 1 else F.avg_pool2d(grain, f) * f
 
 
 def _upsample(x: torch.Tensor, mode: str) -> torch.Tensor:

@@ -46,9 +46,12 @@ class SPADE(nn.Module):
 
 
 class SPADEResBlock(nn.Module):
-    """Residual block: two SPADE -> lrelu -> conv stages, plus a learned SPADE + 1x1 shortcut when widths differ."""
+    """Residual block: two SPADE -> lrelu -> conv stages, plus a learned SPADE + 1x1 shortcut when widths differ.
+    With ``grain``, ``add_grain`` adds per-pixel grain times a learned per-channel weight to the input first."""
 
-    def __init__(self, fin: int, fout: int, label_nc: int, hidden: int, norm: str, spectral_norm: bool) -> None:
+    def __init__(
+        self, fin: int, fout: int, label_nc: int, hidden: int, norm: str, spectral_norm: bool, grain: bool = False
+    ) -> None:
         super().__init__()
         fmiddle = min(fin, fout)
         self.learned_shortcut = fin != fout
@@ -61,6 +64,14 @@ class SPADEResBlock(nn.Module):
         self.norm_1 = SPADE(fmiddle, label_nc, hidden, norm)
         if self.learned_shortcut:
             self.norm_s = SPADE(fin, label_nc, hidden, norm)
+        # per-channel strength of the per-pixel grain added to the block's input (zero: none until trained)
+        self.grain_weight = nn.Parameter(torch.zeros(fin)) if grain else None
+
+    def add_grain(self, x: torch.Tensor, grain: torch.Tensor) -> torch.Tensor:
+        """``x + weight * grain``: grain (B, 1, h, w) at x's size; x's dtype and memory layout are kept."""
+        fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        out = x + (self.grain_weight.view(1, -1, 1, 1) * grain).to(x.dtype)
+        return out.contiguous(memory_format=fmt)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor | LevelSeg) -> torch.Tensor:
         x_s = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x

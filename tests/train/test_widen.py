@@ -85,3 +85,43 @@ def test_bilinear_upsampling_is_a_generator_option_that_model_files_and_the_fast
     with torch.no_grad():
         want = bil(onehot, field.dense()[None])
     assert (fast - want).abs().max() < 1e-3
+
+
+def test_a_warm_start_adds_grain_with_zero_weights_and_a_resume_keeps_the_choice(tmp_path):
+    """``--g-grain 2 --init-from`` a file without grain: the run's grain weights start at zero, so its generator
+    computes the file's images; its state then refuses a resume that drops the option."""
+    from data_helpers import make_landscapes_folder
+
+    from oasis_core.checkpoint import save_checkpoint
+    from oasis_core.noise import NoiseField
+    from train import distributed as du
+    from train.config import make_config
+    from train.data import dataset_factory, default_label_space
+    from train.loop import Run
+
+    root = make_landscapes_folder(tmp_path / "data", train=4, val=2)
+    space = default_label_space("landscapes", root)
+    info = du.init("cpu")
+
+    def make(grain: int, name: str) -> Run:
+        cfg = make_config("tiny", dataset="landscapes", data=str(root), run_dir=str(tmp_path / name), size=(64, 64),
+                          batch=2, workers=0, precision="fp32", g_upsample="bilinear", g_grain=grain)  # fmt: skip
+        return Run(cfg, info, dataset_factory(cfg, space), space)
+
+    plain = make(0, "plain")
+    src = _trained_like(plain.g_plain.config, 0)
+    path = save_checkpoint(tmp_path / "plain.safetensors", src, None, label_space=space, name="plain")
+    run = make(2, "grain")
+    run.init_from(path)
+    grains = {k: v for k, v in run.ema.state_dict().items() if k.endswith("grain_weight")}
+    assert len(grains) == 2 and all(not v.any() for v in grains.values())
+    labels = torch.randint(0, space.num_channels, (1, 64, 64))
+    onehot = torch.nn.functional.one_hot(labels, space.num_channels).permute(0, 3, 1, 2).float()
+    z = NoiseField.sample(plain.cfg.z_dim, 64, 64, 1).dense()[None]
+    with torch.no_grad():
+        want = src(onehot, z)
+        got = run.ema.eval()(onehot, z)
+    assert (got - want).abs().max() < 0.02  # spectral norm moves a little, the zero grain nothing
+    state = run.state_dict()
+    with pytest.raises(TrainingError, match="g_grain"):
+        make(0, "again").load_state_dict(state)

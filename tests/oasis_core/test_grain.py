@@ -1,0 +1,164 @@
+"""Per-pixel grain (``GeneratorConfig.grain_levels``): a function of the noise field that the eager generator, its
+training input (ids and codes), the fast path and model files all agree on, so a scene and its seeds still
+reproduce every image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from oasis_core.config import GeneratorConfig
+from oasis_core.fast import FastGenerator, NoiseLayout
+from oasis_core.nn import Generator
+from oasis_core.nn.grouped import SegCodes
+from oasis_core.noise import NoiseField, grain, grain_of_dense, grain_of_field, vector_keys
+
+
+def _field(size: int = 64, z: int = 8) -> NoiseField:
+    box = torch.zeros(size, size, dtype=torch.bool)
+    box[size // 4 : size // 2, size // 8 : size // 2] = True
+    return NoiseField.sample(z, size, size, 3).reroll(box, 4, 0.7, 8)
+
+
+def test_grain_is_standard_normal_white_noise_fixed_by_the_field():
+    f = NoiseField.sample(64, 256, 256, 1)
+    g = grain_of_field(f)
+    assert g.shape == (256, 256) and g.dtype == torch.float32
+    assert abs(float(g.mean())) < 0.02 and abs(float(g.std()) - 1) < 0.02
+    a = g.numpy()
+    assert abs(np.corrcoef(a[:, :-1].ravel(), a[:, 1:].ravel())[0, 1]) < 0.02  # no streaks of its own
+    assert abs(np.corrcoef(a[:-1].ravel(), a[1:].ravel())[0, 1]) < 0.02
+    assert torch.equal(g, grain_of_field(NoiseField.sample(64, 256, 256, 1)))  # the same seed, the same grain
+    assert not torch.equal(g, grain_of_field(NoiseField.sample(64, 256, 256, 2)))
+    v = f.vectors.clone()
+    v[0, 5] = torch.nextafter(v[0, 5], torch.tensor(10.0))  # one bit of one value: another vector, another grain
+    assert vector_keys(v)[0] != vector_keys(f.vectors)[0]
+
+
+def test_a_reroll_redraws_the_grain_exactly_where_it_changes_the_vectors():
+    before = NoiseField.sample(8, 64, 64, 3)
+    after = _field()
+    changed = (before.dense() != after.dense()).any(0)
+    ga, gb = grain_of_field(before), grain_of_field(after)
+    assert torch.equal(ga[~changed], gb[~changed])
+    assert bool((ga[changed] != gb[changed]).all())
+
+
+def test_grain_keeps_its_pixels_through_padding_and_from_the_dense_form():
+    f = _field()
+    g = grain_of_field(f)
+    assert torch.equal(grain_of_field(f.pad(32, 16))[:64, :64], g)  # the Synthesizer pads to a multiple of 32
+    assert torch.equal(grain_of_field(f.pad(32, 16).crop(64, 64)), g)
+    assert torch.equal(grain_of_dense(f.dense())[0, 0], g)
+    assert torch.equal(grain(f.vectors, f.ids.reshape(-1), 64, 64), g)
+
+
+def test_grain_config_round_trips_and_is_validated():
+    cfg = GeneratorConfig(semantic_nc=5, ch=4, spade_hidden=8, z_dim=8, multipliers=(4, 4, 2, 1), grain_levels=2)
+    assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg and cfg.first_grain_block == 1
+    assert "grain_levels" not in GeneratorConfig(semantic_nc=5).to_dict()  # the paper's files stay as they were
+    with pytest.raises(ValueError, match="grain_levels"):
+        GeneratorConfig(semantic_nc=5, multipliers=(4, 2, 1), grain_levels=3)
+    keys = [k for k in Generator(cfg).state_dict() if "grain" in k]
+    assert keys == ["body.1.grain_weight", "body.2.grain_weight"]
+
+
+def _generator(grain_levels: int, upsample: str = "bilinear", weight: float = 1.0) -> Generator:
+    cfg = GeneratorConfig(semantic_nc=5, ch=4, spade_hidden=8, z_dim=8, multipliers=(4, 4, 2, 1), upsample=upsample,
+                          grain_levels=grain_levels)  # fmt: skip
+    torch.manual_seed(0)
+    g = Generator(cfg, spectral_norm=False)
+    g.init_weights(1.0)
+    with torch.no_grad():
+        for name, buf in g.named_buffers():
+            if name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+        for b in g.body:
+            if b.grain_weight is not None:
+                b.grain_weight.normal_(0, weight)
+    return g.eval()
+
+
+def _labels(size: int = 64) -> torch.Tensor:
+    lab = torch.randint(0, 5, (size // 8, size // 8), generator=torch.Generator().manual_seed(1))
+    return lab.repeat_interleave(8, 0).repeat_interleave(8, 1)
+
+
+def test_zero_grain_weights_are_the_generator_without_grain_and_trained_ones_add_texture():
+    lab = _labels()
+    onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float()
+    z = _field().dense()[None]
+    plain = _generator(0)
+    zero = _generator(2, weight=0.0)
+    zero.load_state_dict(plain.state_dict(), strict=False)
+    grained = _generator(2, weight=1.0)
+    grained.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        a, b, c = plain(onehot, z), zero(onehot, z), grained(onehot, z)
+    assert torch.equal(a, b)
+    # the grain adds pixel-scale variation: the image's high frequencies grow
+    assert (c - a).abs().max() > 0.01
+    hf = lambda x: (x[..., 1:] - x[..., :-1]).abs().mean()  # noqa: E731
+    assert hf(c) > hf(a)
+
+
+def test_training_input_grain_equals_the_dense_inputs():
+    """The training loop's ids-and-codes input derives the same grain as the dense noise (one vector per region,
+    whatever the class), so the trained weights see at inference the grain they were trained with."""
+    g = _generator(2)
+    lab = _labels()
+    f = _field()
+    region = f.id_map()
+    codes = torch.cat((f.vectors.repeat_interleave(5, 0), torch.eye(5).repeat(f.num_vectors, 1)), 1)
+    seg = SegCodes((region * 5 + lab)[None].contiguous(), codes[None])
+    onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        torch.testing.assert_close(g(seg), g(onehot, f.dense()[None]), atol=2e-5, rtol=1e-4)
+        assert torch.equal(g(onehot, f.dense()[None]), g(onehot, f.dense()[None], grain_of_field(f)[None, None]))
+    with pytest.raises(ValueError, match="grain must be"):
+        g(onehot, f.dense()[None], torch.zeros(1, 1, 32, 32))
+
+
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+@pytest.mark.parametrize("levels", [1, 3])
+def test_the_fast_path_adds_the_same_grain(upsample, levels):
+    g = _generator(levels, upsample)
+    lab = _labels()
+    fields = [_field(), NoiseField.sample(8, 64, 64, 9)]
+    onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float().expand(2, -1, -1, -1)
+    with torch.no_grad():
+        want = g(onehot, torch.stack([f.dense() for f in fields]))
+    fast = FastGenerator(g)
+    layout = NoiseLayout.of_fields(fields)
+    for noise in (layout, layout, torch.stack([f.dense() for f in fields])):  # planned, cached grain, dense input
+        torch.testing.assert_close(fast(lab, noise), want, atol=2e-5, rtol=1e-4)
+    one = fast(lab, NoiseLayout.of_fields(fields[1:]))  # a new batch: the cached grain is not reused
+    torch.testing.assert_close(one, want[1:], atol=2e-5, rtol=1e-4)
+
+
+def test_a_grain_model_file_generates_through_the_synthesizer(tmp_path):
+    from oasis_core.checkpoint import load_checkpoint, save_checkpoint
+    from oasis_core.labels import get
+    from oasis_core.synthesizer import Synthesizer
+
+    space = get("landscapes")
+    cfg = GeneratorConfig(semantic_nc=space.num_channels, ch=4, spade_hidden=8, z_dim=8, upsample="bilinear",
+                          grain_levels=2)  # fmt: skip
+    torch.manual_seed(0)
+    g = Generator(cfg)
+    g.init_weights(1.0)
+    with torch.no_grad():
+        for b in g.body:
+            if b.grain_weight is not None:
+                b.grain_weight.normal_(0, 1.0)
+    g.eval()
+    path = save_checkpoint(tmp_path / "grain.safetensors", g, None, label_space=space, name="grain")
+    mf = load_checkpoint(path)
+    assert mf.generator_config.grain_levels == 2
+    labels = np.repeat(np.repeat(np.random.default_rng(0).integers(0, 6, (5, 6)), 16, 0), 16, 1).astype(np.uint8)
+    field = NoiseField.sample(8, 80, 96, 5)
+    fast = Synthesizer(mf, "cpu", "fp32").generate_tensor(labels, field)  # padded to 96x96 and cropped back
+    eager = Synthesizer(mf, "cpu", "fp32", fast=False).generate_tensor(labels, field)
+    torch.testing.assert_close(fast, eager, atol=1e-4, rtol=1e-3)
