@@ -8,7 +8,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-all bench lint package package-test clean-venv
+# the GPU tools run with the venv's Python where there is one, else the machine's python3 (a GPU machine's own torch)
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+OUT ?= gpu-out
+MODEL ?= landscapes
+MINUTES ?= 8
+GPU_CHECK_ARGS ?=
+GPU_TRAIN_ARGS ?=
+
+.PHONY: run test test-all bench lint package package-test clean-venv gpu-check gpu-train
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +40,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+gpu-check:
+	$(GPU_PYTHON) -m benchmarks.gpu_check --out $(OUT) $(GPU_CHECK_ARGS)
+
+gpu-train:
+	$(GPU_PYTHON) -m benchmarks.gpu_train --model $(MODEL) --minutes $(MINUTES) --out $(OUT) $(GPU_TRAIN_ARGS)
 
 package: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[package]"

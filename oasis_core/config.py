@@ -42,6 +42,10 @@ class GeneratorConfig:
         if len(self.multipliers) < 2:
             raise ValueError("the generator needs at least two width multipliers (one block)")
         object.__setattr__(self, "multipliers", tuple(int(m) for m in self.multipliers))
+        if isinstance(self.grain_levels, bool) or not isinstance(self.grain_levels, int):
+            raise ValueError(f"grain_levels must be an int, got {self.grain_levels!r}")
+        if self.grain_levels and not self.z_dim:
+            raise ValueError("grain needs noise vectors to draw it from (z_dim > 0)")
         if not 0 <= self.grain_levels <= len(self.multipliers) - 1:
             blocks = len(self.multipliers) - 1
             raise ValueError(f"grain_levels must be 0 to {blocks} (the number of blocks), got {self.grain_levels}")

@@ -42,7 +42,9 @@ class Widths:
     input_nc: int  # label channels + noise channels
     hidden: int  # SPADE hidden width
     top: int  # channels of the full-resolution block
-    grain: bool = False  # per-pixel grain (its fp32 map, the levels' means and casts: about 12 B/px)
+    # per-pixel grain: its fp32 map, the levels' means and casts (about 12 B/px), and on the fast path the upsampled
+    # input of the grained blocks (nearest models otherwise upsample inside a fused pass): about 2.5 x top values
+    grain: bool = False
 
     @classmethod
     def of(cls, config) -> Widths:
@@ -55,7 +57,7 @@ class Widths:
 def generation_bytes_per_pixel(widths: Widths, fast: bool = True, dtype_bytes: int = 4) -> float:
     """Peak bytes per output pixel and image of one generator pass (see the module docstring)."""
     if fast:
-        per = 0.5 * widths.input_nc + 10 * widths.top
+        per = 0.5 * widths.input_nc + (12.5 if widths.grain else 10) * widths.top
     else:
         per = 3.5 * widths.input_nc + 1.25 * widths.hidden + 8 * widths.top
     return 160 + dtype_bytes * per + (12 if widths.grain else 0)

@@ -322,7 +322,8 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 
 def vector_keys(vectors: torch.Tensor) -> np.ndarray:
     """(K,) uint64: a 64-bit key per noise vector ``(K, z)``, from its float32 bits (equal vectors, equal keys)."""
-    bits = np.ascontiguousarray(vectors.detach().to("cpu", torch.float32).numpy()).view(np.uint32).astype(np.uint64)
+    v = vectors.detach().to("cpu", torch.float32) + 0.0  # -0.0 -> +0.0: the keys see values, as == does
+    bits = np.ascontiguousarray(v.numpy()).view(np.uint32).astype(np.uint64)
     k = np.full(bits.shape[0], 0x243F6A8885A308D3, dtype=np.uint64)
     for j in range(bits.shape[1]):  # z (64) vectorised steps over K vectors
         k = _mix64(k ^ bits[:, j])
@@ -357,13 +358,28 @@ def grain_of_field(field: NoiseField) -> torch.Tensor:
 
 def grain_of_dense(noise: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) float32: :func:`grain` of dense fields ``(B, z, H, W)`` (or one ``(z, H, W)``), found by their
-    distinct per-pixel vectors (a sort over the pixels: the compact form is cheaper where it exists)."""
+    distinct per-pixel vectors: a field of one vector directly; else pixels grouped by a hash of their bits, every
+    pixel then compared exactly with its group's vector (a full sort of the vectors only on a collision)."""
     if noise.dim() == 3:
         noise = noise[None]
     b, z, h, w = noise.shape
     out = []
     for field in noise.detach().to("cpu", torch.float32):
-        rows = field.reshape(z, h * w).t().contiguous()
-        vectors, ids = torch.unique(rows.view(torch.int32), dim=0, return_inverse=True)
-        out.append(grain(vectors.view(torch.float32), ids, h, w))
+        rows = field.reshape(z, h * w).t() + 0.0  # (pixels, z); -0.0 -> +0.0, as vector_keys
+        if z == 0 or torch.equal(rows.amin(0), rows.amax(0)):
+            out.append(grain(rows[:1], None, h, w))
+            continue
+        bits = rows[:, :8].contiguous().view(torch.int32).long()  # a few channels tell vectors apart
+        code = torch.zeros(h * w, dtype=torch.long)
+        for j in range(bits.shape[1]):  # wrapping int64 arithmetic: a collision is caught by the exact check below
+            code.mul_(0x100000001B3).add_(bits[:, j])
+        _, ids = torch.unique(code, return_inverse=True)
+        first = torch.full((int(ids.max()) + 1,), h * w, dtype=torch.long).scatter_reduce_(
+            0, ids, torch.arange(h * w), "amin"
+        )
+        vectors = rows[first]
+        if not torch.equal(vectors[ids], rows):
+            vectors, ids = torch.unique(rows.contiguous().view(torch.int32), dim=0, return_inverse=True)
+            vectors = vectors.view(torch.float32)
+        out.append(grain(vectors, ids, h, w))
     return torch.stack(out)[:, None]

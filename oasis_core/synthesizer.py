@@ -297,11 +297,14 @@ class Synthesizer:
             out = self._fast(labels, z, cancel)
         else:
             oh = self.onehot(labels).expand(z.shape[0], -1, -1, -1)
+            grain = None  # derived by the generator from z, unless the compact fields give it cheaper
+            if fields is not None and self.generator.config.grain_levels:
+                grain = torch.stack([noise_ops.grain_of_field(f) for f in fields])[:, None].to(self.device)
             if self._channels_last:
                 oh = oh.contiguous(memory_format=torch.channels_last)
                 z = z.contiguous(memory_format=torch.channels_last)
             with self._lock, self._autocast():
-                out = self.generator(oh, z).float()
+                out = self.generator(oh, z, grain).float()
         return out[..., :h, :w] if (ph or pw) else out
 
     def generate(

@@ -110,3 +110,13 @@ def tiny_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         natural_size=(64, 64),
         provenance={"source": "tests/conftest.py", "seed": TINY_SEED},
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` run only where torch sees a CUDA device (``make gpu-check``'s machine)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device here (the cuda tests run on a GPU machine)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

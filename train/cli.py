@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument(
         "--g-grain",
-        type=_int_at_least(0),
+        type=_non_negative,
         metavar="N",
         help="per-pixel grain (a function of the noise field) into the generator's last N blocks (paper: 0); a warm "
         "start from a file without it begins with zero grain weights (the same images); pass it again with --resume",
@@ -193,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
         "soft-edged rerolls do (0: a hard edge, the default; pass it again with --resume)",
     )
     f.add_argument("--save-every", type=_positive, default=100)
+    f.add_argument(
+        "--save-minutes",
+        type=_float_at_least(0.0, strict=False),
+        help="also save the state when this many minutes have passed since the last save (a time budget)",
+    )
     f.add_argument("--sample-every", type=_non_negative, default=250, help="0: no sample sheets")
     f.add_argument("--log-every", type=_positive, default=10)
     f.add_argument("--check-every", type=_non_negative, default=100, help="steps between cross-rank weight checks")
@@ -233,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--val-fraction", type=_fraction, default=0.1, help="share of scenes for validation, < 1")
     m.add_argument("--textures", type=Path, help="texture folder (default: ../shared/data/textures)")
+    m.add_argument("--workers", type=_positive, default=1, help="processes that render (the same files; default 1)")
     return ap
 
 
@@ -264,6 +270,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         g_multipliers=args.g_multipliers,
         g_upsample=args.g_upsample,
         g_grain=args.g_grain,
+        save_minutes=args.save_minutes,
         reuse_fake=args.reuse_fake,
         grouped_spade=args.grouped_spade,
         fast_resample=args.fast_resample,
@@ -360,6 +367,7 @@ def cmd_make_landscapes(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_fraction=args.val_fraction,
         textures_root=args.textures,
+        workers=args.workers,
     )
     print(f"wrote {args.count} scenes to {args.output}")
     return 0

@@ -98,6 +98,7 @@ class TrainConfig:
     log_every: int = 10
     sample_every: int = 250
     save_every: int = 100
+    save_minutes: float = 0.0  # also save when this many minutes have passed since the last save (0: off)
     check_every: int = 100
     bn_refresh_batches: int = 50
     max_bad_steps: int = 20

@@ -40,6 +40,7 @@ from oasis_core.nn import Discriminator, Generator
 from oasis_core.nn.discriminator import DResBlock
 from oasis_core.nn.grouped import SegCodes
 from oasis_core.noise import NoiseField, sample_vectors
+from oasis_core.noise import grain as noise_grain
 from oasis_core.runtime import available_memory, resolve_dtype
 from train import distributed as du
 from train.config import TrainConfig
@@ -382,7 +383,11 @@ class Run:
         new = gcfg.to_dict() | free
         g_state = mf.generator_state
         grain_keys = {k for k in plain_shapes(self.g_plain) if k.endswith(".grain_weight")}
-        g_state = {k: v for k, v in g_state.items() if not k.endswith(".grain_weight") or k in grain_keys}
+        dropped = sorted(k for k in g_state if k.endswith(".grain_weight") and k not in grain_keys)
+        if dropped and self.info.is_main:
+            print(f"note: this run has no grain where {path} has it: {len(dropped)} grain weight(s) dropped",
+                  file=sys.stderr)  # fmt: skip
+        g_state = {k: v for k, v in g_state.items() if k not in dropped}
         g_state |= {k: self.g_plain.state_dict()[k].detach().clone() for k in grain_keys - set(g_state)}
         if old | {"multipliers": None} == new | {"multipliers": None} and old["multipliers"] != new["multipliers"]:
             g_state = grow_plain_state(g_state, plain_shapes(self.g_plain), seed=self.cfg.seed)
@@ -507,10 +512,21 @@ class Run:
         return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
     def g_inputs(self, labels: torch.Tensor, vectors: torch.Tensor, region: torch.Tensor) -> tuple:
-        """The generator's arguments: ids and codes (``grouped_spade``), else the dense one-hot map and noise."""
+        """The generator's arguments: ids and codes (``grouped_spade``), else the dense one-hot map and noise; then
+        the grain (None without ``g_grain``)."""
+        grain = self.grain(vectors, region)
         if self.cfg.grouped_spade:
-            return (self.seg_codes(labels, vectors, region),)
-        return self.onehot(labels), self.dense_noise(vectors, region)
+            return self.seg_codes(labels, vectors, region), None, grain
+        return self.onehot(labels), self.dense_noise(vectors, region), grain
+
+    def grain(self, vectors: torch.Tensor, region: torch.Tensor) -> torch.Tensor | None:
+        """(B, 1, H, W) per-pixel grain of the noise ``(vectors, region)`` on the device (what the generator would
+        derive from its input, from the CPU tensors at hand: no copy back from the device); None without grain."""
+        if not self.cfg.g_grain:
+            return None
+        h, w = region.shape[-2:]
+        grain = torch.stack([noise_grain(v, r, h, w) for v, r in zip(vectors.cpu(), region.cpu())])[:, None]
+        return grain.to(self.device, non_blocking=True)
 
     def class_weights(self, labels: torch.Tensor) -> torch.Tensor:
         counts = losses.class_counts(labels, self.space.num_channels)
@@ -777,6 +793,7 @@ def _fit(
     bar = tqdm(total=cfg.iters, initial=run.step, disable=not info.is_main, dynamic_ncols=True, desc="train", unit="it")
     t0, seen = time.perf_counter(), 0
     stop = StopRequest()
+    last_save = time.perf_counter()
     try:
         stop.__enter__()
         while run.step < cfg.iters:
@@ -796,15 +813,20 @@ def _fit(
                             tb.add_scalar(f"loss/{k}", v, run.step)
             if cfg.check_every and run.step % cfg.check_every == 0 and not run.replicas_agree():
                 raise TrainingError(f"step {run.step}: ranks hold different weights (replicas diverged)")
-            if info.is_main and (run.step % cfg.save_every == 0 or run.step == cfg.iters):
+            # every save_every steps, and with save_minutes also when that long has passed (any rank's clock)
+            saving = run.step % cfg.save_every == 0 or run.step == cfg.iters
+            if cfg.save_minutes and not saving:
+                saving = not du.all_agree(time.perf_counter() - last_save < 60 * cfg.save_minutes, info)
+            if info.is_main and saving:
                 save_state(state_path, run.state_dict())
             if info.is_main and cfg.sample_every and (run.step % cfg.sample_every == 0 or run.step == cfg.iters):
                 run.write_samples(fixed)
-            if run.step % cfg.save_every == 0:
+            if saving:
                 du.barrier(info)
+                last_save = time.perf_counter()
             if run.step < cfg.iters and not du.all_agree(stop.signal is None, info):  # any rank: all stop here
                 if info.is_main:
-                    if run.step % cfg.save_every:
+                    if not saving:
                         save_state(state_path, run.state_dict())
                     bar.close()
                     print(f"stopped at step {run.step}; the state is saved in {run_dir}", file=sys.stderr)

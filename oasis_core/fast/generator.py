@@ -106,6 +106,13 @@ class _RowGather:
         )
 
 
+def _same_key(a: tuple, b: tuple) -> bool:
+    """Grain cache keys: the same size, and per image the same tensors (identity) at the same versions."""
+    if a[:2] != b[:2] or len(a[2]) != len(b[2]):
+        return False
+    return all(x[0] is y[0] and x[1] == y[1] and x[2] is y[2] and x[3] == y[3] for x, y in zip(a[2], b[2]))
+
+
 class FastGenerator:
     """Exact re-arrangement of a :class:`Generator`'s eval-mode forward, for inference.
 
@@ -156,7 +163,7 @@ class FastGenerator:
             self.levels = [_Level(b, cfg.z_dim, dtype, self.device) for b in generator.body]
             self.conv_img = _Conv(generator.conv_img.weight, generator.conv_img.bias, dtype, self.device)
         self.grain_levels = cfg.grain_levels
-        self._grain_cache: tuple[list, list, torch.Tensor] | None = None  # (vectors, ids, grain) of the last call
+        self._grain_cache: tuple[tuple, torch.Tensor] | None = None  # (key, grain) of the last call's noise
         self._grain: torch.Tensor | None = None  # the running call's (B, 1, H, W)
         self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
         self._last: tuple[_Plan, NoiseLayout | None] | None = None  # the last plan used, for incremental updates
@@ -173,6 +180,7 @@ class FastGenerator:
             self._plans.clear()
             self._last = None
             self._stream.clear()
+            self._grain_cache = None
 
     def image_bytes(self, height: int, width: int) -> int:
         """Workspace bytes one image of this size needs (the batch chunk size is derived from it)."""
@@ -490,6 +498,7 @@ class FastGenerator:
             if int(channels.min()) < 0 or int(channels.max()) >= self.semantic_nc:
                 raise ValueError(f"label channels must be in [0, {self.semantic_nc})")
             dense = None
+            source = noise if isinstance(noise, NoiseLayout) else None  # the caller's tensors: the grain cache key
             if isinstance(noise, NoiseLayout):
                 layout = noise.to(self.device)
             else:
@@ -503,9 +512,12 @@ class FastGenerator:
             with self._lock:
                 self._cancel = cancel
                 try:
+                    if self.grain_levels:
+                        self._grain = self._grain_of(source, layout, dense, h, w)
                     return self._run(channels, layout, dense, label_key, h, w)
                 finally:
                     self._cancel = None
+                    self._grain = None
 
     def _stop_if_cancelled(self) -> None:
         if self._cancel is not None and self._cancel():
@@ -531,7 +543,6 @@ class FastGenerator:
             if dense is None:
                 dense = self._field(layout, h, w)
         n = dense.shape[0] if plan is None else layout.batch
-        self._grain = self._grain_of(layout, dense, h, w) if self.grain_levels else None
         st = self._stream
         if n == 1:
             # one image and a spare core: the label/noise tables of each level are built beside the trunk
@@ -550,19 +561,26 @@ class FastGenerator:
             plan.parent = None  # built: nothing left to update from
         return out
 
-    def _grain_of(self, layout: NoiseLayout | None, dense: torch.Tensor | None, h: int, w: int) -> torch.Tensor:
+    def _grain_of(
+        self, source: NoiseLayout | None, layout: NoiseLayout | None, dense: torch.Tensor | None, h: int, w: int
+    ) -> torch.Tensor:
         """(B, 1, H, W) fp32 per-pixel grain of the noise (:func:`oasis_core.noise.grain`). The last call's is kept:
-        painting a scene keeps its noise fields (the same tensors), and hashing a 256x256 field takes ~10 ms."""
+        painting a scene keeps its noise fields (the same tensors, unchanged), and hashing a 256x256 field takes
+        ~10 ms. The key holds the caller's tensors (so their identity stays valid), their versions and the size."""
         if layout is None:
             return noise_ops.grain_of_dense(dense).to(self.device)
-        c = self._grain_cache
-        if c is not None and len(c[0]) == layout.batch and all(
-            a is b and i is j for a, b, i, j in zip(c[0], layout.vectors, c[1], layout.ids)
-        ):
-            return c[2]
+        key = None
+        if source is not None:
+            bases = [None if i is None else (i if i._base is None else i._base) for i in source.ids]
+            key = (h, w, tuple((v, v._version, b, None if b is None else b._version)
+                               for v, b in zip(source.vectors, bases)))  # fmt: skip
+            c = self._grain_cache
+            if c is not None and _same_key(c[0], key):
+                return c[1]
         grain = torch.stack([noise_ops.grain(v, i, h, w) for v, i in zip(layout.vectors, layout.ids)])
         grain = grain[:, None].to(self.device)
-        self._grain_cache = (list(layout.vectors), list(layout.ids), grain)  # holds them: identity stays valid
+        if key is not None:
+            self._grain_cache = (key, grain)
         return grain
 
     def _run_stream(

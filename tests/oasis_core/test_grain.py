@@ -162,3 +162,43 @@ def test_a_grain_model_file_generates_through_the_synthesizer(tmp_path):
     fast = Synthesizer(mf, "cpu", "fp32").generate_tensor(labels, field)  # padded to 96x96 and cropped back
     eager = Synthesizer(mf, "cpu", "fp32", fast=False).generate_tensor(labels, field)
     torch.testing.assert_close(fast, eager, atol=1e-4, rtol=1e-3)
+
+
+def test_the_fast_paths_grain_cache_follows_the_fields_size_and_contents():
+    """The last call's grain is reused only for the same fields at the same size: a crop or a pad of a field keeps
+    its vectors tensor, and a rerolled field (a new id map) is hit again on the next frame."""
+    g = _generator(2)
+    lab = _labels()
+    fast = FastGenerator(g)
+    f = NoiseField.sample(8, 64, 64, 1)
+
+    def eager(labels, field):
+        onehot = F.one_hot(labels, 5).permute(2, 0, 1)[None].float()
+        with torch.no_grad():
+            return g(onehot, field.dense()[None])
+
+    fast(lab, NoiseLayout.of_fields([f]))
+    small = f.crop(32, 32)
+    torch.testing.assert_close(fast(lab[:32, :32], NoiseLayout.of_fields([small])), eager(lab[:32, :32], small),
+                               atol=2e-5, rtol=1e-4)  # fmt: skip
+    big = small.pad(32, 32)
+    torch.testing.assert_close(fast(lab, NoiseLayout.of_fields([big])), eager(lab, big), atol=2e-5, rtol=1e-4)
+    rerolled = _field()
+    fast(lab, NoiseLayout.of_fields([rerolled]))
+    cached = fast._grain_cache[1]
+    fast(lab, NoiseLayout.of_fields([rerolled]))  # the next stroke: a new layout of the same field
+    assert fast._grain_cache[1] is cached
+    fast.clear_cache()
+    assert fast._grain_cache is None
+
+
+def test_grain_needs_noise_and_ignores_the_sign_of_zero():
+    with pytest.raises(ValueError, match="z_dim"):
+        GeneratorConfig(semantic_nc=5, z_dim=0, grain_levels=1)
+    with pytest.raises(ValueError, match="an int"):
+        GeneratorConfig(semantic_nc=5, grain_levels=True)
+    v = torch.zeros(1, 4)
+    assert vector_keys(v)[0] == vector_keys(-v)[0]
+    mixed = torch.zeros(4, 8, 8)
+    mixed[:, :4] = -0.0  # equal values with another sign bit: one vector, as the fast path's grouping sees it
+    assert torch.equal(grain_of_dense(mixed)[0, 0], grain(torch.zeros(1, 4), None, 8, 8))

@@ -122,6 +122,18 @@ def test_a_warm_start_adds_grain_with_zero_weights_and_a_resume_keeps_the_choice
         want = src(onehot, z)
         got = run.ema.eval()(onehot, z)
     assert (got - want).abs().max() < 0.02  # spectral norm moves a little, the zero grain nothing
+    # the training step's grain, from the CPU noise at hand, is the one the generator derives from its input
+    with torch.no_grad():
+        for blk in run.g_plain.body:
+            if blk.grain_weight is not None:
+                blk.grain_weight.fill_(0.5)
+    labels2 = torch.randint(0, space.num_channels, (2, 64, 64))
+    vectors, region = run.noise_codes(2, 64, 64, step=3, labels=labels2)
+    seg, none, grain = run.g_inputs(labels2, vectors, region)
+    assert none is None and grain.shape == (2, 1, 64, 64)
+    g = run.g_plain.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(g(seg, None, grain), g(seg))
     state = run.state_dict()
     with pytest.raises(TrainingError, match="g_grain"):
         make(0, "again").load_state_dict(state)

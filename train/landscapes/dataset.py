@@ -55,8 +55,10 @@ def write_dataset(
     textures_root: str | Path | None = None,
     progress: bool = True,
     image_format: str = "png",
+    workers: int = 1,
 ) -> dict[str, int]:
-    """Render ``count`` scenes into the generic folder layout (``train|val/images|labels``), resumably.
+    """Render ``count`` scenes into the generic folder layout (``train|val/images|labels``), resumably; with
+    ``workers`` > 1 on that many processes (the same files).
 
     Scene ``i`` uses seed ``seed + i`` and goes to ``val`` when :func:`is_val` says so. Files are written under a
     temporary name and renamed, so an interrupted run leaves no partial file; scenes whose image and label both
@@ -78,27 +80,88 @@ def write_dataset(
     cls_path = out / "classes.txt"
     atomic_write_text(cls_path, classes_txt())
     copy_licences(root, out)
+    if workers > 1 and count > 1:
+        return _write_parallel(out, count, size, seed, val_fraction, root, progress, image_format, workers)
     stats = {"written": 0, "skipped": 0, "train": 0, "val": 0}
     for i in tqdm(range(count), desc="landscapes", unit="scene", disable=not progress):
-        split = "val" if is_val(i, val_fraction) else "train"
-        stats[split] += 1
-        stem = f"scene_{seed + i:07d}"
-        img_path = out / split / "images" / f"{stem}.{image_format}"
-        lab_path = out / split / "labels" / f"{stem}.png"
-        have_img, have_lab = img_path.exists(), lab_path.exists()
-        if have_img and have_lab:
-            stats["skipped"] += 1
-            continue
-        # rendering is deterministic, so a half-written scene is completed without touching the existing file
-        img, lab = render_scene(seed + i, size, bank)
-        if not have_lab:
-            atomic_write_bytes(lab_path, png_bytes(indexed_label_image(lab, LABEL_SPACE)))
-        if not have_img:
-            if image_format == "jpg":
-                atomic_write_bytes(img_path, encode_image(img, img_path, quality=95))
-            else:
-                atomic_write_bytes(img_path, encode_image(img, img_path))
-        stats["written"] += 1
+        _add(stats, _write_scene(out, i, size, seed, val_fraction, bank, image_format))
+    return stats
+
+
+_CHUNK = 32  # scenes per task of a parallel write
+
+
+def _add(stats: dict[str, int], one: dict[str, int]) -> None:
+    for k, v in one.items():
+        stats[k] = stats.get(k, 0) + v
+
+
+def _write_scene(
+    out: Path, i: int, size: tuple[int, int], seed: int, val_fraction: float, bank: TextureBank, image_format: str
+) -> dict[str, int]:
+    """Scene ``i`` into its split, unless both its files exist; the counts it adds to the stats."""
+    split = "val" if is_val(i, val_fraction) else "train"
+    stats = {split: 1}
+    stem = f"scene_{seed + i:07d}"
+    img_path = out / split / "images" / f"{stem}.{image_format}"
+    lab_path = out / split / "labels" / f"{stem}.png"
+    have_img, have_lab = img_path.exists(), lab_path.exists()
+    if have_img and have_lab:
+        return stats | {"skipped": 1}
+    # rendering is deterministic, so a half-written scene is completed without touching the existing file
+    img, lab = render_scene(seed + i, size, bank)
+    if not have_lab:
+        atomic_write_bytes(lab_path, png_bytes(indexed_label_image(lab, LABEL_SPACE)))
+    if not have_img:
+        if image_format == "jpg":
+            atomic_write_bytes(img_path, encode_image(img, img_path, quality=95))
+        else:
+            atomic_write_bytes(img_path, encode_image(img, img_path))
+    return stats | {"written": 1}
+
+
+def _write_chunk(
+    out: Path, indices: list[int], size: tuple[int, int], seed: int, val_fraction: float, root: Path, fmt: str
+) -> dict[str, int]:
+    """A worker's task: a few scenes (the texture bank is loaded once per worker process)."""
+    global _WORKER_BANK
+    if _WORKER_BANK is None or _WORKER_BANK[0] != root:
+        _WORKER_BANK = (root, TextureBank.load(root))
+    stats: dict[str, int] = {}
+    for i in indices:
+        _add(stats, _write_scene(out, i, size, seed, val_fraction, _WORKER_BANK[1], fmt))
+    return stats
+
+
+_WORKER_BANK: tuple[Path, TextureBank] | None = None
+
+
+def _write_parallel(
+    out: Path,
+    count: int,
+    size: tuple[int, int],
+    seed: int,
+    val_fraction: float,
+    root: Path,
+    progress: bool,
+    image_format: str,
+    workers: int,
+) -> dict[str, int]:
+    """:func:`write_dataset`'s scenes on ``workers`` processes, in chunks; the same files as one process writes."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    stats = {"written": 0, "skipped": 0, "train": 0, "val": 0}
+    chunks = [list(range(a, min(count, a + _CHUNK))) for a in range(0, count, _CHUNK)]
+    with ProcessPoolExecutor(max_workers=workers) as pool, tqdm(
+        total=count, desc="landscapes", unit="scene", disable=not progress
+    ) as bar:
+        futures = {pool.submit(_write_chunk, out, c, size, seed, val_fraction, root, image_format): len(c)
+                   for c in chunks}  # fmt: skip
+        for fut in as_completed(futures):
+            _add(stats, fut.result())
+            bar.update(futures[fut])
     return stats
 
 
