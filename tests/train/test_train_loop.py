@@ -125,6 +125,25 @@ def test_interrupted_run_saves_its_last_step_and_resumes(tmp_path, tiny, sig=sig
     assert load_state(run_dir / "state.pt")["step"] == saved + 2
 
 
+def test_save_minutes_saves_on_a_clock_between_step_counts(tmp_path, tiny):
+    """``--save-minutes``: a run whose next step-count save is far off still writes its state when the time has
+    passed (a GPU's time budget), then goes on training."""
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "train", "fit", *tiny, *QUIET, "--iters", "1000", "--save-every", "1000",
+            "--save-minutes", "0.001", "--run-dir", str(run_dir)]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    state = run_dir / "state.pt"
+    while time.time() < deadline and not (state.exists() and load_state(state)["step"] >= 2):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= load_state(state)["step"] < 1000
+    r = run_cli(["fit", *tiny, *QUIET, "--iters", "2", "--run-dir", str(tmp_path / "x"), "--save-minutes", "-1"])
+    assert r.returncode == 2 and "save-minutes" in r.stderr
+
+
 def test_existing_run_folder_is_not_overwritten_without_resume(tmp_path, tiny):
     run_dir = tmp_path / "run"
     assert run_cli(["fit", *tiny, *QUIET, "--iters", "1", "--run-dir", str(run_dir)]).returncode == 0
