@@ -8,7 +8,8 @@ On CUDA it runs, each step on its own (a failing step is reported and the next o
      outputs in the reference ``.npz``; without the reference, against this project's eager CPU outputs;
   2. the fast path on CUDA against the eager generator (max abs difference in fp32, PSNR in fp16 and bf16);
   3. ms per frame of the paper-size and the bundled lite generator in each dtype, eager and fast; 8 variants, a
-     reroll and the discriminator's segmentation of a photo; peak GPU memory;
+     reroll and the discriminator's segmentation of a photo; peak GPU memory; and on the machine's CPU (2
+     threads) the lite frame in fp32 and bf16 from 256x256 to 2048x2048, against what ``auto`` picks;
   4. 30-step training runs with fp16 (and its grad scaler) and with bf16; a run killed (SIGKILL) and resumed
      against the same run uninterrupted (bitwise); a one-node torchrun (NCCL, one process per GPU, sync BatchNorm,
      the replica check every step); an export of it that the app's Synthesizer opens and generates with.
@@ -291,6 +292,38 @@ def step_app_operations(c: Check, path: Path) -> tuple[bool | None, str]:
                   f"segmentation {segment:.1f} ms (agrees with the map on {agree:.0%}){mem}")  # fmt: skip
 
 
+def step_cpu_precision(c: Check, path: Path) -> tuple[bool | None, str]:
+    """The machine's CPU, 2 threads (a laptop's budget): the lite fast path in fp32 and bf16 by frame size, and what
+    ``auto`` picks there (the app-as-a-user issue: auto was the slower one at 2048x2048 on a CPU with bf16)."""
+    from oasis_core.checkpoint import load_checkpoint
+    from oasis_core.runtime import cpu_supports_bf16, resolve_dtype
+    from oasis_core.synthesizer import Synthesizer
+
+    mf = load_checkpoint(path)
+    sizes = (64, 128) if c.tiny else (256, 512, 1024, 2048)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rows = {}
+        syns = {dt: Synthesizer(mf, "cpu", dt) for dt in ("fp32", "bf16")}
+        for size in sizes:
+            labels = _scene(size, mf.label_space)
+            field = syns["fp32"].sample_noise(size, size, 1)
+            repeat = 2 if (c.tiny or size >= 1024) else 5
+            rows[size] = {
+                dt: c.time_ms(lambda s=syn, lab=labels, f=field: s.generate(lab, f), repeat) for dt, syn in syns.items()
+            }
+    finally:
+        torch.set_num_threads(old)
+    auto = resolve_dtype("auto", torch.device("cpu"))
+    c.figures["cpu_precision_ms"] = {"native_bf16": cpu_supports_bf16(), "auto": str(auto), **rows}
+    slower = [s for s, r in rows.items() if r["bf16" if auto == torch.bfloat16 else "fp32"] > min(r.values()) * 1.1]
+    text = "; ".join(f"{s}: fp32 {r['fp32']:.0f}, bf16 {r['bf16']:.0f} ms" for s, r in rows.items())
+    return None, f"CPU (2 threads, native bf16 {'yes' if cpu_supports_bf16() else 'no'}, auto {auto}): {text}" + (
+        f"; auto is >10% slower at {', '.join(map(str, slower))}" if slower else "; auto is never >10% slower"
+    )
+
+
 def _train_args(c: Check, data: Path, run_dir: Path, iters: int, precision: str, extra: list[str] = ()) -> list[str]:
     size, batch = ("64x64", 2) if c.tiny else ("128x128", 8)
     preset = "tiny" if c.tiny else "lite"
@@ -424,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         c.step("fast path against eager, lite model", lambda: step_fast_vs_eager(c, LITE_MODEL))
         c.step("speed, lite model", lambda: step_speed(c, LITE_MODEL, "lite"))
         c.step("variants, reroll, segmentation, memory", lambda: step_app_operations(c, LITE_MODEL))
+        c.step("CPU precision by frame size, lite model", lambda: step_cpu_precision(c, LITE_MODEL))
         for precision in ("fp16", "bf16"):
             c.step(f"training, {precision}", lambda p=precision: step_train(c, data, work, p))
         c.step("kill and resume (bitwise)", lambda: step_kill_resume(c, data, work))
