@@ -138,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-pixel grain (a function of the noise field) into the generator's last N blocks (paper: 0); a warm "
         "start from a file without it begins with zero grain weights (the same images); pass it again with --resume",
     )
+    f.add_argument(
+        "--g-grain-lr",
+        type=_float_at_least(0.0, strict=True),
+        metavar="M",
+        help="the grain weights' learning rate as a multiple of --lr-g (default 1); pass it again with --resume",
+    )
     f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
     f.add_argument(
         "--grouped-spade",
@@ -270,6 +276,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         g_multipliers=args.g_multipliers,
         g_upsample=args.g_upsample,
         g_grain=args.g_grain,
+        g_grain_lr=args.g_grain_lr,
         save_minutes=args.save_minutes,
         reuse_fake=args.reuse_fake,
         grouped_spade=args.grouped_spade,

@@ -82,6 +82,7 @@ class TrainConfig:
     g_multipliers: tuple[int, ...] | None = None
     g_upsample: str = "nearest"  # nearest (the paper's) | bilinear: the generator's x2 between blocks
     g_grain: int = 0  # the generator's last blocks that take per-pixel grain (oasis_core.noise.grain; paper: 0)
+    g_grain_lr: float = 1.0  # the grain weights' learning rate as a multiple of lr_g
     # speed
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True

@@ -345,7 +345,13 @@ class Run:
         else:
             self.g, self.d = self.g_plain, self.d_plain
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.g_plain.parameters(), lr=cfg.lr_g, betas=betas)
+        grain = [p for n, p in self.g_plain.named_parameters() if n.endswith(".grain_weight")]
+        if grain and cfg.g_grain_lr != 1.0:  # the grain weights start at zero: a faster rate lets them grow
+            rest = [p for n, p in self.g_plain.named_parameters() if not n.endswith(".grain_weight")]
+            groups = [{"params": rest}, {"params": grain, "lr": cfg.lr_g * cfg.g_grain_lr}]
+            self.opt_g = torch.optim.Adam(groups, lr=cfg.lr_g, betas=betas)
+        else:
+            self.opt_g = torch.optim.Adam(self.g_plain.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.d_plain.parameters(), lr=cfg.lr_d, betas=betas)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.step = 0
@@ -408,10 +414,11 @@ class Run:
     def load_state_dict(self, st: dict) -> None:
         if st.get("version") != STATE_VERSION:
             raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
-        old = {"g_upsample": "nearest", "g_grain": 0} | json.loads(st["config"])  # states from before the options
+        old = {"g_upsample": "nearest", "g_grain": 0, "g_grain_lr": 1.0} | json.loads(st["config"])  # older states
         for key in (
-            "ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample", "g_grain"
-        ):
+            "ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample", "g_grain",
+            "g_grain_lr",
+        ):  # fmt: skip
             if old.get(key) != self.cfg.to_dict().get(key):
                 raise TrainingError(
                     f"cannot resume: the run was trained with {key}={old.get(key)!r}, now {self.cfg.to_dict()[key]!r}"

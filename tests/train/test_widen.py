@@ -137,3 +137,14 @@ def test_a_warm_start_adds_grain_with_zero_weights_and_a_resume_keeps_the_choice
     state = run.state_dict()
     with pytest.raises(TrainingError, match="g_grain"):
         make(0, "again").load_state_dict(state)
+    # --g-grain-lr: the grain weights in a parameter group of their own, at that multiple of the rate
+    cfg = make_config("tiny", dataset="landscapes", data=str(root), run_dir=str(tmp_path / "fast"), size=(64, 64),
+                      batch=2, workers=0, precision="fp32", g_upsample="bilinear", g_grain=2,
+                      g_grain_lr=10.0)  # fmt: skip
+    fast = Run(cfg, info, dataset_factory(cfg, space), space)
+    groups = fast.opt_g.param_groups
+    assert len(groups) == 2 and groups[1]["lr"] == pytest.approx(10 * groups[0]["lr"])
+    assert [p.numel() for p in groups[1]["params"]] == [v.numel() for v in grains.values()]
+    assert len(run.opt_g.param_groups) == 1
+    with pytest.raises(TrainingError, match="g_grain_lr"):
+        fast.load_state_dict(state)
