@@ -414,10 +414,9 @@ class Run:
     def load_state_dict(self, st: dict) -> None:
         if st.get("version") != STATE_VERSION:
             raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
-        old = {"g_upsample": "nearest", "g_grain": 0, "g_grain_lr": 1.0} | json.loads(st["config"])  # older states
+        old = {"g_upsample": "nearest", "g_grain": 0} | json.loads(st["config"])  # states from before the options
         for key in (
-            "ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample", "g_grain",
-            "g_grain_lr",
+            "ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample", "g_grain"
         ):  # fmt: skip
             if old.get(key) != self.cfg.to_dict().get(key):
                 raise TrainingError(
@@ -426,12 +425,33 @@ class Run:
         self.g_plain.load_state_dict(st["G"])
         self.d_plain.load_state_dict(st["D"])
         self.ema.load_state_dict(st["EMA"])
-        self.opt_g.load_state_dict(st["opt_G"])
+        self.opt_g.load_state_dict(self._regrouped(st["opt_G"]))
         self.opt_d.load_state_dict(st["opt_D"])
         self.scaler.load_state_dict(st["scaler"])
         torch.set_rng_state(st["torch_rng"])
         self.step = int(st["step"])
         self.bad_steps = int(st.get("bad_steps", 0))
+
+    def _regrouped(self, saved: dict) -> dict:
+        """The generator optimizer's saved state laid out in this run's parameter groups: one group, or the grain
+        weights in a second one (``g_grain_lr``), so a resume may change the grain's rate. Each parameter keeps its
+        Adam moments; the groups take this run's learning rates."""
+        names = [n for n, _ in self.g_plain.named_parameters()]
+        grain = [n for n in names if n.endswith(".grain_weight")]
+        layouts = {1: names, 2: [n for n in names if n not in grain] + grain}
+        groups = saved["param_groups"]
+        now = self.opt_g.param_groups
+        if len(groups) == len(now) or len(groups) not in layouts:
+            return saved
+        old_index = {n: i for i, n in enumerate(layouts[len(groups)])}
+        new_order = layouts[len(now)]
+        state = {j: saved["state"][old_index[n]] for j, n in enumerate(new_order) if old_index[n] in saved["state"]}
+        out_groups, start = [], 0
+        for g in now:
+            k = len(g["params"])
+            out_groups.append({**groups[0], "lr": g["lr"], "params": list(range(start, start + k))})
+            start += k
+        return {"state": state, "param_groups": out_groups}
 
     # -------------------------------------------------------------------------------------- batches
     def loader(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
