@@ -40,15 +40,15 @@ DEFAULT_TEXTURES = REPO.parent / "shared" / "data" / "textures"
 DEFAULT_DATA = {name: REPO.parent / "shared" / "data" / name for name in ("camvid", "facades")}
 
 # what the model-quality issue found best so far (resources/models/README.md, "Where the gaps are"): bilinear
-# upsampling for the grid-locked streaks, reroll-shaped noise fields with soft borders for the seams
+# upsampling for the grid-locked streaks, per-pixel grain (at 10x the rate: it starts at zero) for the texture,
+# reroll-shaped noise fields with soft borders for the seams
+BEST = ["--mixed-noise", "0.5", "--mixed-noise-feather", "24", "--g-upsample", "bilinear", "--g-grain", "2",
+        "--g-grain-lr", "10"]  # fmt: skip
 RECIPES = {
-    "landscapes": ["--size", "128x128", "--load-size", "256x256", "--mixed-noise", "0.5", "--mixed-noise-feather",
-                   "24", "--g-upsample", "bilinear"],
-    "camvid": ["--size", "128x128", "--load-size", "192x256", "--mixed-noise", "0.5", "--mixed-noise-feather", "24",
-               "--g-upsample", "bilinear"],
-    "facades": ["--size", "128x128", "--load-size", "256x256", "--mixed-noise", "0.5", "--mixed-noise-feather", "24",
-                "--g-upsample", "bilinear"],
-}  # fmt: skip
+    "landscapes": ["--size", "128x128", "--load-size", "256x256", *BEST],
+    "camvid": ["--size", "128x128", "--load-size", "192x256", *BEST],
+    "facades": ["--size", "128x128", "--load-size", "256x256", *BEST],
+}
 # the targets of the model-quality issue: (eval key, target, kind) with kind "max" (lower is better) or "min"
 TARGETS = [
     ("quality_colour_ratio", 1.5, "max"),
@@ -60,7 +60,9 @@ TARGETS = [
     ("quality_reroll_centre_soft_seam", 1.15, "max"),
     ("quality_reroll_off_grid_soft_seam", 1.15, "max"),
 ]
-GUARDS = [("d_seg_prior_pixel_accuracy", "min", 0.01), ("ms_ssim_diversity", "max", 0.01)]
+# the issue's "no regression" bars: (key, kind, bar, slack); a result passes when it meets the bar, or when it is no
+# worse than the bundled file's by more than the slack (facades' D never met its bar)
+GUARDS = [("d_seg_prior_pixel_accuracy", "min", 0.85, 0.01), ("ms_ssim_diversity", "max", 0.80, 0.01)]
 FRAME_RATIO_MAX = 1.10
 
 
@@ -76,14 +78,17 @@ def excess(res: dict) -> float:
 
 
 def guards_hold(new: dict, old: dict) -> list[str]:
-    """The guards the new results break against the old ones (D-as-segmenter accuracy, MS-SSIM diversity)."""
+    """The guards the new results break (D-as-segmenter accuracy, MS-SSIM diversity): a bar missed, and worse than
+    the old results by more than the slack."""
     broken = []
-    for key, kind, slack in GUARDS:
+    for key, kind, bar, slack in GUARDS:
         a, b = new.get(key), old.get(key)
         if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
             continue
-        if (kind == "min" and a < b - slack) or (kind == "max" and a > b + slack):
-            broken.append(f"{key} {a:.3f} against {b:.3f}")
+        meets = a >= bar if kind == "min" else a <= bar
+        no_worse = a >= b - slack if kind == "min" else a <= b + slack
+        if not (meets or no_worse):
+            broken.append(f"{key} {a:.3f} against {b:.3f} (bar {bar})")
     return broken
 
 
@@ -123,8 +128,7 @@ def train(model: str, args, data: Path, run_dir: Path, log: Path, device: str) -
     """Train for ``args.minutes`` (then Ctrl-C: the loop saves its step); returns the step and the speed."""
     init = args.init_from or (MODELS / f"{model}.safetensors")
     if args.tiny:
-        shape = ["--preset", "tiny", "--size", "64x64", "--batch", "2", "--workers", "0", "--mixed-noise", "0.5",
-                 "--g-upsample", "bilinear"]  # fmt: skip
+        shape = ["--preset", "tiny", "--size", "64x64", "--batch", "2", "--workers", "0", *BEST]
     else:
         shape = ["--preset", "lite", *RECIPES[model], "--batch", str(args.batch), "--workers", "8"]
     cmd = [sys.executable, "-m", "train", "fit", "--dataset", model, "--data", str(data), *shape,
