@@ -304,7 +304,7 @@ def _compacted(vectors: torch.Tensor, ids: torch.Tensor, height: int, width: int
 # it is a function of the noise field, ``grain[y, x] = normal(hash(the vector at (y, x)), y, x)``, so a scene and
 # its seeds still reproduce every image, a reroll redraws the grain exactly where it changes vectors, and padding
 # or cropping a field leaves the grain of the pixels it keeps as it was. Integer hashing (SplitMix64) and a
-# Box-Muller transform in numpy: the same numbers on every machine, up to libm's last bit in log and cos.
+# float32 Box-Muller transform in numpy: the same numbers on every machine, up to libm's last bit in log and cos.
 _GRAIN_PIXELS = 1 << 18  # pixels hashed at a time (whole rows): the temporaries of a band stay near 12 MB
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _ROW_STEP, _COL_STEP = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03)
@@ -344,10 +344,10 @@ def grain(vectors: torch.Tensor, ids: torch.Tensor | None, height: int, width: i
             rows = np.arange(r0, r1, dtype=np.uint64)[:, None] * _ROW_STEP
             k = keys[0] if flat is None else keys[flat[r0:r1]]
             x = _mix64((rows + cols) ^ k)
-            u1 = ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-            x = _mix64(x + _ROW_STEP)
-            u2 = (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
-            out[r0:r1] = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+            # Box-Muller in float32 on two 24-bit uniforms from one hash: u1 in (0, 1], u2 in [0, 1)
+            u1 = ((x >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
+            u2 = ((x >> np.uint64(16)) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+            out[r0:r1] = np.sqrt(np.float32(-2.0) * np.log(u1)) * np.cos(np.float32(2.0 * np.pi) * u2)
     return torch.from_numpy(out)
 
 
