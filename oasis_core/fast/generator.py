@@ -566,11 +566,13 @@ class FastGenerator:
     ) -> torch.Tensor:
         """(B, 1, H, W) fp32 per-pixel grain of the noise (:func:`oasis_core.noise.grain`). The last call's is kept:
         painting a scene keeps its noise fields (the same tensors, unchanged), and hashing a 256x256 field takes
-        ~10 ms. The key holds the caller's tensors (so their identity stays valid), their versions and the size."""
+        ~5 ms. The key holds the caller's tensors (so their identity stays valid), their versions and the size;
+        tensors made in inference mode have no version, and their grain is not kept."""
         if layout is None:
             return noise_ops.grain_of_dense(dense).to(self.device)
         key = None
-        if source is not None:
+        tensors = [] if source is None else [*source.vectors, *(i for i in source.ids if i is not None)]
+        if source is not None and not any(t.is_inference() for t in tensors):  # those have no version counter
             bases = [None if i is None else (i if i._base is None else i._base) for i in source.ids]
             key = (h, w, tuple((v, v._version, b, None if b is None else b._version)
                                for v, b in zip(source.vectors, bases)))  # fmt: skip
