@@ -138,10 +138,10 @@ def test_the_fast_path_adds_the_same_grain(upsample, levels):
     torch.testing.assert_close(one, want[1:], atol=2e-5, rtol=1e-4)
 
 
-def test_a_grain_model_file_generates_through_the_synthesizer(tmp_path):
+def _grain_model_file(tmp_path):
+    """A real model file of a small bilinear generator with grain (weights at gain 1, grain weights N(0, 1))."""
     from oasis_core.checkpoint import load_checkpoint, save_checkpoint
     from oasis_core.labels import get
-    from oasis_core.synthesizer import Synthesizer
 
     space = get("landscapes")
     cfg = GeneratorConfig(semantic_nc=space.num_channels, ch=4, spade_hidden=8, z_dim=8, upsample="bilinear",
@@ -153,9 +153,14 @@ def test_a_grain_model_file_generates_through_the_synthesizer(tmp_path):
         for b in g.body:
             if b.grain_weight is not None:
                 b.grain_weight.normal_(0, 1.0)
-    g.eval()
-    path = save_checkpoint(tmp_path / "grain.safetensors", g, None, label_space=space, name="grain")
-    mf = load_checkpoint(path)
+    path = save_checkpoint(tmp_path / "grain.safetensors", g.eval(), None, label_space=space, name="grain")
+    return load_checkpoint(path)
+
+
+def test_a_grain_model_file_generates_through_the_synthesizer(tmp_path):
+    from oasis_core.synthesizer import Synthesizer
+
+    mf = _grain_model_file(tmp_path)
     assert mf.generator_config.grain_levels == 2
     labels = np.repeat(np.repeat(np.random.default_rng(0).integers(0, 6, (5, 6)), 16, 0), 16, 1).astype(np.uint8)
     field = NoiseField.sample(8, 80, 96, 5)
@@ -207,22 +212,9 @@ def test_grain_needs_noise_and_ignores_the_sign_of_zero():
 def test_variants_and_fields_made_in_inference_mode_get_their_grain(tmp_path):
     """``generate_variants`` draws its fields in inference mode (tensors without a version counter): the fast path
     computes their grain without keeping it, and each variant matches the eager generator."""
-    from oasis_core.checkpoint import load_checkpoint, save_checkpoint
-    from oasis_core.labels import get
     from oasis_core.synthesizer import Synthesizer
 
-    space = get("landscapes")
-    cfg = GeneratorConfig(semantic_nc=space.num_channels, ch=4, spade_hidden=8, z_dim=8, upsample="bilinear",
-                          grain_levels=2)  # fmt: skip
-    torch.manual_seed(0)
-    g = Generator(cfg)
-    g.init_weights(1.0)
-    with torch.no_grad():
-        for b in g.body:
-            if b.grain_weight is not None:
-                b.grain_weight.normal_(0, 1.0)
-    path = save_checkpoint(tmp_path / "grain.safetensors", g.eval(), None, label_space=space, name="grain")
-    mf = load_checkpoint(path)
+    mf = _grain_model_file(tmp_path)
     fast, eager = Synthesizer(mf, "cpu", "fp32"), Synthesizer(mf, "cpu", "fp32", fast=False)
     labels = np.repeat(np.repeat(np.random.default_rng(0).integers(0, 6, (4, 4)), 16, 0), 16, 1).astype(np.uint8)
     got = fast.generate_variants(labels, seeds=[1, 2, 3])
