@@ -356,30 +356,69 @@ def grain_of_field(field: NoiseField) -> torch.Tensor:
     return grain(field.vectors, field.ids, field.height, field.width)
 
 
+def _group_ids(code: torch.Tensor, few: int = 16) -> torch.Tensor:
+    """Dense ids ``0..K-1`` of the distinct values of ``code`` (1-D int64): by repeated max while there are at most
+    ``few`` of them (no sort: the common case, a field of a few vectors), else by a sort."""
+    ids = torch.empty_like(code)
+    rest = code.clone()
+    low = torch.iinfo(torch.long).min
+    for j in range(few + 1):
+        top = rest.max()
+        if int(top) == low:
+            return ids
+        if j == few:
+            break
+        hit = rest == top
+        ids.masked_fill_(hit, j)
+        rest.masked_fill_(hit, low)
+    return torch.unique(code, return_inverse=True)[1]
+
+
+def distinct_vectors(
+    field: torch.Tensor, max_vectors: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The distinct per-pixel vectors of one dense field ``(z, H, W)``: ``(vectors (K, z) float32, ids (H*W,) int64
+    or None when K == 1)``, or ``None`` when there are more than ``max_vectors``.
+
+    Pixels are grouped by a hash of the bits of a few channels; every pixel is then compared exactly, all channels,
+    with its group's vector, and only where that fails (a hash collision) are the vectors found by an exact sort.
+    -0.0 counts as +0.0 (as ``==`` does); NaN vectors are told apart by their bits.
+    """
+    z, h, w = field.shape
+    rows = field.reshape(z, h * w).float()
+    if z == 0 or torch.equal(rows.amin(1), rows.amax(1)):  # one vector everywhere (NaN never compares equal)
+        return rows[:, :1].t() + 0.0, None
+    bits = (rows[:8] + 0.0).contiguous().view(torch.int32)
+    code = torch.zeros(h * w, dtype=torch.long, device=field.device)
+    for c in range(bits.shape[0]):  # wrapping int64 arithmetic: a collision is caught by the exact check below
+        code.mul_(0x9E3779B97F4A7C1).add_(bits[c])
+    ids = _group_ids(code)
+    k = int(ids.max()) + 1
+    if max_vectors is not None and k > max_vectors:
+        return None
+    first = torch.empty(k, dtype=torch.long, device=field.device).scatter_(
+        0, ids, torch.arange(h * w, device=field.device)
+    )
+    vectors = rows[:, first]  # (z, K)
+    for c in range(0, z, 8):  # exactly, a few channels at a time (NaN never matches)
+        if float(vectors[c : c + 8].index_select(1, ids).sub_(rows[c : c + 8]).abs_().amax()) != 0.0:
+            break
+    else:
+        return vectors.t() + 0.0, ids
+    vectors, ids = torch.unique((rows.t() + 0.0).contiguous().view(torch.int32), dim=0, return_inverse=True)
+    if max_vectors is not None and vectors.shape[0] > max_vectors:
+        return None
+    return vectors.view(torch.float32), ids
+
+
 def grain_of_dense(noise: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) float32: :func:`grain` of dense fields ``(B, z, H, W)`` (or one ``(z, H, W)``), found by their
-    distinct per-pixel vectors: a field of one vector directly; else pixels grouped by a hash of their bits, every
-    pixel then compared exactly with its group's vector (a full sort of the vectors only on a collision)."""
+    """(B, 1, H, W) float32: :func:`grain` of dense fields ``(B, z, H, W)`` (or one ``(z, H, W)``), from their
+    distinct per-pixel vectors (:func:`distinct_vectors`)."""
     if noise.dim() == 3:
         noise = noise[None]
-    b, z, h, w = noise.shape
+    _, _, h, w = noise.shape
     out = []
     for field in noise.detach().to("cpu", torch.float32):
-        rows = field.reshape(z, h * w).t() + 0.0  # (pixels, z); -0.0 -> +0.0, as vector_keys
-        if z == 0 or torch.equal(rows.amin(0), rows.amax(0)):
-            out.append(grain(rows[:1], None, h, w))
-            continue
-        bits = rows[:, :8].contiguous().view(torch.int32).long()  # a few channels tell vectors apart
-        code = torch.zeros(h * w, dtype=torch.long)
-        for j in range(bits.shape[1]):  # wrapping int64 arithmetic: a collision is caught by the exact check below
-            code.mul_(0x100000001B3).add_(bits[:, j])
-        _, ids = torch.unique(code, return_inverse=True)
-        first = torch.full((int(ids.max()) + 1,), h * w, dtype=torch.long).scatter_reduce_(
-            0, ids, torch.arange(h * w), "amin"
-        )
-        vectors = rows[first]
-        if not torch.equal(vectors[ids], rows):
-            vectors, ids = torch.unique(rows.contiguous().view(torch.int32), dim=0, return_inverse=True)
-            vectors = vectors.view(torch.float32)
+        vectors, ids = distinct_vectors(field)
         out.append(grain(vectors, ids, h, w))
     return torch.stack(out)[:, None]

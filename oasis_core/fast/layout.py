@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from oasis_core.fast.patterns import _compact, _first_index
-from oasis_core.noise import NoiseField
+from oasis_core.noise import NoiseField, distinct_vectors
 
 
 @dataclass
@@ -44,59 +43,19 @@ class NoiseLayout:
         return cls([v[None] for v in vectors.float()], [None] * vectors.shape[0])
 
 
-def _distinct(code: torch.Tensor, limit: int = 16) -> tuple[torch.Tensor, int]:
-    """Dense ids of the distinct values of ``code`` (1-D int64): by repeated max while there are few, else sort."""
-    ids = torch.empty_like(code)
-    rest = code.clone()
-    low = torch.iinfo(torch.long).min
-    for j in range(limit):
-        top = rest.max()
-        if int(top) == low:
-            return ids, j
-        hit = rest == top
-        ids.masked_fill_(hit, j)
-        rest.masked_fill_(hit, low)
-    if int(rest.max()) == low:
-        return ids, limit
-    return _compact(code)
-
-
-def _same_vectors(vec: torch.Tensor, ids: torch.Tensor, field: torch.Tensor, block: int = 8) -> bool:
-    """Exactly ``field[:, p] == vec[:, ids[p]]`` for every pixel (NaN never matches), a few channels at a time."""
-    for c in range(0, field.shape[0], block):
-        want = vec[c : c + block].index_select(1, ids)
-        if float(want.sub_(field[c : c + block]).abs_().amax()) != 0.0:
-            return False
-    return True
-
-
 def analyse_noise(noise: torch.Tensor, max_vectors: int = 256) -> NoiseLayout | None:
     """Find the distinct noise vectors of each image of ``(B, z, H, W)``; ``None`` when some image holds more
-    than ``max_vectors`` (or the exact check fails), which sends the generator down the dense path.
+    than ``max_vectors`` or a non-finite value, which sends the generator down the dense path.
 
-    Grouping uses a hash of the bit patterns of a few channels; every pixel is then compared exactly, all channels,
-    with the vector of its group.
+    The vectors are found as the grain is (:func:`oasis_core.noise.distinct_vectors`): grouped by a hash of a few
+    channels' bits, then every pixel compared exactly with its group's vector.
     """
-    b_, zd, h, w = noise.shape
     vectors: list[torch.Tensor] = []
     ids: list[torch.Tensor | None] = []
-    n_hash = min(zd, 8)
-    for b in range(b_):
-        zb = noise[b].reshape(zd, h * w)
-        if torch.equal(zb.amin(dim=1), zb.amax(dim=1)):  # one vector everywhere (NaN never compares equal)
-            vectors.append(zb[:, :1].t().float().contiguous())
-            ids.append(None)
-            continue
-        bits = zb[:n_hash].float().contiguous().view(torch.int32)
-        code = torch.zeros(h * w, dtype=torch.long, device=noise.device)
-        for c in range(n_hash):  # wrapping int64 arithmetic: any collision is caught by the exact check
-            code.mul_(0x9E3779B97F4A7C1).add_(bits[c])
-        inverse, k = _distinct(code)
-        if k > max_vectors:
+    for field in noise:
+        found = distinct_vectors(field, max_vectors)
+        if found is None or not bool(torch.isfinite(found[0]).all()):  # non-finite noise: the dense path
             return None
-        vec = zb[:, _first_index(inverse, k)]  # (z, K)
-        if not _same_vectors(vec, inverse, zb):
-            return None
-        vectors.append(vec.t().float().contiguous())
-        ids.append(inverse)
+        vectors.append(found[0].contiguous())
+        ids.append(found[1])
     return NoiseLayout(vectors, ids)

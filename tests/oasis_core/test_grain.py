@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from oasis_core.config import GeneratorConfig
-from oasis_core.fast import FastGenerator, NoiseLayout
+from oasis_core.fast import FastGenerator, NoiseLayout, analyse_noise
 from oasis_core.nn import Generator
 from oasis_core.nn.grouped import SegCodes
-from oasis_core.noise import NoiseField, grain, grain_of_dense, grain_of_field, vector_keys
+from oasis_core.noise import NoiseField, distinct_vectors, grain, grain_of_dense, grain_of_field, vector_keys
 
 
 def _field(size: int = 64, z: int = 8) -> NoiseField:
@@ -225,3 +225,28 @@ def test_variants_and_fields_made_in_inference_mode_get_their_grain(tmp_path):
         field = fast.sample_noise(64, 64, 5)
     first = fast.generate(labels, field)
     assert np.array_equal(first, fast.generate(labels, field))
+
+
+@pytest.mark.parametrize("count", [1, 3, 40])  # one vector; a few (found without a sort); many (a sort)
+def test_distinct_vectors_finds_each_fields_vectors_exactly(count):
+    """The grouping the grain and the fast path share: every pixel's vector is its id's vector, bit for bit, for
+    fields of 1, a few and many vectors, and for vectors that agree in every channel the hash reads."""
+    gen = torch.Generator().manual_seed(count)
+    vecs = torch.randn(count, 12, generator=gen)
+    if count > 1:
+        vecs[1, :8] = vecs[0, :8]  # equal in the hashed channels, not in channel 11: a hash collision
+        vecs[1, 11] += 1.0
+    pix = torch.randint(0, count, (20, 24), generator=gen)
+    pix.view(-1)[:count] = torch.arange(count)  # every vector is used
+    field = vecs[pix].permute(2, 0, 1)
+    vectors, ids = distinct_vectors(field)
+    assert vectors.shape == (count, 12)
+    if count == 1:
+        assert ids is None and torch.equal(vectors[0], vecs[0])
+    else:
+        assert torch.equal(vectors[ids].t().reshape(12, 20, 24), field)
+        assert analyse_noise(field[None]).vectors[0].shape == (count, 12)
+    assert distinct_vectors(field, max_vectors=count) is not None
+    if count > 1:
+        assert distinct_vectors(field, max_vectors=count - 1) is None
+        assert analyse_noise(field[None], max_vectors=count - 1) is None
