@@ -9,6 +9,10 @@ One full iteration = G step + D step with LabelMix + EMA, exactly ``train.loop.R
 (``fast_resample=False``). "now" is the default configuration. Label maps are synthetic blobs (no data folder
 needed) and half of the images get a second noise region (``mixed_noise=0.5``, as the bundled runs train); the two
 loops alternate step by step so that a busy machine slows both alike. Not part of the test run.
+
+``--compile d|all`` instead compares the default eager loop ("previous" column) with the same loop under
+``torch.compile`` of D or of both networks ("now" column), and prints the first compiled step (compiling included)
+and how many steps the compiled loop needs to win that time back.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from torch.utils.data import Dataset
 from oasis_core.labels import landscapes
 from train import distributed as du
 from train.config import make_config
-from train.loop import Run
+from train.loop import Run, compile_problem
 
 
 class BlobScenes(Dataset):
@@ -69,9 +73,13 @@ def make_run(preset: str, size: tuple[int, int], batch: int, **overrides) -> tup
     return run, torch.stack([it["image"] for it in items]), torch.stack([it["label"] for it in items])
 
 
-def compare(preset: str, size: tuple[int, int], batch: int, iters: int) -> tuple[float, float, str]:
-    """Median seconds per iteration of the previous loop and of the current default, measured alternately."""
-    runs = [make_run(preset, size, batch, **PREVIOUS), make_run(preset, size, batch)]
+def compare(
+    preset: str, size: tuple[int, int], batch: int, iters: int, old: dict | None = None, new: dict | None = None
+) -> tuple[float, float, str, float]:
+    """Median seconds per iteration of the ``old`` configuration (default: the previous loop) and of ``new``
+    (default: the current default), measured alternately; and the first step of ``new`` (its compile time)."""
+    old = PREVIOUS if old is None else old
+    runs = [make_run(preset, size, batch, **old), make_run(preset, size, batch, **(new or {}))]
     times: list[list[float]] = [[], []]
     for _ in range(iters + 1):  # the first of each is a warm-up (allocations, oneDNN kernel selection)
         for k, (run, image, label) in enumerate(runs):
@@ -80,23 +88,33 @@ def compare(preset: str, size: tuple[int, int], batch: int, iters: int) -> tuple
             run.step += 1
             times[k].append(time.perf_counter() - t)
     precision = str(runs[1][0].amp_dtype).replace("torch.", "")
-    return statistics.median(times[0][1:]), statistics.median(times[1][1:]), precision
+    return statistics.median(times[0][1:]), statistics.median(times[1][1:]), precision, times[1][0]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
+    ap.add_argument("--compile", choices=("d", "all"), help="compare the default loop with it under torch.compile")
     args = ap.parse_args(argv)
+    old, new = (PREVIOUS, {}) if args.compile is None else ({}, {"compile": args.compile})
+    if args.compile and compile_problem(torch.device("cpu")):
+        print(f"cannot compile here: {compile_problem(torch.device('cpu'))}")
+        return 1
     print(f"training throughput, torch {torch.__version__}, {torch.get_num_threads()} threads; previous loop = "
-          f"{PREVIOUS}")  # fmt: skip
+          f"{old or 'the default'}; now = {new or 'the default'}")  # fmt: skip
     print(f"{'config':<8} {'size':>9} {'batch':>5} {'dtype':>8} {'previous s/it':>13} {'img/s':>6} "
           f"{'now s/it':>8} {'img/s':>6} {'speed-up':>8}")  # fmt: skip
     for name in args.rows:
         preset, size, batch = ROWS[name]
-        old, new, precision = compare(preset, size, batch, args.iters)
-        print(f"{name:<8} {size[0]:>4}x{size[1]:<4} {batch:>5} {precision:>8} {old:>13.2f} {batch / old:>6.2f} "
-              f"{new:>8.2f} {batch / new:>6.2f} {old / new:>7.2f}x", flush=True)  # fmt: skip
+        t_old, t_new, precision, first = compare(preset, size, batch, args.iters, old, new)
+        print(f"{name:<8} {size[0]:>4}x{size[1]:<4} {batch:>5} {precision:>8} {t_old:>13.2f} {batch / t_old:>6.2f} "
+              f"{t_new:>8.2f} {batch / t_new:>6.2f} {t_old / t_new:>7.2f}x", flush=True)  # fmt: skip
+        if args.compile:
+            pays = "never won back"
+            if t_new < t_old:
+                pays = f"won back after {(first - t_new) / (t_old - t_new):.0f} steps"
+            print(f"{'':<8} first compiled step {first:.0f} s (compiling included): {pays}", flush=True)
     return 0
 
 

@@ -160,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
         "function, fewer multiply-adds); --no-fast-resample: the literal layer order",
     )
     f.add_argument(
+        "--compile",
+        choices=("off", "d", "all"),
+        help="torch.compile (Inductor) of the discriminator (d) or of both networks (all); needs a C++ compiler on "
+        "CPU, Triton on CUDA, else training runs eager with one line saying why. The first step compiles (minutes). "
+        "Default off: on a 2-core CPU it was measured slower; benchmarks.bench_train --compile measures it here",
+    )
+    f.add_argument(
         "--grad-clip",
         type=_float_at_least(0.0, strict=False),
         metavar="NORM",
@@ -281,6 +288,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         reuse_fake=args.reuse_fake,
         grouped_spade=args.grouped_spade,
         fast_resample=args.fast_resample,
+        compile=args.compile,
         grad_clip_g=args.grad_clip,
         grad_clip_d=args.grad_clip,
         init_gain_d=args.init_gain_d,

@@ -93,6 +93,10 @@ class TrainConfig:
     # the discriminator's resampling steps folded into its convolutions (stride-2 and transposed stride-2, see
     # oasis_core.nn.discriminator.DResBlock; the same function with 4/9 of their multiply-adds); False: literal order
     fast_resample: bool = True
+    # torch.compile (Inductor) of the networks' training forward and backward: off | d | all (G and D). Not a
+    # default: on this project's 2-core CPU a compiled D step is slower (1.82 s/it against 1.53 s/it eager, lite
+    # 128x128 batch 8, after about 150 s of compiling); benchmarks/bench_train.py --compile measures it anywhere
+    compile: str = "off"
     device: str = "auto"
     workers: int = 2
     # bookkeeping

@@ -279,6 +279,50 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return resolve_dtype(precision, device)
 
 
+# ------------------------------------------------------------------------------------------------ torch.compile
+COMPILE_CHOICES = ("off", "d", "all")
+
+
+def compile_problem(device: torch.device) -> str | None:
+    """Why Inductor cannot compile for ``device`` here (no C++ compiler on CPU, no Triton on CUDA); None: it can."""
+    try:
+        if device.type == "cuda":
+            from torch.utils._triton import has_triton
+
+            return None if has_triton() else "Triton is not installed"
+        from torch._inductor import config as inductor_config
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        try:
+            get_cpp_compiler()
+        except Exception:
+            names = ", ".join(c for c in inductor_config.cpp.cxx if c)
+            return f"no C++ compiler was found (tried {names}; set CXX to one)"
+    except ImportError as exc:  # a torch build without Inductor
+        return f"this torch build has no Inductor ({exc})"
+    return None
+
+
+def compile_networks(what: str, g: nn.Module, d: nn.Module, device: torch.device, verbose: bool) -> tuple[str, ...]:
+    """Compile the training forward (and so backward) of D (``d``) or of both (``all``) in place: state-dict keys,
+    DDP wrapping and checkpoints stay as they are. Returns the names compiled; ``()`` when off or when no compiler
+    is found (then one line says why and training runs eager)."""
+    if what not in COMPILE_CHOICES:
+        raise TrainingError(f"--compile {what!r}: choose one of {', '.join(COMPILE_CHOICES)}")
+    if what == "off":
+        return ()
+    problem = compile_problem(device)
+    if problem is not None:
+        if verbose:
+            print(f"note: --compile {what} is off: {problem}; training runs eager", file=sys.stderr)
+        return ()
+    names = ("G", "D") if what == "all" else ("D",)
+    if what == "all":
+        g.compile()  # group counts of the grouped SPADE vary per batch: dynamic shapes after the first recompile
+    d.compile()
+    return names
+
+
 # ------------------------------------------------------------------------------------------------ state files
 def save_state(path: Path, state: dict) -> None:
     buf = io.BytesIO()
@@ -338,6 +382,7 @@ class Run:
         self.ema = copy.deepcopy(self.g_plain).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
+        self.compiled = compile_networks(cfg.compile, self.g_plain, self.d_plain, self.device, info.is_main)
         if info.enabled:
             ids = [info.local_rank] if self.device.type == "cuda" else None
             self.g = DDP(self.g_plain, device_ids=ids, broadcast_buffers=True)
@@ -819,6 +864,7 @@ def _fit(
     batches = run.loader()
     bar = tqdm(total=cfg.iters, initial=run.step, disable=not info.is_main, dynamic_ncols=True, desc="train", unit="it")
     t0, seen = time.perf_counter(), 0
+    compiling = bool(run.compiled)
     stop = StopRequest()
     last_save = time.perf_counter()
     try:
@@ -829,6 +875,13 @@ def _fit(
             run.step += 1
             seen += image.shape[0] * info.world_size
             bar.update(1)
+            if compiling:  # the first step compiles: report it, and leave it out of the images/s figure
+                compiling = False
+                if info.is_main:
+                    took = time.perf_counter() - t0
+                    bar.write(f"torch.compile ({' and '.join(run.compiled)}): the first step took {took:.0f} s, "
+                              "compiling included", file=sys.stderr)  # fmt: skip
+                t0, seen = time.perf_counter(), 0
             if run.step % cfg.log_every == 0 or run.step == cfg.iters:
                 dt = time.perf_counter() - t0
                 rec = {"step": run.step, **metrics, "images_per_s": seen / max(dt, 1e-9), "time": time.time()}

@@ -122,12 +122,15 @@ def grouped_modulation(
     codes = F.pad(codes, (0, 0, 0, 1))  # code K: zeros (outside the image)
     # table[(b, k, t)] = W_t @ codes[b, k]: the shared convolution's contribution of tap t
     table = torch.einsum("bkc,hcyx->bkyxh", codes.to(shared.weight.dtype), shared.weight).reshape(-1, hidden)
-    act3 = torch.relu(table[groups.rows3].sum(1) + shared.bias)  # (U3, hidden)
+    # gathers by F.embedding: its backward sums in a fixed order (advanced indexing's index_put_ accumulates in
+    # whatever order the threads run, so a run would not repeat bit for bit, nor resume exactly, on 2+ threads)
+    act3 = torch.relu(F.embedding(groups.rows3, table).sum(1) + shared.bias)  # (U3, hidden)
     act3 = F.pad(act3, (0, 0, 0, 1))  # row U3: outside the image (the gamma/beta convolutions' zero padding)
     g, bt = spade.mlp_gamma, spade.mlp_beta
     c = g.weight.shape[0]
     w_gb = torch.cat((g.weight, bt.weight)).permute(2, 3, 1, 0).reshape(9 * hidden, 2 * c)  # rows (tap, hidden)
-    gb = torch.addmm(torch.cat((g.bias, bt.bias)), act3[groups.rows5].reshape(-1, 9 * hidden), w_gb)  # (U5, 2C)
+    taps = F.embedding(groups.rows5, act3).reshape(-1, 9 * hidden)
+    gb = torch.addmm(torch.cat((g.bias, bt.bias)), taps, w_gb)  # (U5, 2C)
     # one gather per output (slices of one gathered tensor would cost a full-size zero fill each in the backward)
     out = []
     for table in (gb[:, :c].contiguous(), gb[:, c:].contiguous()):

@@ -224,3 +224,85 @@ def test_mixed_noise_with_soft_edges_matches_the_hard_regions(tmp_path):
     image = torch.rand(4, 3, 64, 64, generator=g) * 2 - 1
     stats = runs[12].train_step(image, labels)
     assert np.isfinite(stats["g"]) and np.isfinite(stats["d"])
+
+
+def _tiny_run(tmp_path, name: str, **overrides):
+    from oasis_core.labels import landscapes
+    from train import distributed as du
+    from train.config import make_config
+    from train.loop import Run
+
+    space = landscapes()
+    cfg = make_config("tiny", dataset="landscapes", data="x", run_dir=str(tmp_path / name), size=(64, 64), batch=2,
+                      workers=0, precision="fp32", mixed_noise=0.5, **overrides)  # fmt: skip
+    return Run(cfg, du.DistInfo(), lambda split: [], space)
+
+
+def _scene_batch(seed: int, space_classes: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, space_classes, (2, 4, 4), generator=g).repeat_interleave(16, 1).repeat_interleave(16, 2)
+    return torch.rand(2, 3, 64, 64, generator=g) * 2 - 1, labels
+
+
+def _steps(run, batches) -> list[dict]:
+    out = []
+    for image, labels in batches:
+        out.append(run.train_step(image, labels))
+        run.step += 1
+    return out
+
+
+def test_compiled_discriminator_trains_as_eager_and_resumes_exactly(tmp_path):
+    """``--compile d`` (the one test that compiles; about a minute on 2 cores): the same losses and weights as the
+    eager step within float rounding, and a state saved after step 1 and loaded into a fresh compiled run gives
+    bitwise the weights of the uninterrupted compiled run at step 2."""
+    import io
+
+    from train.loop import compile_problem
+
+    if compile_problem(torch.device("cpu")):
+        pytest.skip(f"torch.compile cannot run here: {compile_problem(torch.device('cpu'))}")
+    batches = [_scene_batch(1), _scene_batch(2)]
+    eager = _tiny_run(tmp_path, "eager")
+    compiled = _tiny_run(tmp_path, "compiled", compile="d")
+    assert compiled.compiled == ("D",) and eager.compiled == ()
+    m_eager = _steps(eager, batches[:1])
+    m_comp = _steps(compiled, batches[:1])
+    buf = io.BytesIO()
+    torch.save(compiled.state_dict(), buf)
+    m_eager += _steps(eager, batches[1:])
+    m_comp += _steps(compiled, batches[1:])
+    for a, b in zip(m_comp, m_eager):
+        for k in ("g", "d", "d_fake", "d_real", "d_labelmix"):
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5), k
+    # Adam moves a weight by up to ~lr per step whatever its gradient's size, so a gradient near zero that rounds
+    # to the other sign can differ by 2 lr per step; nearly every weight must agree far closer than that
+    far = total = 0
+    for a, b in zip([*compiled.g_plain.parameters(), *compiled.d_plain.parameters()],
+                    [*eager.g_plain.parameters(), *eager.d_plain.parameters()]):  # fmt: skip
+        torch.testing.assert_close(a, b, atol=4 * compiled.cfg.lr_d, rtol=0)
+        far, total = far + int(((a - b).abs() > 1e-5).sum()), total + a.numel()
+    assert far <= total // 1000, (far, total)
+
+    resumed = _tiny_run(tmp_path, "resumed", compile="d")
+    buf.seek(0)
+    resumed.load_state_dict(torch.load(buf, weights_only=True))
+    assert resumed.step == 1
+    _steps(resumed, batches[1:])
+    want, got = compiled.state_dict(), resumed.state_dict()
+    for part in ("G", "D", "EMA"):
+        for k, v in want[part].items():
+            assert torch.equal(got[part][k], v), (part, k)
+
+
+def test_compile_without_a_compiler_trains_eager_with_one_line(tmp_path, monkeypatch, capsys):
+    from torch._inductor import config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, str(tmp_path / "no-such-c++")))
+    run = _tiny_run(tmp_path, "nocc", compile="all")
+    err = capsys.readouterr().err
+    assert run.compiled == ()
+    assert "--compile all is off: no C++ compiler was found" in err and "training runs eager" in err
+    assert len([line for line in err.splitlines() if "compile" in line]) == 1
+    (metrics,) = _steps(run, [_scene_batch(3)])
+    assert np.isfinite(metrics["g"]) and np.isfinite(metrics["d"])
