@@ -61,31 +61,43 @@ ROWS = {
 }
 
 
-def make_run(preset: str, size: tuple[int, int], batch: int, **overrides) -> tuple[Run, torch.Tensor, torch.Tensor]:
+def make_run(
+    preset: str, size: tuple[int, int], batch: int, device: str = "cpu", **overrides
+) -> tuple[Run, torch.Tensor, torch.Tensor]:
     space = landscapes()
     cfg = make_config(
         preset, dataset="bench", data="", run_dir="/tmp/bench_train", size=size, batch=batch, iters=1000,
-        workers=0, device="cpu", mixed_noise=0.5, **overrides,
+        workers=0, device=device, mixed_noise=0.5, **overrides,
     )  # fmt: skip
     data = BlobScenes(64, size, space.num_channels)
-    run = Run(cfg, du.DistInfo(), lambda split: data, space)
+    info = du.DistInfo() if device == "cpu" else du.DistInfo(device=torch.device(device))
+    run = Run(cfg, info, lambda split: data, space)
     items = [data[i] for i in range(batch)]
     return run, torch.stack([it["image"] for it in items]), torch.stack([it["label"] for it in items])
 
 
 def compare(
-    preset: str, size: tuple[int, int], batch: int, iters: int, old: dict | None = None, new: dict | None = None
+    preset: str,
+    size: tuple[int, int],
+    batch: int,
+    iters: int,
+    old: dict | None = None,
+    new: dict | None = None,
+    device: str = "cpu",
 ) -> tuple[float, float, str, float]:
     """Median seconds per iteration of the ``old`` configuration (default: the previous loop) and of ``new``
     (default: the current default), measured alternately; and the first step of ``new`` (its compile time)."""
     old = PREVIOUS if old is None else old
-    runs = [make_run(preset, size, batch, **old), make_run(preset, size, batch, **(new or {}))]
+    runs = [make_run(preset, size, batch, device, **old), make_run(preset, size, batch, device, **(new or {}))]
     times: list[list[float]] = [[], []]
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     for _ in range(iters + 1):  # the first of each is a warm-up (allocations, oneDNN kernel selection)
         for k, (run, image, label) in enumerate(runs):
+            sync()
             t = time.perf_counter()
             run.train_step(image, label)
             run.step += 1
+            sync()
             times[k].append(time.perf_counter() - t)
     precision = str(runs[1][0].amp_dtype).replace("torch.", "")
     return statistics.median(times[0][1:]), statistics.median(times[1][1:]), precision, times[1][0]

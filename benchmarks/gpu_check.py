@@ -353,6 +353,26 @@ def step_train(c: Check, data: Path, work: Path, precision: str) -> tuple[bool |
                     f"at the end, losses G {m['g']:.3f} D {m['d']:.3f}")  # fmt: skip
 
 
+def step_compile(c: Check) -> tuple[bool | None, str]:
+    """The training step eager against ``--compile d`` and ``--compile all`` (lite 128x128 batch 32, as GPU training
+    runs), with each first step (compiling included): the figures that decide whether compile is worth a default
+    on CUDA. On a 2-core CPU both were slower (1.82 and 1.97 s/it against 1.53)."""
+    from benchmarks.bench_train import compare
+    from train.loop import compile_problem
+
+    problem = compile_problem(c.device)
+    if problem:
+        return None, f"not measured: {problem}"
+    parts = []
+    preset, size, batch = ("tiny", (64, 64), 2) if c.tiny else ("lite", (128, 128), 32)
+    for what in ("d", "all"):
+        t_eager, t_comp, precision, first = compare(preset, size, batch, 5, {}, {"compile": what}, c.device.type)
+        c.figures[f"compile_{what}"] = {"eager_s": t_eager, "compiled_s": t_comp, "first_s": first, "dtype": precision}
+        parts.append(f"{what}: {t_comp * 1000:.0f} ms/it against eager {t_eager * 1000:.0f} "
+                     f"({t_eager / t_comp:.2f}x; first step {first:.0f} s)")  # fmt: skip
+    return None, f"{preset} {size[0]}x{size[1]} batch {batch}, {precision}: " + "; ".join(parts)
+
+
 def step_kill_resume(c: Check, data: Path, work: Path) -> tuple[bool | None, str]:
     from train.loop import load_state
 
@@ -426,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", type=Path, help=f"the parity reference folder (default: {DEFAULT_REFERENCE})")
     ap.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda where there is one")
     ap.add_argument("--tiny", action="store_true", help="tiny sizes (the default on the CPU)")
+    ap.add_argument(
+        "--compile", action="store_true", help="also time the training step under torch.compile (minutes of compiling)"
+    )
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device here: --device cuda cannot run", file=sys.stderr)
@@ -460,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         c.step("CPU precision by frame size, lite model", lambda: step_cpu_precision(c, LITE_MODEL))
         for precision in ("fp16", "bf16"):
             c.step(f"training, {precision}", lambda p=precision: step_train(c, data, work, p))
+        if args.compile:
+            c.step("training step, eager against torch.compile", lambda: step_compile(c))
         c.step("kill and resume (bitwise)", lambda: step_kill_resume(c, data, work))
         c.step("torchrun, one node", lambda: step_torchrun(c, data, work))
         c.step("export, opened by the Synthesizer", lambda: step_export(c, work))

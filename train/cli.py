@@ -73,6 +73,19 @@ def _feather(text: str) -> int:
     return v
 
 
+MIXED_NOISE_SHAPES = ("class", "ellipse", "box")
+
+
+def _shapes(text: str) -> tuple[str, ...]:
+    shapes = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in shapes if s not in MIXED_NOISE_SHAPES]
+    if not shapes or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected shapes from {', '.join(MIXED_NOISE_SHAPES)} separated by commas, got {text!r}"
+        )
+    return shapes
+
+
 def _float_at_least(low: float, strict: bool):
     def parse(text: str) -> float:
         try:
@@ -205,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --mixed-noise: the second vector fades in over PX pixels from the region's edge, as the app's "
         "soft-edged rerolls do (0: a hard edge, the default; pass it again with --resume)",
     )
+    f.add_argument(
+        "--mixed-noise-shapes",
+        type=_shapes,
+        metavar="S,S,...",
+        help="with --mixed-noise: the region shapes, each equally often, from class (a per-class reroll), ellipse "
+        "(a lasso) and box (a box reroll); default class,ellipse; pass it again with --resume",
+    )
     f.add_argument("--save-every", type=_positive, default=100)
     f.add_argument(
         "--save-minutes",
@@ -296,6 +316,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         diversity_cap=args.diversity_cap,
         mixed_noise=args.mixed_noise,
         mixed_noise_feather=args.mixed_noise_feather,
+        mixed_noise_shapes=args.mixed_noise_shapes,
         save_every=args.save_every,
         sample_every=args.sample_every,
         log_every=args.log_every,

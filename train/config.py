@@ -69,6 +69,9 @@ class TrainConfig:
     # the second vector fades in over this many px from the region's edge, in the steps of the app's soft reroll
     # edges (oasis_core.noise.feather_rings); 0: a hard edge
     mixed_noise_feather: int = 0
+    # the region shapes mixed noise draws from, each equally often: "class" (one class of the label map, a per-class
+    # reroll), "ellipse" (a lasso), "box" (the app's box reroll, and the reroll seam measure's shape)
+    mixed_noise_shapes: tuple[str, ...] = ("class", "ellipse")
     init_gain_g: float = 0.02  # xavier-normal gain of the initial conv weights (paper: 0.02 for both)
     init_gain_d: float = 0.02
     # networks
@@ -114,6 +117,7 @@ class TrainConfig:
         d["size"] = list(self.size)
         d["load_size"] = list(self.load_size) if self.load_size else None
         d["d_channels"] = list(self.d_channels)
+        d["mixed_noise_shapes"] = list(self.mixed_noise_shapes)
         d["g_multipliers"] = list(self.g_multipliers) if self.g_multipliers else None
         return d
 
@@ -125,6 +129,8 @@ class TrainConfig:
         if d.get("load_size"):
             d["load_size"] = tuple(d["load_size"])
         d["d_channels"] = tuple(d["d_channels"])
+        if d.get("mixed_noise_shapes"):
+            d["mixed_noise_shapes"] = tuple(d["mixed_noise_shapes"])
         if d.get("g_multipliers"):
             d["g_multipliers"] = tuple(d["g_multipliers"])
         return cls(**d)

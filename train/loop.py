@@ -534,7 +534,7 @@ class Run:
             for i in range(batch):
                 if float(torch.rand((), generator=g)) >= p:
                     continue
-                mask = self.reroll_region(labels[i].cpu(), g)
+                mask = self.reroll_region(labels[i].cpu(), g, self.cfg.mixed_noise_shapes)
                 fields[i] = fields[i].reroll(mask, g, 1.0, self.cfg.mixed_noise_feather)
         return fields
 
@@ -569,11 +569,15 @@ class Run:
         return SegCodes((region.to(self.device) * n + labels).contiguous(), codes.to(self.device))
 
     @staticmethod
-    def reroll_region(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """(H, W) bool: a region as an app reroll picks one. Half the time one class present in ``labels``
-        (a per-class reroll), else an ellipse 15-45% of the image across, anywhere (a lasso)."""
+    def reroll_region(
+        labels: torch.Tensor, g: torch.Generator, shapes: tuple[str, ...] = ("class", "ellipse")
+    ) -> torch.Tensor:
+        """(H, W) bool: a region as an app reroll picks one, of one of ``shapes`` (equally likely): ``class``, one
+        class present in ``labels`` (a per-class reroll); ``ellipse``, 15-45% of the image across, anywhere (a
+        lasso); ``box``, a rectangle of the same sizes (the box reroll)."""
         h, w = labels.shape
-        if float(torch.rand((), generator=g)) < 0.5:
+        shape = shapes[min(len(shapes) - 1, int(float(torch.rand((), generator=g)) * len(shapes)))]
+        if shape == "class":
             present = torch.unique(labels)
             c = present[int(torch.randint(len(present), (), generator=g))]
             return labels == c
@@ -581,6 +585,8 @@ class Run:
         ry, rx = ((0.15 + 0.3 * torch.rand(2, generator=g)) * torch.tensor([h, w]) / 2).tolist()
         yy = torch.arange(h, dtype=torch.float32)[:, None]
         xx = torch.arange(w, dtype=torch.float32)[None, :]
+        if shape == "box":
+            return ((yy - cy).abs() <= ry) & ((xx - cx).abs() <= rx)
         return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
     def g_inputs(self, labels: torch.Tensor, vectors: torch.Tensor, region: torch.Tensor) -> tuple:

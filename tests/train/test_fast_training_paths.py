@@ -306,3 +306,47 @@ def test_compile_without_a_compiler_trains_eager_with_one_line(tmp_path, monkeyp
     assert len([line for line in err.splitlines() if "compile" in line]) == 1
     (metrics,) = _steps(run, [_scene_batch(3)])
     assert np.isfinite(metrics["g"]) and np.isfinite(metrics["d"])
+
+
+def _old_reroll_region(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The region draw before --mixed-noise-shapes existed (class or ellipse, even odds), kept to pin the stream."""
+    h, w = labels.shape
+    if float(torch.rand((), generator=g)) < 0.5:
+        present = torch.unique(labels)
+        return labels == present[int(torch.randint(len(present), (), generator=g))]
+    cy, cx = (torch.rand(2, generator=g) * torch.tensor([h, w])).tolist()
+    ry, rx = ((0.15 + 0.3 * torch.rand(2, generator=g)) * torch.tensor([h, w]) / 2).tolist()
+    yy, xx = torch.arange(h, dtype=torch.float32)[:, None], torch.arange(w, dtype=torch.float32)[None, :]
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def test_mixed_noise_shapes_add_boxes_and_keep_the_default_draws():
+    """--mixed-noise-shapes: boxes are filled rectangles; the default (class, ellipse) draws exactly what runs drew
+    before the option (a resumed run keeps its noise); all three shapes come up; an unknown shape is refused."""
+    import argparse
+
+    from train.cli import _shapes
+    from train.loop import Run
+
+    _, labels = _scene_batch(5)
+    labels = labels[0]
+    kinds = set()
+    for seed in range(40):
+        old = _old_reroll_region(labels, torch.Generator().manual_seed(seed))
+        assert torch.equal(Run.reroll_region(labels, torch.Generator().manual_seed(seed)), old)
+        box = Run.reroll_region(labels, torch.Generator().manual_seed(seed), ("box",))
+        ys, xs = box.nonzero().t()
+        assert box.any() and int(box.sum()) == (int(ys.max() - ys.min()) + 1) * (int(xs.max() - xs.min()) + 1)
+        mask = Run.reroll_region(labels, torch.Generator().manual_seed(seed), ("class", "ellipse", "box"))
+        ys, xs = mask.nonzero().t()
+        if any(torch.equal(mask, labels == c) for c in torch.unique(labels)):
+            kinds.add("class")
+        elif int(mask.sum()) == (int(ys.max() - ys.min()) + 1) * (int(xs.max() - xs.min()) + 1):
+            kinds.add("box")
+        else:
+            kinds.add("ellipse")
+    assert kinds == {"class", "ellipse", "box"}
+    assert _shapes("box, class") == ("box", "class")
+    for bad in ("star", "", "box,,circle"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected shapes from class, ellipse, box"):
+            _shapes(bad)
