@@ -359,26 +359,26 @@ def grain_of_field(field: NoiseField) -> torch.Tensor:
 def _group_ids(code: torch.Tensor, few: int = 16) -> torch.Tensor:
     """Dense ids ``0..K-1`` of the distinct values of ``code`` (1-D int64): by repeated max while there are at most
     ``few`` of them (no sort: the common case, a field of a few vectors), else by a sort."""
-    ids = torch.empty_like(code)
+    ids = torch.full_like(code, -1)
     rest = code.clone()
-    low = torch.iinfo(torch.long).min
-    for j in range(few + 1):
+    low = torch.iinfo(torch.long).min  # marks a value as taken (a code equal to it is left to the sort)
+    for j in range(few):
         top = rest.max()
         if int(top) == low:
-            return ids
-        if j == few:
             break
         hit = rest == top
         ids.masked_fill_(hit, j)
         rest.masked_fill_(hit, low)
+    if int(rest.max()) == low and not bool((ids < 0).any()):
+        return ids
     return torch.unique(code, return_inverse=True)[1]
 
 
 def distinct_vectors(
     field: torch.Tensor, max_vectors: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """The distinct per-pixel vectors of one dense field ``(z, H, W)``: ``(vectors (K, z) float32, ids (H*W,) int64
-    or None when K == 1)``, or ``None`` when there are more than ``max_vectors``.
+    """The distinct per-pixel vectors of one dense field ``(z, H, W)``: ``(vectors (K, z) float32, ids (H*W,) int64,
+    None where one value fills the field)``, or ``None`` when there are more than ``max_vectors``.
 
     Pixels are grouped by a hash of the bits of a few channels; every pixel is then compared exactly, all channels,
     with its group's vector, and only where that fails (a hash collision) are the vectors found by an exact sort.
@@ -396,10 +396,10 @@ def distinct_vectors(
     k = int(ids.max()) + 1
     if max_vectors is not None and k > max_vectors:
         return None
-    first = torch.empty(k, dtype=torch.long, device=field.device).scatter_(
+    some = torch.empty(k, dtype=torch.long, device=field.device).scatter_(
         0, ids, torch.arange(h * w, device=field.device)
-    )
-    vectors = rows[:, first]  # (z, K)
+    )  # one pixel of each group (any: all are checked below)
+    vectors = rows[:, some]  # (z, K)
     for c in range(0, z, 8):  # exactly, a few channels at a time (NaN never matches)
         if float(vectors[c : c + 8].index_select(1, ids).sub_(rows[c : c + 8]).abs_().amax()) != 0.0:
             break

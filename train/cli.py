@@ -12,7 +12,7 @@ import torch
 
 from oasis_core.memory import MAX_SIDE
 from train import distributed as du
-from train.config import PRESETS, make_config
+from train.config import COMPILE_CHOICES, MIXED_NOISE_SHAPES, PRESETS, make_config
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -71,9 +71,6 @@ def _feather(text: str) -> int:
     if not 0 <= v <= MAX_FEATHER:
         raise argparse.ArgumentTypeError(f"the soft edge must be 0 to {MAX_FEATHER} px, got {text}")
     return v
-
-
-MIXED_NOISE_SHAPES = ("class", "ellipse", "box")
 
 
 def _shapes(text: str) -> tuple[str, ...]:
@@ -174,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument(
         "--compile",
-        choices=("off", "d", "all"),
+        choices=COMPILE_CHOICES,
         help="torch.compile (Inductor) of the discriminator (d) or of both networks (all); needs a C++ compiler on "
         "CPU, Triton on CUDA, else training runs eager with one line saying why. The first step compiles (minutes). "
         "Default off: on a 2-core CPU it was measured slower; benchmarks.bench_train --compile measures it here",

@@ -33,6 +33,10 @@ PRESETS: dict[str, dict] = {
 }
 
 
+COMPILE_CHOICES = ("off", "d", "all")  # TrainConfig.compile
+MIXED_NOISE_SHAPES = ("class", "ellipse", "box")  # TrainConfig.mixed_noise_shapes
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     dataset: str

@@ -43,7 +43,7 @@ from oasis_core.noise import NoiseField, sample_vectors
 from oasis_core.noise import grain as noise_grain
 from oasis_core.runtime import available_memory, resolve_dtype
 from train import distributed as du
-from train.config import TrainConfig
+from train.config import COMPILE_CHOICES, MIXED_NOISE_SHAPES, TrainConfig
 
 STATE_FILE = "state.pt"
 LOCK_FILE = ".lock"  # held by the training process (`oasis_core.files.exclusive_lock`)
@@ -280,26 +280,34 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
 
 
 # ------------------------------------------------------------------------------------------------ torch.compile
-COMPILE_CHOICES = ("off", "d", "all")
-
-
 def compile_problem(device: torch.device) -> str | None:
-    """Why Inductor cannot compile for ``device`` here (no C++ compiler on CPU, no Triton on CUDA); None: it can."""
+    """Why Inductor cannot compile for ``device`` here, in a few words; None: it can. Looks for the C++ compiler
+    (CPU) or Triton (CUDA), then compiles and runs a one-line function, which also needs what those build with
+    (Python headers, a C compiler for Triton's launcher)."""
     try:
         if device.type == "cuda":
             from torch.utils._triton import has_triton
 
-            return None if has_triton() else "Triton is not installed"
-        from torch._inductor import config as inductor_config
-        from torch._inductor.cpp_builder import get_cpp_compiler
+            if not has_triton():
+                return "Triton is not installed"
+        else:
+            from torch._inductor import config as inductor_config
+            from torch._inductor.cpp_builder import get_cpp_compiler
 
-        try:
-            get_cpp_compiler()
-        except Exception:
-            names = ", ".join(c for c in inductor_config.cpp.cxx if c)
-            return f"no C++ compiler was found (tried {names}; set CXX to one)"
-    except ImportError as exc:  # a torch build without Inductor
-        return f"this torch build has no Inductor ({exc})"
+            try:
+                get_cpp_compiler()
+            except Exception:
+                names = ", ".join(c for c in inductor_config.cpp.cxx if c)
+                return f"no C++ compiler was found (tried {names}; set CXX to one)"
+    except ImportError as exc:
+        return f"this torch build cannot compile ({exc})"
+    try:
+        x = torch.ones(4, device=device)
+        if not torch.equal(torch.compile(lambda t: t * 2 + 1, fullgraph=True)(x), x * 3):
+            return "a test compile gave a wrong result"
+    except Exception as exc:
+        text = str(exc).strip()
+        return f"a test compile failed ({text.splitlines()[0][:160] if text else type(exc).__name__})"
     return None
 
 
@@ -382,7 +390,7 @@ class Run:
         self.ema = copy.deepcopy(self.g_plain).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
-        self.compiled = compile_networks(cfg.compile, self.g_plain, self.d_plain, self.device, info.is_main)
+        self.compiled: tuple[str, ...] = ()  # see compile(): training compiles, evaluation and export do not
         if info.enabled:
             ids = [info.local_rank] if self.device.type == "cuda" else None
             self.g = DDP(self.g_plain, device_ids=ids, broadcast_buffers=True)
@@ -575,6 +583,9 @@ class Run:
         """(H, W) bool: a region as an app reroll picks one, of one of ``shapes`` (equally likely): ``class``, one
         class present in ``labels`` (a per-class reroll); ``ellipse``, 15-45% of the image across, anywhere (a
         lasso); ``box``, a rectangle of the same sizes (the box reroll)."""
+        unknown = [s for s in shapes if s not in MIXED_NOISE_SHAPES]
+        if not shapes or unknown:
+            raise ValueError(f"mixed noise shapes {shapes!r}: choose from {', '.join(MIXED_NOISE_SHAPES)}")
         h, w = labels.shape
         shape = shapes[min(len(shapes) - 1, int(float(torch.rand((), generator=g)) * len(shapes)))]
         if shape == "class":
@@ -626,6 +637,11 @@ class Run:
     def _finite_norm(self, norm: torch.Tensor | None) -> bool:
         """A clipped gradient whose norm is not finite is not applied (fp16's scaler skips such steps itself)."""
         return norm is None or self.scaler.is_enabled() or bool(torch.isfinite(norm))
+
+    def compile(self) -> tuple[str, ...]:
+        """``cfg.compile`` applied to the training networks (:func:`compile_networks`); the names compiled."""
+        self.compiled = compile_networks(self.cfg.compile, self.g_plain, self.d_plain, self.device, self.info.is_main)
+        return self.compiled
 
     # -------------------------------------------------------------------------------------- one iteration
     def train_step(self, image: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -870,7 +886,7 @@ def _fit(
     batches = run.loader()
     bar = tqdm(total=cfg.iters, initial=run.step, disable=not info.is_main, dynamic_ncols=True, desc="train", unit="it")
     t0, seen = time.perf_counter(), 0
-    compiling = bool(run.compiled)
+    compiling = bool(run.compile())
     stop = StopRequest()
     last_save = time.perf_counter()
     try:
@@ -881,13 +897,6 @@ def _fit(
             run.step += 1
             seen += image.shape[0] * info.world_size
             bar.update(1)
-            if compiling:  # the first step compiles: report it, and leave it out of the images/s figure
-                compiling = False
-                if info.is_main:
-                    took = time.perf_counter() - t0
-                    bar.write(f"torch.compile ({' and '.join(run.compiled)}): the first step took {took:.0f} s, "
-                              "compiling included", file=sys.stderr)  # fmt: skip
-                t0, seen = time.perf_counter(), 0
             if run.step % cfg.log_every == 0 or run.step == cfg.iters:
                 dt = time.perf_counter() - t0
                 rec = {"step": run.step, **metrics, "images_per_s": seen / max(dt, 1e-9), "time": time.time()}
@@ -897,6 +906,14 @@ def _fit(
                     if tb is not None:
                         for k, v in metrics.items():
                             tb.add_scalar(f"loss/{k}", v, run.step)
+            if compiling:  # the first step compiles: say how long it took; images/s leaves it out from here on
+                compiling = False
+                if info.is_main:
+                    took = time.perf_counter() - t0
+                    again = " (G compiles again on a later step, when its shapes vary)" if "G" in run.compiled else ""
+                    bar.write(f"torch.compile ({' and '.join(run.compiled)}): the first step took {took:.0f} s, "
+                              f"compiling included{again}", file=sys.stderr)  # fmt: skip
+                t0, seen = time.perf_counter(), 0
             if cfg.check_every and run.step % cfg.check_every == 0 and not run.replicas_agree():
                 raise TrainingError(f"step {run.step}: ranks hold different weights (replicas diverged)")
             # every save_every steps, and with save_minutes also when that long has passed (any rank's clock)

@@ -227,14 +227,16 @@ def test_variants_and_fields_made_in_inference_mode_get_their_grain(tmp_path):
     assert np.array_equal(first, fast.generate(labels, field))
 
 
-@pytest.mark.parametrize("count", [1, 3, 40])  # one vector; a few (found without a sort); many (a sort)
-def test_distinct_vectors_finds_each_fields_vectors_exactly(count):
+@pytest.mark.parametrize(
+    "count, collide", [(1, False), (3, False), (40, False), (3, True), (40, True)]
+)  # one vector; a few (found without a sort); many (a sort); a hash collision (the exact fallback)
+def test_distinct_vectors_finds_each_fields_vectors_exactly(count, collide):
     """The grouping the grain and the fast path share: every pixel's vector is its id's vector, bit for bit, for
-    fields of 1, a few and many vectors, and for vectors that agree in every channel the hash reads."""
+    fields of 1, a few and many vectors, with and without two vectors that agree in every channel the hash reads."""
     gen = torch.Generator().manual_seed(count)
     vecs = torch.randn(count, 12, generator=gen)
-    if count > 1:
-        vecs[1, :8] = vecs[0, :8]  # equal in the hashed channels, not in channel 11: a hash collision
+    if collide:
+        vecs[1, :8] = vecs[0, :8]  # equal in the hashed channels, not in channel 11
         vecs[1, 11] += 1.0
     pix = torch.randint(0, count, (20, 24), generator=gen)
     pix.view(-1)[:count] = torch.arange(count)  # every vector is used
@@ -248,5 +250,5 @@ def test_distinct_vectors_finds_each_fields_vectors_exactly(count):
         assert analyse_noise(field[None]).vectors[0].shape == (count, 12)
     assert distinct_vectors(field, max_vectors=count) is not None
     if count > 1:
-        assert distinct_vectors(field, max_vectors=count - 1) is None
+        assert distinct_vectors(field, max_vectors=count - 1) is None  # the hash's count, or the exact one
         assert analyse_noise(field[None], max_vectors=count - 1) is None

@@ -265,7 +265,8 @@ def test_compiled_discriminator_trains_as_eager_and_resumes_exactly(tmp_path):
     batches = [_scene_batch(1), _scene_batch(2)]
     eager = _tiny_run(tmp_path, "eager")
     compiled = _tiny_run(tmp_path, "compiled", compile="d")
-    assert compiled.compiled == ("D",) and eager.compiled == ()
+    assert eager.compile() == () and compiled.compile() == ("D",)
+    assert compiled.d_plain._compiled_call_impl is not None and compiled.g_plain._compiled_call_impl is None
     m_eager = _steps(eager, batches[:1])
     m_comp = _steps(compiled, batches[:1])
     buf = io.BytesIO()
@@ -285,6 +286,7 @@ def test_compiled_discriminator_trains_as_eager_and_resumes_exactly(tmp_path):
     assert far <= total // 1000, (far, total)
 
     resumed = _tiny_run(tmp_path, "resumed", compile="d")
+    resumed.compile()
     buf.seek(0)
     resumed.load_state_dict(torch.load(buf, weights_only=True))
     assert resumed.step == 1
@@ -300,8 +302,8 @@ def test_compile_without_a_compiler_trains_eager_with_one_line(tmp_path, monkeyp
 
     monkeypatch.setattr(inductor_config.cpp, "cxx", (None, str(tmp_path / "no-such-c++")))
     run = _tiny_run(tmp_path, "nocc", compile="all")
+    assert run.compile() == () and run.d_plain._compiled_call_impl is None
     err = capsys.readouterr().err
-    assert run.compiled == ()
     assert "--compile all is off: no C++ compiler was found" in err and "training runs eager" in err
     assert len([line for line in err.splitlines() if "compile" in line]) == 1
     (metrics,) = _steps(run, [_scene_batch(3)])
@@ -350,3 +352,6 @@ def test_mixed_noise_shapes_add_boxes_and_keep_the_default_draws():
     for bad in ("star", "", "box,,circle"):
         with pytest.raises(argparse.ArgumentTypeError, match="expected shapes from class, ellipse, box"):
             _shapes(bad)
+    for bad in ((), ("box", "lasso")):  # a config from elsewhere than the CLI
+        with pytest.raises(ValueError, match="choose from class, ellipse, box"):
+            Run.reroll_region(labels, torch.Generator().manual_seed(0), bad)
