@@ -5,10 +5,12 @@
 One full iteration = G step + D step with LabelMix + EMA, exactly ``train.loop.Run.train_step``, at the precision
 ``auto`` picks on this machine (bf16 autocast where the CPU has native bf16, else fp32) with channels_last.
 "previous" pins the loop as it was before the training-speed work: dense SPADE convolutions
-(``grouped_spade=False``) and the literal upsample-then-convolve order in the discriminator
-(``fast_resample=False``). "now" is the default configuration. Label maps are synthetic blobs (no data folder
-needed) and half of the images get a second noise region (``mixed_noise=0.5``, as the bundled runs train); the two
-loops alternate step by step so that a busy machine slows both alike. Not part of the test run.
+(``grouped_spade=False``), the literal upsample-then-convolve order in the discriminator
+(``fast_resample=False``), and a second discriminator call on the fake in the D step
+(``reuse_fake_logits=False``; the paper preset regenerates the fake there, so it makes that call either way). "now"
+is the default configuration. Label maps are synthetic blobs (no data folder needed) and half of the images get a
+second noise region (``mixed_noise=0.5``, as the bundled runs train); the two loops alternate step by step so that
+a busy machine slows both alike. Not part of the test run.
 
 ``--compile d|all`` instead compares the default eager loop ("eager" column) with the same loop under
 ``torch.compile`` of D or of both networks ("compiled" column), and prints the first compiled step (compiling included)
@@ -51,7 +53,8 @@ class BlobScenes(Dataset):
         return {"image": torch.rand(3, h, w, generator=g) * 2 - 1, "label": label, "name": str(i)}
 
 
-PREVIOUS = dict(grouped_spade=False, fast_resample=False)  # the loop before the training-speed work
+# the loop before the training-speed work
+PREVIOUS = dict(grouped_spade=False, fast_resample=False, reuse_fake_logits=False)
 
 ROWS = {
     # name: (preset, size, batch)

@@ -154,7 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="M",
         help="the grain weights' learning rate as a multiple of --lr-g (default 1); pass it again with --resume",
     )
-    f.add_argument("--reuse-fake", action=argparse.BooleanOptionalAction, default=None)
+    f.add_argument(
+        "--reuse-fake",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the D step trains on the G step's fake (detached) instead of generating again (default: on for the "
+        "lite presets, off for the paper's)",
+    )
+    f.add_argument(
+        "--reuse-fake-logits",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --reuse-fake: the discriminator's output on the fake, computed in the G step, is reused by the D "
+        "step's loss (default: on; the same losses, D runs once less per step); --no-reuse-fake-logits: D sees the "
+        "fake again",
+    )
     f.add_argument(
         "--grouped-spade",
         action=argparse.BooleanOptionalAction,
@@ -303,6 +317,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         g_grain_lr=args.g_grain_lr,
         save_minutes=args.save_minutes,
         reuse_fake=args.reuse_fake,
+        reuse_fake_logits=args.reuse_fake_logits,
         grouped_spade=args.grouped_spade,
         fast_resample=args.fast_resample,
         compile=args.compile,

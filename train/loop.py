@@ -663,33 +663,51 @@ class Run:
             g_labels = labels
         g_in = self.g_inputs(g_labels, vectors, region)
 
-        # G step: D's parameters are frozen and D is called outside DDP (no gradient to reduce for it)
-        self.d_plain.requires_grad_(False)
+        # G step: D is called outside DDP. Its parameters are frozen, unless its output on the fake is kept for the
+        # D step's loss (reuse_fake_logits): then D sees a detached copy of the fake, and the gradient reaches G in
+        # two stages (through D to the fake, then from the fake into G), so neither loss leaks into the other network
+        # (not with a compiled D: its graph saves spectral norm's vectors without the copies eager mode makes, and the
+        # D step's call updates them in place before the kept graph's backward)
+        share = cfg.reuse_fake and cfg.reuse_fake_logits and "D" not in self.compiled
+        self.d_plain.requires_grad_(share)
         self.opt_g.zero_grad(set_to_none=True)
         extra: dict[str, torch.Tensor] = {}
+        div_term = None
         with self.autocast():
             out_g = self.g(*g_in)
             fake = out_g[:b]
-            loss_g = losses.generator_loss(self.d_plain(fake), labels, weights)
+            fake_leaf = fake.detach().requires_grad_() if share else fake
+            out_fake = self.d_plain(fake_leaf)
+            loss_g = losses.generator_loss(out_fake, labels, weights)
             loss_total = loss_g
             if k:
                 zd = self.dense_noise(vectors, region)
                 ratio = losses.diversity_ratio(out_g[:k], out_g[b:], zd[:k], zd[b:])
-                loss_total = loss_g - cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
+                div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
+                loss_total = loss_g + div_term
                 extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart
         self.d_plain.requires_grad_(True)
         ok_g = du.all_agree(bool(torch.isfinite(loss_total)), self.info)
         norms: dict[str, torch.Tensor | None] = {}
         backward = False
-        if ok_g:
+        if ok_g and share:
+            (grad_fake,) = torch.autograd.grad(self.scaler.scale(loss_g), fake_leaf, retain_graph=True)
+            outputs, grads = [fake], [grad_fake]
+            if div_term is not None:
+                outputs.append(self.scaler.scale(div_term))
+                grads.append(None)
+            torch.autograd.backward(outputs, grads)
+            backward = True
+        elif ok_g:
             self.scaler.scale(loss_total).backward()
             backward = True
+        if ok_g:
             norms["gn_g"] = self._clip(self.opt_g, self.g_plain, cfg.grad_clip_g)
             ok_g = self._finite_norm(norms["gn_g"])  # equal on every rank (taken after the all-reduce)
             if ok_g:
                 self.scaler.step(self.opt_g)
-        # D step: fake (again, or the G step's detached one), real and LabelMix in one D forward (D has no norm
-        # layers, so batching them changes nothing)
+        # D step: real and LabelMix, with the fake again (or the G step's detached one) in one D forward (D has no
+        # norm layers, so batching them changes nothing), or with D's output on the fake kept from the G step
         self.opt_d.zero_grad(set_to_none=True)
         with self.autocast():
             if cfg.reuse_fake:
@@ -701,14 +719,19 @@ class Run:
             gen = torch.Generator(device="cpu").manual_seed(_mix(cfg.seed, self.step, self.info.rank, 0x1AB))
             mask = losses.labelmix_mask(labels.cpu(), gen).to(self.device)
             mixed = losses.labelmix(mask, image, fake_d)
-            out = self.d(torch.cat([fake_d, image, mixed]).contiguous(memory_format=self.memory_format))
-            out_fake, out_real, out_mixed = out.split(b)
+            if share:
+                out = self.d(torch.cat([image, mixed]).contiguous(memory_format=self.memory_format))
+                out_real, out_mixed = out.split(b)
+            else:
+                out = self.d(torch.cat([fake_d, image, mixed]).contiguous(memory_format=self.memory_format))
+                out_fake, out_real, out_mixed = out.split(b)
             loss_d, parts = losses.discriminator_loss(
                 out_fake, out_real, labels, weights, cfg.lambda_labelmix, out_mixed, mask
             )
         ok_d = du.all_agree(bool(torch.isfinite(loss_d)), self.info)
         if ok_d:
-            self.scaler.scale(loss_d).backward()
+            # only D's parameters: the kept graph of the fake's logits ends at a detached copy (no gradient to it)
+            self.scaler.scale(loss_d).backward(inputs=list(self.d_plain.parameters()) if share else None)
             backward = True
             norms["gn_d"] = self._clip(self.opt_d, self.d_plain, cfg.grad_clip_d)
             ok_d = self._finite_norm(norms["gn_d"])

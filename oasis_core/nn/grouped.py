@@ -14,6 +14,7 @@ magnitude fewer multiply-adds. Levels where most pixels are near a boundary (the
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -78,6 +79,51 @@ def _compress(keys: list[torch.Tensor], radix: int) -> tuple[torch.Tensor, torch
     return inverse, first
 
 
+class RowSum:
+    """The backward of a row gather ``table[index]``: the gradient rows summed per table row, as a sparse
+    ``(num_rows, index.numel())`` 0/1 matrix times the gradient. Each table row's sum runs over its own entries in a
+    fixed order, so the result repeats bit for bit on any number of threads, and it is several times faster than
+    ``F.embedding``'s backward (which sorts the indices on every call). Built once per level on the first backward
+    and shared by every SPADE of the level."""
+
+    def __init__(self, index: torch.Tensor, num_rows: int) -> None:
+        self.index, self.num_rows = index.reshape(-1), num_rows
+        self._matrix: torch.Tensor | None = None
+
+    @property
+    def matrix(self) -> torch.Tensor:
+        if self._matrix is None:
+            order = torch.argsort(self.index, stable=True)
+            counts = torch.bincount(self.index, minlength=self.num_rows)
+            crow = F.pad(counts.cumsum(0), (1, 0))
+            ones = torch.ones(len(order), dtype=torch.float32, device=order.device)
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": the layout and matmul used are stable
+                warnings.simplefilter("ignore", UserWarning)
+                self._matrix = torch.sparse_csr_tensor(crow, order, ones, (self.num_rows, len(order)))
+        return self._matrix
+
+
+class _Gather(torch.autograd.Function):
+    """``F.embedding(index, table)`` whose backward is :class:`RowSum` (no gradient to the indices)."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor, rows: RowSum) -> torch.Tensor:
+        ctx.rows, ctx.dtype = rows, table.dtype
+        return F.embedding(index, table)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        g = grad.reshape(-1, grad.shape[-1]).float()
+        return (ctx.rows.matrix @ g).to(ctx.dtype), None, None
+
+
+def gather_rows(table: torch.Tensor, index: torch.Tensor, rows: RowSum) -> torch.Tensor:
+    """``table[index]`` (rows), differentiable in ``table`` through ``rows`` (a :class:`RowSum` of ``index``)."""
+    if not (torch.is_grad_enabled() and table.requires_grad):
+        return F.embedding(index, table)
+    return _Gather.apply(table, index, rows)
+
+
 class LevelGroups:
     """The distinct 3x3 and 5x5 neighbourhoods of one level's ids (shared by every SPADE of that level).
 
@@ -102,6 +148,11 @@ class LevelGroups:
         self.rows5 = torch.stack([s.reshape(-1)[first5] for s in shifted3], 1)
         self.inverse5 = inv5.view(b, h, w)
         self.pixels = b * h * w
+        # the gathers' backward sums (tables: the shared convolution's per-(image, code, tap) rows, the hidden
+        # activations with the outside row, the per-neighbourhood gamma / beta)
+        self.sum3 = RowSum(self.rows3, b * k1 * 9)
+        self.sum5 = RowSum(self.rows5, self.num3 + 1)
+        self.sum_pixels = RowSum(self.inverse5, self.num5)
 
     @classmethod
     def maybe(cls, ids: torch.Tensor, num_codes: int) -> LevelGroups | None:
@@ -122,19 +173,19 @@ def grouped_modulation(
     codes = F.pad(codes, (0, 0, 0, 1))  # code K: zeros (outside the image)
     # table[(b, k, t)] = W_t @ codes[b, k]: the shared convolution's contribution of tap t
     table = torch.einsum("bkc,hcyx->bkyxh", codes.to(shared.weight.dtype), shared.weight).reshape(-1, hidden)
-    # gathers by F.embedding: its backward sums in a fixed order (advanced indexing's index_put_ accumulates in
-    # whatever order the threads run, so a run would not repeat bit for bit, nor resume exactly, on 2+ threads)
-    act3 = torch.relu(F.embedding(groups.rows3, table).sum(1) + shared.bias)  # (U3, hidden)
+    # gathers whose backward sums in a fixed order (advanced indexing's index_put_ accumulates in whatever order
+    # the threads run, so a run would not repeat bit for bit, nor resume exactly, on 2+ threads)
+    act3 = torch.relu(gather_rows(table, groups.rows3, groups.sum3).sum(1) + shared.bias)  # (U3, hidden)
     act3 = F.pad(act3, (0, 0, 0, 1))  # row U3: outside the image (the gamma/beta convolutions' zero padding)
     g, bt = spade.mlp_gamma, spade.mlp_beta
     c = g.weight.shape[0]
     w_gb = torch.cat((g.weight, bt.weight)).permute(2, 3, 1, 0).reshape(9 * hidden, 2 * c)  # rows (tap, hidden)
-    taps = F.embedding(groups.rows5, act3).reshape(-1, 9 * hidden)
+    taps = gather_rows(act3, groups.rows5, groups.sum5).reshape(-1, 9 * hidden)
     gb = torch.addmm(torch.cat((g.bias, bt.bias)), taps, w_gb)  # (U5, 2C)
     # one gather per output (slices of one gathered tensor would cost a full-size zero fill each in the backward)
     out = []
     for table in (gb[:, :c].contiguous(), gb[:, c:].contiguous()):
-        o = F.embedding(groups.inverse5, table).permute(0, 3, 1, 2)  # (B, C, h, w), channels_last in memory
+        o = gather_rows(table, groups.inverse5, groups.sum_pixels).permute(0, 3, 1, 2)  # channels_last in memory
         out.append(o if memory_format is torch.channels_last else o.contiguous(memory_format=memory_format))
     return out[0], out[1]
 

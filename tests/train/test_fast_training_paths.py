@@ -263,7 +263,7 @@ def test_compiled_discriminator_trains_as_eager_and_resumes_exactly(tmp_path):
     if compile_problem(torch.device("cpu")):
         pytest.skip(f"torch.compile cannot run here: {compile_problem(torch.device('cpu'))}")
     batches = [_scene_batch(1), _scene_batch(2)]
-    eager = _tiny_run(tmp_path, "eager")
+    eager = _tiny_run(tmp_path, "eager", reuse_fake_logits=False)  # a compiled D is called on the fake again
     compiled = _tiny_run(tmp_path, "compiled", compile="d")
     assert eager.compile() == () and compiled.compile() == ("D",)
     assert compiled.d_plain._compiled_call_impl is not None and compiled.g_plain._compiled_call_impl is None
@@ -355,3 +355,61 @@ def test_mixed_noise_shapes_add_boxes_and_keep_the_default_draws():
     for bad in ((), ("box", "lasso")):  # a config from elsewhere than the CLI
         with pytest.raises(ValueError, match="choose from class, ellipse, box"):
             Run.reroll_region(labels, torch.Generator().manual_seed(0), bad)
+
+
+def _power_iterations(module: torch.nn.Module, n: int) -> None:
+    for m in module.modules():
+        if hasattr(m, "n_power_iterations"):
+            m.n_power_iterations = n
+
+
+def test_reused_fake_logits_give_the_same_gradients_as_a_second_d_call(tmp_path):
+    """``reuse_fake_logits``: the D step's loss takes D's output on the fake from the G step instead of calling D on
+    it again. With spectral norm's power iteration held still (the one thing that differs between two D calls),
+    one step gives the same losses and the same gradients to G and to D as the second call, with the diversity term
+    and mixed noise on (the two-stage G backward); with it running, the losses still agree closely."""
+    image, labels = _scene_batch(4)
+    for iterations in (0, 1):
+        runs = {}
+        for reuse in (False, True):
+            run = _tiny_run(tmp_path, f"{reuse}{iterations}", reuse_fake_logits=reuse, lambda_diversity=1.0)
+            _power_iterations(run.d_plain, iterations)
+            runs[reuse] = (run, run.train_step(image, labels))
+        (old, m_old), (new, m_new) = runs[False], runs[True]
+        for k in ("g", "d", "d_fake", "d_real", "d_labelmix", "div", "gn_g", "gn_d"):
+            assert m_new[k] == pytest.approx(m_old[k], rel=1e-4 if iterations else 1e-5, abs=1e-6), (iterations, k)
+        if iterations:
+            continue
+        for net in ("g_plain", "d_plain"):
+            pairs = list(zip(getattr(new, net).parameters(), getattr(old, net).parameters()))
+            assert all(a.grad is not None for a, _ in pairs), net
+            for a, b in pairs:
+                torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_gather_rows_backward_sums_like_embedding_and_repeats(dtype):
+    """The grouped SPADE's gathers: the same values and table gradient as ``F.embedding`` (rows never gathered get
+    zero), the sparse sum built once and reused, and the same bits on a second backward."""
+    from oasis_core.nn.grouped import RowSum, gather_rows
+
+    g = torch.Generator().manual_seed(5)
+    table = torch.randn(40, 6, generator=g).to(dtype).requires_grad_()
+    index = torch.randint(0, 30, (3, 17, 9), generator=g)  # rows 30..39 are never gathered
+    grad = torch.randn(3, 17, 9, 6, generator=g).to(dtype)
+    rows = RowSum(index, 40)
+    out = gather_rows(table, index, rows)
+    ref = F.embedding(index, table)
+    assert torch.equal(out, ref)
+    (got,) = torch.autograd.grad(out, table, grad)
+    table64 = table.detach().double().requires_grad_()
+    (want,) = torch.autograd.grad(F.embedding(index, table64), table64, grad.double())  # exact sums
+    assert got.dtype == dtype and torch.all(got[30:] == 0)
+    # summed in float32 whatever the table's dtype: only the final rounding to bf16 is lost
+    tol = dict(atol=1e-2, rtol=2**-8) if dtype == torch.bfloat16 else dict(atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got.double(), want, **tol)
+    matrix = rows.matrix
+    (again,) = torch.autograd.grad(gather_rows(table, index, rows), table, grad)
+    assert rows.matrix is matrix and torch.equal(again, got)
+    with torch.no_grad():
+        assert torch.equal(gather_rows(table, index, rows), ref)
