@@ -166,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="with --reuse-fake: the discriminator's output on the fake, computed in the G step, is reused by the D "
-        "step's loss (default: on; the same losses, D runs once less per step); --no-reuse-fake-logits: D sees the "
-        "fake again",
+        "step's loss (default: on; the same losses, and the D step runs D on 2 of the 3 image sets); "
+        "--no-reuse-fake-logits: D sees the fake again",
     )
     f.add_argument(
         "--grouped-spade",

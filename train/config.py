@@ -95,7 +95,7 @@ class TrainConfig:
     channels_last: bool = True
     reuse_fake: bool = False  # D step reuses the G step's (detached) fake instead of generating again
     # with reuse_fake: D's output on the fake is computed once, in the G step, and the D step's loss reuses it (its
-    # graph is kept), so D runs on 2 of 3 image sets there instead of all 3 (about 8% less per lite step). The same
+    # graph is kept), so D runs on 2 of 3 image sets there instead of all 3 (8-10% less per lite step). The same
     # losses and gradients; only spectral norm differs: the fake's logits use the G step call's power iteration,
     # the real and LabelMix ones the D step's (one iteration per D call either way). False, or D compiled: D sees
     # the fake again

@@ -691,7 +691,9 @@ class Run:
         norms: dict[str, torch.Tensor | None] = {}
         backward = False
         if ok_g and share:
-            (grad_fake,) = torch.autograd.grad(self.scaler.scale(loss_g), fake_leaf, retain_graph=True)
+            # the loss's own graph is freed at once; D's graph on the fake is kept for the D step
+            (grad_out,) = torch.autograd.grad(self.scaler.scale(loss_g), out_fake)
+            (grad_fake,) = torch.autograd.grad(out_fake, fake_leaf, grad_out, retain_graph=True)
             outputs, grads = [fake], [grad_fake]
             if div_term is not None:
                 outputs.append(self.scaler.scale(div_term))

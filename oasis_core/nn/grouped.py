@@ -82,9 +82,9 @@ def _compress(keys: list[torch.Tensor], radix: int) -> tuple[torch.Tensor, torch
 class RowSum:
     """The backward of a row gather ``table[index]``: the gradient rows summed per table row, as a sparse
     ``(num_rows, index.numel())`` 0/1 matrix times the gradient. Each table row's sum runs over its own entries in a
-    fixed order, so the result repeats bit for bit on any number of threads, and it is several times faster than
-    ``F.embedding``'s backward (which sorts the indices on every call). Built once per level on the first backward
-    and shared by every SPADE of the level."""
+    fixed order (tested on 1 and 2 threads), and on this project's CPU it is several times faster than
+    ``F.embedding``'s backward (9 ms against 0.6 ms for 131,072 gathered rows of 16). Built once per level on the
+    first backward and shared by every SPADE of the level."""
 
     def __init__(self, index: torch.Tensor, num_rows: int) -> None:
         self.index, self.num_rows = index.reshape(-1), num_rows
@@ -119,7 +119,8 @@ class _Gather(torch.autograd.Function):
 
 def gather_rows(table: torch.Tensor, index: torch.Tensor, rows: RowSum) -> torch.Tensor:
     """``table[index]`` (rows), differentiable in ``table`` through ``rows`` (a :class:`RowSum` of ``index``)."""
-    if not (torch.is_grad_enabled() and table.requires_grad):
+    # without a gradient, and under torch.compile (which cannot trace the lazily built sparse matrix), the plain one
+    if not (torch.is_grad_enabled() and table.requires_grad) or torch.compiler.is_compiling():
         return F.embedding(index, table)
     return _Gather.apply(table, index, rows)
 
