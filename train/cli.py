@@ -122,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
     f.add_argument("--no-channels-last", action="store_true")
     f.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    f.add_argument("--workers", type=_non_negative, default=1, help="data loader processes per training process")
+    f.add_argument(
+        "--workers",
+        type=_non_negative,
+        help="data loader processes per training process (default: 0 where a training process has at most 2 cores, "
+        "where a loader process slows the steps; else 1)",
+    )
     f.add_argument("--lr-g", type=_float_at_least(0.0, strict=True))
     f.add_argument("--lr-d", type=_float_at_least(0.0, strict=True))
     f.add_argument("--lambda-labelmix", type=_float_at_least(0.0, strict=False))
@@ -288,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from train.data import dataset_factory, default_label_space
-    from train.loop import env_threads, fit
+    from train.loop import default_workers, env_threads, fit
 
     env_threads()
     cfg = make_config(
@@ -304,7 +309,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         precision=args.precision,
         channels_last=not args.no_channels_last,
         device=args.device,
-        workers=args.workers,
+        workers=default_workers() if args.workers is None else args.workers,
         lr_g=args.lr_g,
         lr_d=args.lr_d,
         lambda_labelmix=args.lambda_labelmix,

@@ -530,3 +530,27 @@ def test_bn_refresh_reads_batches_one_at_a_time_and_keeps_the_statistics_without
     hook.remove()
     assert len(held) == 3 and len(seen) == 3
     torch.testing.assert_close(bn.running_mean, torch.stack(captured).mean(0))
+
+
+def test_default_data_workers_follow_the_cores_of_each_training_process(monkeypatch):
+    """Without ``--workers``: no loader process where a training process has at most 2 cores (measured faster
+    there), else one; torchrun's local processes share the machine's cores."""
+    import os
+
+    from train import loop
+    from train.cli import build_parser
+
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    for cores, want in ((1, 0), (2, 0), (3, 1), (16, 1)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)), raising=False)
+        assert loop.cores_per_process() == cores and loop.default_workers() == want, cores
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(4)), raising=False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert loop.cores_per_process() == 2 and loop.default_workers() == 0  # 4 cores, 2 processes
+    base = ["fit", "--dataset", "landscapes", "--data", "x", "--iters", "1", "--run-dir", "r"]
+    assert build_parser().parse_args(base).workers is None  # resolved by default_workers when the run starts
+    assert build_parser().parse_args(base + ["--workers", "3"]).workers == 3
