@@ -105,9 +105,10 @@ def feather_rings(mask, width: int, levels: int = FEATHER_LEVELS) -> list[tuple[
         # eroded by r px: no outside pixel within r (max pooling pads with -inf, so the image border is no edge);
         # the square window as a column pass then a row pass: the same result with 2 (2r + 1) comparisons a pixel
         # instead of (2r + 1)^2 (at r = 18, 7 ms against 0.4 ms on a 128x128 training map)
-        near = torch.nn.functional.max_pool2d(outside, (2 * r + 1, 1), 1, (r, 0)) if r else outside
-        near = torch.nn.functional.max_pool2d(near, (1, 2 * r + 1), 1, (0, r)) if r else near
-        inner = mask & (near[0, 0] == 0) if r else mask
+        inner = mask
+        if r:
+            near = torch.nn.functional.max_pool2d(outside, (2 * r + 1, 1), 1, (r, 0))
+            inner = mask & (torch.nn.functional.max_pool2d(near, (1, 2 * r + 1), 1, (0, r))[0, 0] == 0)
         rings.append((current & ~inner, k / levels))
         current = inner
     rings.append((current, 1.0))

@@ -992,5 +992,4 @@ def default_workers() -> int:
 def env_threads() -> None:
     """One process per core under torchrun on CPU: keep intra-op threads from oversubscribing."""
     if "OMP_NUM_THREADS" not in os.environ and du.launched_by_torchrun():
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+        torch.set_num_threads(cores_per_process())
