@@ -19,7 +19,10 @@ class GeneratorConfig:
     model-quality work: nearest turns the coarse levels' slow changes into 8- and 16-pixel steps).
     ``grain_levels``: how many of the last blocks also take per-pixel grain (:func:`oasis_core.noise.grain`, a
     function of the noise field) at their input, scaled per channel by a learned weight (zero at the start); 0 is
-    the paper's generator.
+    the paper's generator. ``output_grain``: three more channels of that grain added to the image before the final
+    tanh, scaled by a learned amplitude per class and colour channel (zero at the start): the pixel-level sensor
+    noise of real images, which the last convolution (3x3, over features that vary smoothly inside a region) cannot
+    make. False is the paper's generator.
     """
 
     semantic_nc: int
@@ -31,6 +34,7 @@ class GeneratorConfig:
     multipliers: tuple[int, ...] = (16, 16, 16, 8, 4, 2, 1)
     upsample: str = "nearest"
     grain_levels: int = 0
+    output_grain: bool = False
 
     def __post_init__(self) -> None:
         if self.semantic_nc < 1 or self.ch < 1 or self.spade_hidden < 1 or self.z_dim < 0:
@@ -49,11 +53,21 @@ class GeneratorConfig:
         if not 0 <= self.grain_levels <= len(self.multipliers) - 1:
             blocks = len(self.multipliers) - 1
             raise ValueError(f"grain_levels must be 0 to {blocks} (the number of blocks), got {self.grain_levels}")
+        if not isinstance(self.output_grain, bool):
+            raise ValueError(f"output_grain must be true or false, got {self.output_grain!r}")
+        if self.output_grain and not self.z_dim:
+            raise ValueError("output grain needs noise vectors to draw it from (z_dim > 0)")
 
     @property
     def first_grain_block(self) -> int:
         """Index of the first block that takes grain (the number of blocks when none does)."""
         return len(self.multipliers) - 1 - self.grain_levels
+
+    @property
+    def grain_channels(self) -> int:
+        """Channels of :func:`oasis_core.noise.grain` the generator takes: channel 0 for its blocks, 1-3 for the
+        output (0 without grain)."""
+        return 4 if self.output_grain else (1 if self.grain_levels else 0)
 
     @property
     def widths(self) -> list[int]:
@@ -75,6 +89,8 @@ class GeneratorConfig:
             del d["upsample"]  # the paper's: model files stay as they were (older readers know every field)
         if not self.grain_levels:
             del d["grain_levels"]
+        if not self.output_grain:
+            del d["output_grain"]
         return d
 
     @classmethod

@@ -45,13 +45,17 @@ class Widths:
     # per-pixel grain: its fp32 map, the levels' means and casts (about 12 B/px), and on the fast path the upsampled
     # input of the grained blocks (nearest models otherwise upsample inside a fused pass): about 2.5 x top values
     grain: bool = False
+    # output grain: three more fp32 grain channels, and their product with the per-pixel amplitude (fp32 and its
+    # cast for the last convolution to accumulate onto): about 28 B/px
+    output_grain: bool = False
 
     @classmethod
     def of(cls, config) -> Widths:
         """From a :class:`oasis_core.config.GeneratorConfig` (or anything with its fields)."""
         top = int(config.ch * config.multipliers[-1])
         grain = bool(getattr(config, "grain_levels", 0))
-        return cls(int(config.semantic_nc + config.z_dim), int(config.spade_hidden), top, grain)
+        out = bool(getattr(config, "output_grain", False))
+        return cls(int(config.semantic_nc + config.z_dim), int(config.spade_hidden), top, grain, out)
 
 
 def generation_bytes_per_pixel(widths: Widths, fast: bool = True, dtype_bytes: int = 4) -> float:
@@ -60,7 +64,7 @@ def generation_bytes_per_pixel(widths: Widths, fast: bool = True, dtype_bytes: i
         per = 0.5 * widths.input_nc + (12.5 if widths.grain else 10) * widths.top
     else:
         per = 3.5 * widths.input_nc + 1.25 * widths.hidden + 8 * widths.top
-    return 160 + dtype_bytes * per + (12 if widths.grain else 0)
+    return 160 + dtype_bytes * per + (12 if widths.grain else 0) + (28 if widths.output_grain else 0)
 
 
 def estimate(pixels: int, bytes_per_pixel: float, fixed: int = FIXED_BYTES) -> int:

@@ -308,7 +308,9 @@ def _compacted(vectors: torch.Tensor, ids: torch.Tensor, height: int, width: int
 # inputs, for fine stochastic texture the piecewise-constant field cannot give). It is not a second noise to keep:
 # it is a function of the noise field, ``grain[y, x] = normal(hash(the vector at (y, x)), y, x)``, so a scene and
 # its seeds still reproduce every image, a reroll redraws the grain exactly where it changes vectors, and padding
-# or cropping a field leaves the grain of the pixels it keeps as it was. Integer hashing (SplitMix64) and a
+# or cropping a field leaves the grain of the pixels it keeps as it was. A generator with ``output_grain`` takes three
+# more channels of it, added to its output (per class and colour channel: the sensor noise of real images). Integer
+# hashing (SplitMix64) and a
 # float32 Box-Muller transform in numpy: the same numbers on every machine, up to libm's last bit in log and cos.
 _GRAIN_PIXELS = 1 << 18  # pixels hashed at a time (whole rows): the temporaries of a band stay near 12 MB
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -335,13 +337,24 @@ def vector_keys(vectors: torch.Tensor) -> np.ndarray:
     return k
 
 
-def grain(vectors: torch.Tensor, ids: torch.Tensor | None, height: int, width: int) -> torch.Tensor:
+GRAIN_CHANNELS = 4  # the most channels one pixel's hash gives (two Box-Muller pairs)
+_SECOND_PAIR = np.uint64(0x6A09E667F3BCC909)  # rehashes a pixel's key for channels 2 and 3
+
+
+def grain(vectors: torch.Tensor, ids: torch.Tensor | None, height: int, width: int, channels: int = 1) -> torch.Tensor:
     """(H, W) float32 standard-normal grain of the field ``vectors`` (K, z) and ``ids`` (H, W) / (H*W,) int64 in
-    ``[0, K)`` (``None``: vector 0 everywhere): each pixel's value depends only on its vector and position."""
+    ``[0, K)`` (``None``: vector 0 everywhere): each pixel's value depends only on its vector and position.
+
+    ``channels`` > 1 (at most :data:`GRAIN_CHANNELS`): ``(channels, H, W)`` independent grains of the same pixels;
+    channel 0 is the one-channel grain, bit for bit (channel 1 is its Box-Muller partner, 2 and 3 a rehash's pair).
+    """
+    if not 1 <= channels <= GRAIN_CHANNELS:
+        raise ValueError(f"grain has 1 to {GRAIN_CHANNELS} channels, got {channels}")
     keys = vector_keys(vectors)
     flat = None if ids is None else ids.detach().to("cpu").reshape(height, width).numpy()
-    out = np.empty((height, width), np.float32)
+    out = np.empty((channels, height, width), np.float32)
     cols = np.arange(width, dtype=np.uint64) * _COL_STEP
+    two_pi = np.float32(2.0 * np.pi)
     with np.errstate(over="ignore"):
         band = max(1, _GRAIN_PIXELS // width)
         for r0 in range(0, height, band):
@@ -349,16 +362,23 @@ def grain(vectors: torch.Tensor, ids: torch.Tensor | None, height: int, width: i
             rows = np.arange(r0, r1, dtype=np.uint64)[:, None] * _ROW_STEP
             k = keys[0] if flat is None else keys[flat[r0:r1]]
             x = _mix64((rows + cols) ^ k)
-            # Box-Muller in float32 on two 24-bit uniforms from one hash: u1 in (0, 1], u2 in [0, 1)
-            u1 = ((x >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
-            u2 = ((x >> np.uint64(16)) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
-            out[r0:r1] = np.sqrt(np.float32(-2.0) * np.log(u1)) * np.cos(np.float32(2.0 * np.pi) * u2)
-    return torch.from_numpy(out)
+            for c in range(0, channels, 2):
+                if c:
+                    x ^= _SECOND_PAIR
+                    x = _mix64(x)
+                # Box-Muller in float32 on two 24-bit uniforms from one hash: u1 in (0, 1], u2 in [0, 1)
+                u1 = ((x >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
+                u2 = ((x >> np.uint64(16)) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+                r = np.sqrt(np.float32(-2.0) * np.log(u1))
+                out[c, r0:r1] = r * np.cos(two_pi * u2)
+                if c + 1 < channels:
+                    out[c + 1, r0:r1] = r * np.sin(two_pi * u2)
+    return torch.from_numpy(out[0] if channels == 1 else out)
 
 
-def grain_of_field(field: NoiseField) -> torch.Tensor:
-    """(H, W) float32: :func:`grain` of a compact field."""
-    return grain(field.vectors, field.ids, field.height, field.width)
+def grain_of_field(field: NoiseField, channels: int = 1) -> torch.Tensor:
+    """(H, W) float32 (``(channels, H, W)`` for more than one): :func:`grain` of a compact field."""
+    return grain(field.vectors, field.ids, field.height, field.width, channels)
 
 
 def _group_ids(code: torch.Tensor, few: int = 16) -> torch.Tensor:
@@ -416,14 +436,14 @@ def distinct_vectors(
     return vectors.view(torch.float32), ids
 
 
-def grain_of_dense(noise: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) float32: :func:`grain` of dense fields ``(B, z, H, W)`` (or one ``(z, H, W)``), from their
-    distinct per-pixel vectors (:func:`distinct_vectors`)."""
+def grain_of_dense(noise: torch.Tensor, channels: int = 1) -> torch.Tensor:
+    """(B, channels, H, W) float32: :func:`grain` of dense fields ``(B, z, H, W)`` (or one ``(z, H, W)``), from
+    their distinct per-pixel vectors (:func:`distinct_vectors`)."""
     if noise.dim() == 3:
         noise = noise[None]
     _, _, h, w = noise.shape
     out = []
     for field in noise.detach().to("cpu", torch.float32):
         vectors, ids = distinct_vectors(field)
-        out.append(grain(vectors, ids, h, w))
-    return torch.stack(out)[:, None]
+        out.append(grain(vectors, ids, h, w, channels).reshape(channels, h, w))
+    return torch.stack(out)

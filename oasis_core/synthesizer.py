@@ -298,8 +298,10 @@ class Synthesizer:
         else:
             oh = self.onehot(labels).expand(z.shape[0], -1, -1, -1)
             grain = None  # derived by the generator from z, unless the compact fields give it cheaper
-            if fields is not None and self.generator.config.grain_levels:
-                grain = torch.stack([noise_ops.grain_of_field(f) for f in fields])[:, None].to(self.device)
+            k = self.generator.config.grain_channels
+            if fields is not None and k:
+                grain = torch.stack([noise_ops.grain_of_field(f, k).reshape(k, f.height, f.width) for f in fields])
+                grain = grain.to(self.device)
             if self._channels_last:
                 oh = oh.contiguous(memory_format=torch.channels_last)
                 z = z.contiguous(memory_format=torch.channels_last)

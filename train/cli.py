@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
         "start from a file without it begins with zero grain weights (the same images); pass it again with --resume",
     )
     f.add_argument(
+        "--g-grain-out",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="per-pixel grain added to the generator's output, with a learned amplitude per class and colour "
+        "channel (the images' sensor noise; paper: off); a warm start or a resume may add it (zero amplitudes: the "
+        "same images); pass it again with --resume",
+    )
+    f.add_argument(
         "--g-grain-lr",
         type=_float_at_least(0.0, strict=True),
         metavar="M",
@@ -320,6 +328,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         g_upsample=args.g_upsample,
         g_grain=args.g_grain,
         g_grain_lr=args.g_grain_lr,
+        g_grain_out=args.g_grain_out,
         save_minutes=args.save_minutes,
         reuse_fake=args.reuse_fake,
         reuse_fake_logits=args.reuse_fake_logits,

@@ -116,6 +116,12 @@ class SeededItems(Dataset):
 
 
 # ------------------------------------------------------------------------------------------------ models
+def is_grain_parameter(name: str) -> bool:
+    """The generator's grain parameters (block grain weights, output grain amplitudes): zero at the start, they
+    learn at ``g_grain_lr`` times the generator's rate, and a warm start may add or drop them."""
+    return name.endswith(".grain_weight") or name == "grain_rgb"
+
+
 def model_configs(cfg: TrainConfig, space: LabelSpace) -> tuple[GeneratorConfig, DiscriminatorConfig]:
     h, w = cfg.size
     gcfg = GeneratorConfig(
@@ -128,6 +134,7 @@ def model_configs(cfg: TrainConfig, space: LabelSpace) -> tuple[GeneratorConfig,
         **({"multipliers": tuple(cfg.g_multipliers)} if cfg.g_multipliers else {}),
         upsample=cfg.g_upsample,
         grain_levels=cfg.g_grain,
+        output_grain=cfg.g_grain_out,
     )
     return gcfg, DiscriminatorConfig(semantic_nc=space.num_channels, channels=cfg.d_channels)
 
@@ -398,9 +405,9 @@ class Run:
         else:
             self.g, self.d = self.g_plain, self.d_plain
         betas = (cfg.beta1, cfg.beta2)
-        grain = [p for n, p in self.g_plain.named_parameters() if n.endswith(".grain_weight")]
+        grain = [p for n, p in self.g_plain.named_parameters() if is_grain_parameter(n)]
         if grain and cfg.g_grain_lr != 1.0:  # the grain weights start at zero: a faster rate lets them grow
-            rest = [p for n, p in self.g_plain.named_parameters() if not n.endswith(".grain_weight")]
+            rest = [p for n, p in self.g_plain.named_parameters() if not is_grain_parameter(n)]
             groups = [{"params": rest}, {"params": grain, "lr": cfg.lr_g * cfg.g_grain_lr}]
             self.opt_g = torch.optim.Adam(groups, lr=cfg.lr_g, betas=betas)
         else:
@@ -437,12 +444,12 @@ class Run:
         gcfg, dcfg = model_configs(self.cfg, self.space)
         # the upsampling mode has no weights: a warm start may change it (the network adapts); grain weights the
         # file lacks start at zero (the same function), and a file's grain weights a run without grain drops
-        free = {"aspect_ratio": 0, "upsample": None, "grain_levels": None}
+        free = {"aspect_ratio": 0, "upsample": None, "grain_levels": None, "output_grain": None}
         old = mf.generator_config.to_dict() | free
         new = gcfg.to_dict() | free
         g_state = mf.generator_state
-        grain_keys = {k for k in plain_shapes(self.g_plain) if k.endswith(".grain_weight")}
-        dropped = sorted(k for k in g_state if k.endswith(".grain_weight") and k not in grain_keys)
+        grain_keys = {k for k in plain_shapes(self.g_plain) if is_grain_parameter(k)}
+        dropped = sorted(k for k in g_state if is_grain_parameter(k) and k not in grain_keys)
         if dropped and self.info.is_main:
             print(f"note: this run has no grain where {path} has it: {len(dropped)} grain weight(s) dropped",
                   file=sys.stderr)  # fmt: skip
@@ -467,7 +474,8 @@ class Run:
     def load_state_dict(self, st: dict) -> None:
         if st.get("version") != STATE_VERSION:
             raise TrainingError(f"training state version {st.get('version')} is not {STATE_VERSION}")
-        old = {"g_upsample": "nearest", "g_grain": 0} | json.loads(st["config"])  # states from before the options
+        # states from before the options
+        old = {"g_upsample": "nearest", "g_grain": 0, "g_grain_out": False} | json.loads(st["config"])
         for key in (
             "ch", "spade_hidden", "z_dim", "d_channels", "dataset", "norm", "g_multipliers", "g_upsample", "g_grain"
         ):  # fmt: skip
@@ -475,30 +483,47 @@ class Run:
                 raise TrainingError(
                     f"cannot resume: the run was trained with {key}={old.get(key)!r}, now {self.cfg.to_dict()[key]!r}"
                 )
-        self.g_plain.load_state_dict(st["G"])
+        g_state, ema_state = st["G"], st["EMA"]
+        if old["g_grain_out"] != self.cfg.g_grain_out:
+            if old["g_grain_out"]:
+                raise TrainingError("cannot resume: the run was trained with --g-grain-out; pass it again")
+            # output grain added to a run: its amplitudes start at zero (the same images) and have no Adam moments
+            zero = {"grain_rgb": self.g_plain.grain_rgb.detach().clone()}
+            g_state, ema_state = g_state | zero, ema_state | zero
+            if self.info.is_main:
+                print("note: output grain added to the resumed run (zero amplitudes)", file=sys.stderr)
+        saved_names = [n for n, _ in self.g_plain.named_parameters() if n in st["G"]]
+        self.g_plain.load_state_dict(g_state)
         self.d_plain.load_state_dict(st["D"])
-        self.ema.load_state_dict(st["EMA"])
-        self.opt_g.load_state_dict(self._regrouped(st["opt_G"]))
+        self.ema.load_state_dict(ema_state)
+        self.opt_g.load_state_dict(self._regrouped(st["opt_G"], saved_names))
         self.opt_d.load_state_dict(st["opt_D"])
         self.scaler.load_state_dict(st["scaler"])
         torch.set_rng_state(st["torch_rng"])
         self.step = int(st["step"])
         self.bad_steps = int(st.get("bad_steps", 0))
 
-    def _regrouped(self, saved: dict) -> dict:
-        """The generator optimizer's saved state laid out in this run's parameter groups: one group, or the grain
-        weights in a second one (``g_grain_lr``), so a resume may change the grain's rate. Each parameter keeps its
-        Adam moments; the groups take this run's learning rates."""
+    def _regrouped(self, saved: dict, saved_names: list[str]) -> dict:
+        """The generator optimizer's saved state (of the parameters ``saved_names``, in registration order) laid out
+        in this run's parameter groups: one group, or the grain parameters in a second one (``g_grain_lr``), so a
+        resume may change the grain's rate. Each parameter keeps its Adam moments (one the state lacks, output grain
+        added on resume, starts without); the groups take this run's learning rates."""
+
+        def layout(names: list[str], groups: int) -> list[str]:
+            grain = [n for n in names if is_grain_parameter(n)]
+            return names if groups == 1 else [n for n in names if n not in grain] + grain
+
         names = [n for n, _ in self.g_plain.named_parameters()]
-        grain = [n for n in names if n.endswith(".grain_weight")]
-        layouts = {1: names, 2: [n for n in names if n not in grain] + grain}
         groups = saved["param_groups"]
         now = self.opt_g.param_groups
-        if len(groups) == len(now) or len(groups) not in layouts:
+        if len(groups) not in (1, 2) or sum(len(g["params"]) for g in groups) != len(saved_names):
+            return saved  # not a layout of ours: the optimizer's own check names the mismatch
+        old_order, new_order = layout(saved_names, len(groups)), layout(names, len(now))
+        if old_order == new_order and len(groups) == len(now):
             return saved
-        old_index = {n: i for i, n in enumerate(layouts[len(groups)])}
-        new_order = layouts[len(now)]
-        state = {j: saved["state"][old_index[n]] for j, n in enumerate(new_order) if old_index[n] in saved["state"]}
+        old_index = {n: i for i, n in enumerate(old_order)}
+        state = {j: saved["state"][old_index[n]] for j, n in enumerate(new_order)
+                 if n in old_index and old_index[n] in saved["state"]}  # fmt: skip
         out_groups, start = [], 0
         for g in now:
             k = len(g["params"])
@@ -609,12 +634,14 @@ class Run:
         return self.onehot(labels), self.dense_noise(vectors, region), grain
 
     def grain(self, vectors: torch.Tensor, region: torch.Tensor) -> torch.Tensor | None:
-        """(B, 1, H, W) per-pixel grain of the noise ``(vectors, region)`` on the device (what the generator would
-        derive from its input, from the CPU tensors at hand: no copy back from the device); None without grain."""
-        if not self.cfg.g_grain:
+        """(B, grain channels, H, W) per-pixel grain of the noise ``(vectors, region)`` on the device (what the
+        generator would derive from its input, from the CPU tensors at hand: no copy back from the device); None
+        without grain."""
+        k = self.g_plain.config.grain_channels
+        if not k:
             return None
         h, w = region.shape[-2:]
-        grain = torch.stack([noise_grain(v, r, h, w) for v, r in zip(vectors.cpu(), region.cpu())])[:, None]
+        grain = torch.stack([noise_grain(v, r, h, w, k).reshape(k, h, w) for v, r in zip(vectors.cpu(), region.cpu())])
         return grain.to(self.device, non_blocking=True)
 
     def class_weights(self, labels: torch.Tensor) -> torch.Tensor:

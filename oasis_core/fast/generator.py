@@ -162,9 +162,12 @@ class FastGenerator:
             self.fc_bias = _bias(generator.fc).float().to(self.device)
             self.levels = [_Level(b, cfg.z_dim, dtype, self.device) for b in generator.body]
             self.conv_img = _Conv(generator.conv_img.weight, generator.conv_img.bias, dtype, self.device)
-        self.grain_levels = cfg.grain_levels
+        self.grain_channels = cfg.grain_channels
+        # the output grain's amplitude per label channel and colour (fp32: a table of a few dozen numbers)
+        gr = generator.grain_rgb
+        self.grain_rgb = None if gr is None else gr.detach().float().to(self.device)
         self._grain_cache: tuple[tuple, torch.Tensor] | None = None  # (key, grain) of the last call's noise
-        self._grain: torch.Tensor | None = None  # the running call's (B, 1, H, W)
+        self._grain: torch.Tensor | None = None  # the running call's (B, grain_channels, H, W)
         self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
         self._last: tuple[_Plan, NoiseLayout | None] | None = None  # the last plan used, for incremental updates
         self._cache_size = cache_size
@@ -512,7 +515,7 @@ class FastGenerator:
             with self._lock:
                 self._cancel = cancel
                 try:
-                    if self.grain_levels:
+                    if self.grain_channels:
                         self._grain = self._grain_of(source, layout, dense, h, w)
                     return self._run(channels, layout, dense, label_key, h, w)
                 finally:
@@ -564,12 +567,13 @@ class FastGenerator:
     def _grain_of(
         self, source: NoiseLayout | None, layout: NoiseLayout | None, dense: torch.Tensor | None, h: int, w: int
     ) -> torch.Tensor:
-        """(B, 1, H, W) fp32 per-pixel grain of the noise (:func:`oasis_core.noise.grain`). The last call's is kept:
+        """(B, grain_channels, H, W) fp32 per-pixel grain of the noise (:func:`oasis_core.noise.grain`). The last
+        call's is kept:
         painting a scene keeps its noise fields (the same tensors, unchanged), and hashing a 256x256 field takes
         ~5 ms. The key holds the caller's tensors (so their identity stays valid), their versions and the size;
         tensors made in inference mode have no version, and their grain is not kept."""
         if layout is None:
-            return noise_ops.grain_of_dense(dense).to(self.device)
+            return noise_ops.grain_of_dense(dense, self.grain_channels).to(self.device)
         key = None
         tensors = [] if source is None else [*source.vectors, *(i for i in source.ids if i is not None)]
         if source is not None and not any(t.is_inference() for t in tensors):  # those have no version counter
@@ -579,8 +583,10 @@ class FastGenerator:
             c = self._grain_cache
             if c is not None and _same_key(c[0], key):
                 return c[1]
-        grain = torch.stack([noise_ops.grain(v, i, h, w) for v, i in zip(layout.vectors, layout.ids)])
-        grain = grain[:, None].to(self.device)
+        k = self.grain_channels
+        grain = torch.stack([noise_ops.grain(v, i, h, w, k).reshape(k, h, w)
+                             for v, i in zip(layout.vectors, layout.ids)])  # fmt: skip
+        grain = grain.to(self.device)
         if key is not None:
             self._grain_cache = (key, grain)
         return grain
@@ -728,7 +734,7 @@ class FastGenerator:
 
             x, up = self._grained(st, i, lvl, x, grain)
             x = self._block(st, i, lvl, x, gb, up)
-        return self._head(x)
+        return self._head(x, channels, grain)
 
     def _forward_dense(
         self, st: _Stream, channels: torch.Tensor, noise: torch.Tensor, grain: torch.Tensor | None
@@ -740,7 +746,7 @@ class FastGenerator:
             s = d >> i
             x, up = self._grained(st, i, lvl, x, grain)
             x = self._block(st, i, lvl, x, self._dense_gb(st, lvl, channels[::s, ::s], noise[:, :, ::s, ::s]), up)
-        return self._head(x)
+        return self._head(x, channels, grain)
 
     def _grained(
         self, st: _Stream, i: int, lvl: _Level, x: torch.Tensor, grain: torch.Tensor | None
@@ -752,7 +758,7 @@ class FastGenerator:
             return x, up
         if up:
             x, up = self._upsample(st, x), False
-        g = grain_at(grain, x.shape[2])[:, 0, :, :, None].to(self.dtype)  # (B, h, w, 1)
+        g = grain_at(grain[:, :1], x.shape[2])[:, 0, :, :, None].to(self.dtype)  # (B, h, w, 1)
         return x.addcmul_(g, lvl.grain_weight), up
 
     def _dense_gb(self, st: _Stream, lvl: _Level, channels: torch.Tensor, noise: torch.Tensor):
@@ -893,6 +899,13 @@ class FastGenerator:
         dx = self._modulate(st, lvl.spades["1"], dx, gb("1"), leaky=True)
         return lvl.conv_1(dx, out=res, accumulate=True, between=check)
 
-    def _head(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv_img(F.leaky_relu_(x, 0.2), tanh=True, between=self._between())  # (B, H, W, 3); x: workspace
-        return y.permute(0, 3, 1, 2).float()
+    def _head(self, x: torch.Tensor, channels: torch.Tensor, grain: torch.Tensor | None) -> torch.Tensor:
+        """``conv_img`` and tanh, with the output grain (its amplitude per pixel's class times grain channels 1-3)
+        added in between: the convolution accumulates onto it."""
+        x = F.leaky_relu_(x, 0.2)
+        if self.grain_rgb is None or grain is None:
+            y = self.conv_img(x, tanh=True, between=self._between())  # (B, H, W, 3); x: workspace
+            return y.permute(0, 3, 1, 2).float()
+        noise = self.grain_rgb[channels.to(self.device, torch.long)] * grain[:, 1:4].permute(0, 2, 3, 1)  # (B, H, W, 3)
+        y = self.conv_img(x, out=noise.to(self.dtype).contiguous(), accumulate=True, between=self._between())
+        return torch.tanh_(y.permute(0, 3, 1, 2).float())

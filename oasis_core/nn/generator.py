@@ -22,8 +22,9 @@ class Generator(nn.Module):
     ``forward(SegCodes)``: the same for a piecewise-constant input given as ids and per-id vectors (training): the
     SPADEs of large levels are computed once per distinct neighbourhood (:mod:`oasis_core.nn.grouped`).
     ``spectral_norm=False`` builds plain convolutions that take folded weights (inference checkpoints).
-    With ``config.grain_levels``, the last blocks also take per-pixel grain: ``grain`` (B, 1, H, W), or derived from
-    the noise (:func:`oasis_core.noise.grain`) when not given, so the output stays a function of labels and noise.
+    With ``config.grain_levels``, the last blocks also take per-pixel grain, and with ``config.output_grain`` the
+    output does: ``grain`` (B, config.grain_channels, H, W), or derived from the noise (:func:`oasis_core.noise.grain`)
+    when not given, so the output stays a function of labels and noise.
     """
 
     def __init__(self, config: GeneratorConfig, spectral_norm: bool = True) -> None:
@@ -39,6 +40,8 @@ class Generator(nn.Module):
             for i in range(len(w) - 1)
         )
         self.fc = nn.Conv2d(nc, w[0], 3, padding=1)
+        # the output grain's amplitude per class (rows: one-hot channels) and colour channel
+        self.grain_rgb = nn.Parameter(torch.zeros(config.semantic_nc, 3)) if config.output_grain else None
 
     def init_weights(self, gain: float = 0.02) -> None:
         """The paper's initialisation: xavier-normal (gain 0.02) conv weights, zero biases."""
@@ -62,35 +65,41 @@ class Generator(nn.Module):
             raise ValueError(
                 f"noise must be (B, {self.config.z_dim}, {h}, {w}) to match the labels, got {tuple(noise.shape)}"
             )
-        if self.config.grain_levels and grain is None:
-            grain = noise_ops.grain_of_dense(noise)
+        if self.config.grain_channels and grain is None:
+            grain = noise_ops.grain_of_dense(noise, self.config.grain_channels)
         seg = torch.cat((noise.to(onehot.dtype), onehot), dim=1)
         d = self.config.downscale
-        return self._trunk(F.interpolate(seg, size=(h // d, w // d), mode="nearest"), lambda size: seg, grain)
+        amp = None if self.grain_rgb is None else torch.einsum("bchw,ck->bkhw", onehot.float(), self.grain_rgb)
+        return self._trunk(F.interpolate(seg, size=(h // d, w // d), mode="nearest"), lambda size: seg, grain, amp)
 
     def _trunk(
         self,
         seg_small: torch.Tensor,
         seg_for: Callable[[tuple[int, int]], torch.Tensor | LevelSeg],
         grain: torch.Tensor | None = None,
+        amplitude: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``fc`` on the latent-grid input, then the blocks (each given ``seg_for(its size)``, and grain from
-        ``config.first_grain_block`` on) and ``conv_img``."""
+        """``fc`` on the latent-grid input, then the blocks (each given ``seg_for(its size)``, and grain channel 0
+        from ``config.first_grain_block`` on) and ``conv_img``; with output grain, ``amplitude`` times
+        grain channels 1-3 is added before the tanh (``amplitude``: (B, 3, H, W))."""
         x = self.fc(seg_small)
         last = len(self.body) - 1
         if grain is not None:
             h, w = seg_small.shape[-2:]
-            d = self.config.downscale
-            if tuple(grain.shape[-3:]) != (1, h * d, w * d) or grain.shape[0] != x.shape[0]:
-                raise ValueError(f"grain must be ({x.shape[0]}, 1, {h * d}, {w * d}), got {tuple(grain.shape)}")
+            d, k = self.config.downscale, self.config.grain_channels
+            if tuple(grain.shape[-3:]) != (k, h * d, w * d) or grain.shape[0] != x.shape[0]:
+                raise ValueError(f"grain must be ({x.shape[0]}, {k}, {h * d}, {w * d}), got {tuple(grain.shape)}")
             grain = grain.to(x.device, torch.float32)
         for i, block in enumerate(self.body):
             if block.grain_weight is not None and grain is not None:
-                x = block.add_grain(x, grain_at(grain, x.shape[-1]))
+                x = block.add_grain(x, grain_at(grain[:, :1], x.shape[-1]))
             x = block(x, seg_for(tuple(x.shape[-2:])))
             if i < last:
                 x = _upsample(x, self.config.upsample)
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
+        y = self.conv_img(F.leaky_relu(x, 0.2))
+        if amplitude is not None and grain is not None:
+            y = y + (amplitude * grain[:, 1:4]).to(y.dtype)
+        return torch.tanh(y)
 
     def _forward_codes(self, seg: SegCodes, grain: torch.Tensor | None) -> torch.Tensor:
         h, w = seg.ids.shape[-2:]
@@ -101,10 +110,17 @@ class Generator(nn.Module):
         d = self.config.downscale
         cl = self.fc.weight.is_contiguous(memory_format=torch.channels_last)  # the module's layout (training sets it)
         fmt = torch.channels_last if cl else torch.contiguous_format
-        if self.config.grain_levels and grain is None:
+        k = self.config.grain_channels
+        if k and grain is None:
             z = self.config.z_dim
-            grain = torch.stack([noise_ops.grain(c[:, :z], i, h, w) for c, i in zip(seg.codes, seg.ids)])[:, None]
-        return self._trunk(seg.dense((h // d, w // d), fmt), lambda size: LevelSeg(seg, size, fmt), grain)
+            grain = torch.stack([noise_ops.grain(c[:, :z], i, h, w, k).reshape(k, h, w)
+                                 for c, i in zip(seg.codes, seg.ids)])  # fmt: skip
+        amp = None
+        if self.grain_rgb is not None:  # per code, then per pixel: (B, K, 3) -> (B, 3, H, W)
+            per_code = seg.codes[..., self.config.z_dim :].float() @ self.grain_rgb
+            b = torch.arange(seg.ids.shape[0], device=seg.ids.device)[:, None, None]
+            amp = per_code[b, seg.ids].permute(0, 3, 1, 2)
+        return self._trunk(seg.dense((h // d, w // d), fmt), lambda size: LevelSeg(seg, size, fmt), grain, amp)
 
 
 def grain_at(grain: torch.Tensor, width: int) -> torch.Tensor:

@@ -159,3 +159,73 @@ def test_a_warm_start_adds_grain_with_zero_weights_and_a_resume_keeps_the_choice
     back = make(2, "back")
     back.load_state_dict(fast.state_dict())
     assert all(torch.equal(want[k], v) for k, v in by_name(back, back.opt_g).items())
+
+
+@pytest.mark.parametrize("grain_lr", [1.0, 10.0])
+def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_learns(tmp_path, grain_lr):
+    """``--g-grain-out``: a warm start from a file without it, or a resume of a run without it, begins with zero
+    amplitudes (the same images); the resumed run keeps every other parameter's Adam moments, the amplitudes learn
+    (at ``--g-grain-lr``), and a resume that drops the option is refused."""
+    from data_helpers import make_landscapes_folder
+
+    from oasis_core.checkpoint import save_checkpoint
+    from oasis_core.noise import NoiseField
+    from train import distributed as du
+    from train.config import make_config
+    from train.data import dataset_factory, default_label_space
+    from train.loop import Run
+
+    root = make_landscapes_folder(tmp_path / "data", train=4, val=2)
+    space = default_label_space("landscapes", root)
+    info = du.init("cpu")
+
+    def make(out: bool, name: str) -> Run:
+        cfg = make_config("tiny", dataset="landscapes", data=str(root), run_dir=str(tmp_path / name), size=(64, 64),
+                          batch=2, workers=0, precision="fp32", g_upsample="bilinear", g_grain=1,
+                          g_grain_lr=grain_lr, g_grain_out=out)  # fmt: skip
+        return Run(cfg, info, dataset_factory(cfg, space), space)
+
+    plain = make(False, "plain")
+    src = _trained_like(plain.g_plain.config, 0)
+    path = save_checkpoint(tmp_path / "plain.safetensors", src, None, label_space=space, name="plain")
+    warm = make(True, "warm")
+    warm.init_from(path)
+    assert not warm.ema.grain_rgb.any() and not warm.g_plain.grain_rgb.any()
+    labels = torch.randint(0, space.num_channels, (1, 64, 64))
+    onehot = torch.nn.functional.one_hot(labels, space.num_channels).permute(0, 3, 1, 2).float()
+    z = NoiseField.sample(plain.cfg.z_dim, 64, 64, 1).dense()[None]
+    plain.init_from(path)
+    with torch.no_grad():
+        torch.testing.assert_close(warm.ema.eval()(onehot, z), plain.ema.eval()(onehot, z))
+    # the training step's grain has the four channels the generator derives from its input
+    vectors, region = warm.noise_codes(2, 64, 64, step=3, labels=labels.expand(2, -1, -1))
+    _, _, grain = warm.g_inputs(labels.expand(2, -1, -1), vectors, region)
+    assert grain.shape == (2, 4, 64, 64)
+
+    # a resume adds it: same images, every other parameter's moments kept, then the amplitudes move
+    plain.train_step(*next(plain.loader()))
+    state = plain.state_dict()
+    added = make(True, "added")
+    added.load_state_dict(state)
+    assert added.step == plain.step and not added.g_plain.grain_rgb.any()
+    with torch.no_grad():
+        torch.testing.assert_close(added.ema.eval()(onehot, z), plain.ema.eval()(onehot, z))
+    moments = lambda opt: {id(p): opt.state[p]["exp_avg"] for g in opt.param_groups for p in g["params"]  # noqa: E731
+                           if p in opt.state}  # fmt: skip
+    by_name = lambda r: {n: moments(r.opt_g).get(id(p)) for n, p in r.g_plain.named_parameters()}  # noqa: E731
+    want, got = by_name(plain), by_name(added)
+    assert got.pop("grain_rgb") is None and want.keys() == got.keys()
+    assert all(torch.equal(want[k], got[k]) for k in want)
+    groups = added.opt_g.param_groups
+    if grain_lr != 1.0:
+        assert groups[1]["lr"] == pytest.approx(grain_lr * groups[0]["lr"])
+        assert any(p is added.g_plain.grain_rgb for p in groups[1]["params"])
+    added.g.train()
+    added.d.train()
+    added.train_step(*next(added.loader()))
+    assert added.g_plain.grain_rgb.any()
+    with pytest.raises(TrainingError, match="--g-grain-out"):
+        make(False, "dropped").load_state_dict(added.state_dict())
+    again = make(True, "again")
+    again.load_state_dict(added.state_dict())
+    assert torch.equal(again.g_plain.grain_rgb, added.g_plain.grain_rgb)
