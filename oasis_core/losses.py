@@ -103,3 +103,48 @@ def diversity_ratio(a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torc
     num = (a.float() - b.float()).abs().flatten(1).mean(1)
     den = (za.float() - zb.float()).abs().flatten(1).mean(1)
     return num / den.clamp_min(1e-8)
+
+
+# one 8-bit level in the [-1, 1] image range; quantising to it adds a uniform error of variance LEVEL**2 / 12
+LEVEL = 2.0 / 255.0
+MIN_MATCH_PIXELS = 256  # a class's interior pixels in the batch below which its energy is not compared
+
+
+def highpass_energy(images: torch.Tensor, labels: torch.Tensor, num_channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per class and colour channel, the mean square of the image minus its 3x3 box mean, over the class's pixels
+    whose 3x3 neighbourhood lies in the class (class edges are not texture): ``(energy (N, 3), pixels (N,))``.
+    ``images`` (B, 3, H, W) float in [-1, 1]; ``labels`` (B, H, W) int64 channel ids in ``[0, num_channels)``."""
+    x = images.float()
+    r = x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    masks = F.one_hot(labels, num_channels).permute(0, 3, 1, 2).float()
+    inner = 1.0 - F.max_pool2d(1.0 - masks, 3, 1, 1)  # eroded by one pixel from other classes (not the border)
+    pixels = inner.sum((0, 2, 3))
+    energy = torch.einsum("bchw,bkhw->ck", inner, r.square()) / pixels.clamp_min(1.0)[:, None]
+    return energy, pixels
+
+
+def grain_probe(fake: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """For ``fake = tanh(y + noise)``: a tensor with the fake's value whose gradient reaches ``noise`` exactly as the
+    fake's would (``1 - fake**2``) and nothing else: a loss on it moves only what ``noise`` depends on."""
+    f = fake.detach().float()
+    return f + (1.0 - f.square()) * (noise - noise.detach())
+
+
+def grain_match_loss(
+    fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor, num_channels: int, ignore: int | None = None
+) -> torch.Tensor:
+    """Mean over classes (with enough interior pixels) and colour channels of the squared log ratio of the fake's
+    and the real images' :func:`highpass_energy`: the pixel-level noise of each class region, compared on the same
+    label maps. The fake gets the variance 8-bit quantisation adds to what is saved and shown (the real images
+    have it). Not in OASIS: it calibrates the output grain's amplitudes (the training loop lets its gradient reach
+    only them)."""
+    ef, n = highpass_energy(fake, labels, num_channels)
+    er, _ = highpass_energy(real, labels, num_channels)
+    q = LEVEL**2 / 12 * (8 / 9)  # quantisation's share of the high-pass energy (1 - 1/9 of a white variance)
+    keep = n >= MIN_MATCH_PIXELS
+    if ignore is not None and 0 <= ignore < num_channels:
+        keep[ignore] = False
+    if not bool(keep.any()):
+        return fake.new_zeros((), dtype=torch.float32)
+    eps = q / 8  # keeps the logarithm finite for a flat region
+    return (torch.log(ef[keep] + q + eps) - torch.log(er[keep] + eps)).square().mean()

@@ -379,6 +379,8 @@ class Run:
 
     def __init__(self, cfg: TrainConfig, info: du.DistInfo, dataset_factory, space: LabelSpace):
         self.cfg, self.info, self.space = cfg, info, space
+        if cfg.g_grain_match and not cfg.g_grain_out:
+            raise TrainingError("--g-grain-match calibrates the output grain: pass --g-grain-out with it")
         self.run_dir = Path(cfg.run_dir)
         self.device = info.device
         self.amp_dtype = resolve_precision(cfg.precision, self.device)
@@ -713,6 +715,10 @@ class Run:
                 div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
                 loss_total = loss_g + div_term
                 extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart
+        match_term = self._grain_match(g_in, fake, image, labels, b)
+        if match_term is not None:
+            loss_total = loss_total + match_term
+            extra["grain_match"] = match_term.detach() / cfg.g_grain_match
         self.d_plain.requires_grad_(True)
         ok_g = du.all_agree(bool(torch.isfinite(loss_total)), self.info)
         norms: dict[str, torch.Tensor | None] = {}
@@ -722,9 +728,10 @@ class Run:
             (grad_out,) = torch.autograd.grad(self.scaler.scale(loss_g), out_fake)
             (grad_fake,) = torch.autograd.grad(out_fake, fake_leaf, grad_out, retain_graph=True)
             outputs, grads = [fake], [grad_fake]
-            if div_term is not None:
-                outputs.append(self.scaler.scale(div_term))
-                grads.append(None)
+            for term in (div_term, match_term):
+                if term is not None:
+                    outputs.append(self.scaler.scale(term))
+                    grads.append(None)
             torch.autograd.backward(outputs, grads)
             backward = True
         elif ok_g:
@@ -788,6 +795,19 @@ class Run:
         out.update({k: v.item() for k, v in norms.items() if v is not None})
         out.update({k: v.item() for k, v in extra.items()})
         return out
+
+    def _grain_match(self, g_in: tuple, fake: torch.Tensor, image: torch.Tensor, labels: torch.Tensor, b: int):
+        """``g_grain_match`` times :func:`oasis_core.losses.grain_match_loss` of the fake, as a function of the output
+        grain's amplitudes only (None when off): on :func:`oasis_core.losses.grain_probe` of the fake, so the term
+        sets how much noise each class gets, not what the network draws."""
+        cfg = self.cfg
+        if not cfg.g_grain_match or self.g_plain.grain_rgb is None:
+            return None
+        x, _, grain = g_in
+        x = SegCodes(x.ids[:b], x.codes[:b]) if isinstance(x, SegCodes) else x[:b]
+        probe = losses.grain_probe(fake, self.g_plain.grain_amplitude(x) * grain[:b, 1:4])
+        loss = losses.grain_match_loss(probe, image, labels, self.space.num_channels, self.space.dont_care)
+        return cfg.g_grain_match * loss
 
     # -------------------------------------------------------------------------------------- extras
     def fixed_val_batch(self, count: int = 4) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -69,8 +69,19 @@ class Generator(nn.Module):
             grain = noise_ops.grain_of_dense(noise, self.config.grain_channels)
         seg = torch.cat((noise.to(onehot.dtype), onehot), dim=1)
         d = self.config.downscale
-        amp = None if self.grain_rgb is None else torch.einsum("bchw,ck->bkhw", onehot.float(), self.grain_rgb)
+        amp = self.grain_amplitude(onehot)
         return self._trunk(F.interpolate(seg, size=(h // d, w // d), mode="nearest"), lambda size: seg, grain, amp)
+
+    def grain_amplitude(self, onehot: torch.Tensor | SegCodes) -> torch.Tensor | None:
+        """(B, 3, H, W) fp32: the output grain's amplitude at each pixel (its class's row of ``grain_rgb``), from the
+        one-hot map or the training input's codes; None without output grain."""
+        if self.grain_rgb is None:
+            return None
+        if isinstance(onehot, SegCodes):  # per code, then per pixel: (B, K, 3) -> (B, 3, H, W)
+            per_code = onehot.codes[..., self.config.z_dim :].float() @ self.grain_rgb
+            b = torch.arange(onehot.ids.shape[0], device=onehot.ids.device)[:, None, None]
+            return per_code[b, onehot.ids].permute(0, 3, 1, 2)
+        return torch.einsum("bchw,ck->bkhw", onehot.float(), self.grain_rgb)
 
     def _trunk(
         self,
@@ -115,11 +126,7 @@ class Generator(nn.Module):
             z = self.config.z_dim
             grain = torch.stack([noise_ops.grain(c[:, :z], i, h, w, k).reshape(k, h, w)
                                  for c, i in zip(seg.codes, seg.ids)])  # fmt: skip
-        amp = None
-        if self.grain_rgb is not None:  # per code, then per pixel: (B, K, 3) -> (B, 3, H, W)
-            per_code = seg.codes[..., self.config.z_dim :].float() @ self.grain_rgb
-            b = torch.arange(seg.ids.shape[0], device=seg.ids.device)[:, None, None]
-            amp = per_code[b, seg.ids].permute(0, 3, 1, 2)
+        amp = self.grain_amplitude(seg)
         return self._trunk(seg.dense((h // d, w // d), fmt), lambda size: LevelSeg(seg, size, fmt), grain, amp)
 
 

@@ -229,3 +229,45 @@ def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_learn
     again = make(True, "again")
     again.load_state_dict(added.state_dict())
     assert torch.equal(again.g_plain.grain_rgb, added.g_plain.grain_rgb)
+
+
+def test_the_grain_match_term_reaches_only_the_output_grain_amplitudes(tmp_path):
+    """``--g-grain-match``: in a training step (diversity term on, so the two-stage backward carries both extra
+    terms) the match term's gradient reaches the amplitudes and nothing else; without output grain it is refused."""
+    from data_helpers import make_landscapes_folder
+
+    from train import distributed as du
+    from train.config import make_config
+    from train.data import dataset_factory, default_label_space
+    from train.loop import Run
+
+    root = make_landscapes_folder(tmp_path / "data", train=4, val=2)
+    space = default_label_space("landscapes", root)
+    info = du.init("cpu")
+
+    def make(name: str, **kw) -> Run:
+        cfg = make_config("tiny", dataset="landscapes", data=str(root), run_dir=str(tmp_path / name), size=(64, 64),
+                          batch=2, workers=0, precision="fp32", g_upsample="bilinear", g_grain=1, **kw)  # fmt: skip
+        return Run(cfg, info, dataset_factory(cfg, space), space)
+
+    with pytest.raises(TrainingError, match="--g-grain-out"):
+        make("refused", g_grain_match=1.0)
+    run = make("match", g_grain_out=True, g_grain_match=1.0, lambda_diversity=1.0)
+    image, labels = next(run.loader())
+    b, h, w = labels.shape
+    vectors, region = run.noise_codes(b, h, w, 0, labels=labels)
+    g_in = run.g_inputs(labels, vectors, region)
+    with torch.no_grad():
+        run.g_plain.grain_rgb.fill_(0.01)
+    fake = run.g_plain(*g_in)
+    term = run._grain_match(g_in, fake, image, labels, b)
+    assert term is not None and float(term.detach()) > 0
+    run.g_plain.zero_grad(set_to_none=True)
+    term.backward()
+    grads = {n: p.grad for n, p in run.g_plain.named_parameters()}
+    assert grads.pop("grain_rgb").abs().sum() > 0
+    assert all(g is None for g in grads.values())
+    out = run.train_step(image, labels)
+    assert out["grain_match"] > 0 and "div" in out
+    off = make("off", g_grain_out=True)
+    assert off._grain_match(g_in, fake, image, labels, b) is None and "grain_match" not in off.train_step(image, labels)
