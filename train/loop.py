@@ -160,14 +160,22 @@ def build_models(cfg: TrainConfig, space: LabelSpace) -> tuple[Generator, Discri
     return g, d
 
 
+# The output grain's amplitudes are averaged over ~100 steps, not the generator's ~1,000-10,000: they are a noise
+# level that the match term calibrates in tens of steps, added at zero to running runs, and the EMA generator
+# (evaluated, exported) would otherwise show a fraction of them for thousands of steps.
+GRAIN_AMPLITUDE_EMA_DECAY = 0.99
+
+
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """EMA over every state entry (parameters, spectral-norm vectors, BN statistics); integer entries copied."""
+    """EMA over every state entry (parameters, spectral-norm vectors, BN statistics); integer entries copied; the
+    output grain's amplitudes at :data:`GRAIN_AMPLITUDE_EMA_DECAY` where that is faster."""
     with torch.no_grad():
         src = model.state_dict()
         for k, v in ema.state_dict().items():
             s = src[k]
             if v.is_floating_point():
-                v.lerp_(s.to(v.dtype), 1.0 - decay)
+                d = min(decay, GRAIN_AMPLITUDE_EMA_DECAY) if k == "grain_rgb" else decay
+                v.lerp_(s.to(v.dtype), 1.0 - d)
             else:
                 v.copy_(s)
 

@@ -271,3 +271,20 @@ def test_the_grain_match_term_reaches_only_the_output_grain_amplitudes(tmp_path)
     assert out["grain_match"] > 0 and "div" in out
     off = make("off", g_grain_out=True)
     assert off._grain_match(g_in, fake, image, labels, b) is None and "grain_match" not in off.train_step(image, labels)
+
+
+def test_the_ema_follows_the_output_grain_amplitudes_faster_than_the_weights():
+    from train.loop import GRAIN_AMPLITUDE_EMA_DECAY, ema_update
+
+    cfg = GeneratorConfig(semantic_nc=4, ch=4, spade_hidden=8, z_dim=8, multipliers=(4, 2, 1), output_grain=True)
+    g, ema = Generator(cfg), Generator(cfg)
+    ema.load_state_dict(g.state_dict())
+    with torch.no_grad():
+        g.grain_rgb.fill_(1.0)
+        g.fc.bias.fill_(1.0)
+        ema.fc.bias.zero_()
+    ema_update(ema, g, 0.999)
+    assert float(ema.grain_rgb[0, 0]) == pytest.approx(1 - GRAIN_AMPLITUDE_EMA_DECAY)
+    assert float(ema.fc.bias[0]) == pytest.approx(0.001)
+    ema_update(ema, g, 0.5)  # a decay already faster than the amplitudes' is kept for them too
+    assert float(ema.grain_rgb[0, 0]) == pytest.approx(0.5 + 0.5 * (1 - GRAIN_AMPLITUDE_EMA_DECAY))
