@@ -750,6 +750,11 @@ class Run:
             ok_g = self._finite_norm(norms["gn_g"])  # equal on every rank (taken after the all-reduce)
             if ok_g:
                 self.scaler.step(self.opt_g)
+                if self.g_plain.grain_rgb is not None:
+                    # amplitudes kept >= 0: their sign means nothing (the grain is symmetric), and one that kept
+                    # changing sign would average away in the EMA
+                    with torch.no_grad():
+                        self.g_plain.grain_rgb.clamp_(min=0.0)
         # D step: real and LabelMix, with the fake again (or the G step's detached one) in one D forward (D has no
         # norm layers, so batching them changes nothing), or with D's output on the fake kept from the G step
         self.opt_d.zero_grad(set_to_none=True)

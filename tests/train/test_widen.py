@@ -267,8 +267,11 @@ def test_the_grain_match_term_reaches_only_the_output_grain_amplitudes(tmp_path)
     grads = {n: p.grad for n, p in run.g_plain.named_parameters()}
     assert grads.pop("grain_rgb").abs().sum() > 0
     assert all(g is None for g in grads.values())
+    with torch.no_grad():
+        run.g_plain.grain_rgb[:2].fill_(-0.01)  # a sign means nothing: each step keeps the amplitudes >= 0
     out = run.train_step(image, labels)
     assert out["grain_match"] > 0 and "div" in out
+    assert bool((run.g_plain.grain_rgb >= 0).all()) and run.g_plain.grain_rgb.any()
     off = make("off", g_grain_out=True)
     assert off._grain_match(g_in, fake, image, labels, b) is None and "grain_match" not in off.train_step(image, labels)
 
