@@ -144,7 +144,7 @@ def grain_match_loss(
     keep = n >= MIN_MATCH_PIXELS
     if ignore is not None and 0 <= ignore < num_channels:
         keep[ignore] = False
-    if not bool(keep.any()):
-        return fake.new_zeros((), dtype=torch.float32)
+    if not bool(keep.any()):  # nothing to compare: zero, still connected to the fake (DDP expects a gradient)
+        return fake.float().sum() * 0.0
     eps = q / 8  # keeps the logarithm finite for a flat region
     return (torch.log(ef[keep] + q + eps) - torch.log(er[keep] + eps)).square().mean()

@@ -395,6 +395,7 @@ class Run:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
         g, d = build_models(cfg, space)
+        g.calibrated_grain = bool(cfg.g_grain_match)  # the match term alone sets the output grain's amplitudes
         if info.enabled and self.device.type == "cuda" and cfg.norm in ("batch", "syncbatch"):
             g = nn.SyncBatchNorm.convert_sync_batchnorm(g)
         self.g_plain, self.d_plain = (
@@ -812,13 +813,15 @@ class Run:
     def _grain_match(self, g_in: tuple, fake: torch.Tensor, image: torch.Tensor, labels: torch.Tensor, b: int):
         """``g_grain_match`` times :func:`oasis_core.losses.grain_match_loss` of the fake, as a function of the output
         grain's amplitudes only (None when off): on :func:`oasis_core.losses.grain_probe` of the fake, so the term
-        sets how much noise each class gets, not what the network draws."""
+        sets how much noise each class gets, not what the network draws. It alone moves them (the generator's
+        ``calibrated_grain``): measured, the adversarial gradient on the sky's noise points the other way (the
+        discriminator has seen only smooth generated skies), and with both the sky's amplitudes stayed at zero."""
         cfg = self.cfg
         if not cfg.g_grain_match or self.g_plain.grain_rgb is None:
             return None
         x, _, grain = g_in
         x = SegCodes(x.ids[:b], x.codes[:b]) if isinstance(x, SegCodes) else x[:b]
-        probe = losses.grain_probe(fake, self.g_plain.grain_amplitude(x) * grain[:b, 1:4])
+        probe = losses.grain_probe(fake, self.g_plain.grain_amplitude(x, live=True) * grain[:b, 1:4])
         loss = losses.grain_match_loss(probe, image, labels, self.space.num_channels, self.space.dont_care)
         return cfg.g_grain_match * loss
 

@@ -267,6 +267,10 @@ def test_the_grain_match_term_reaches_only_the_output_grain_amplitudes(tmp_path)
     grads = {n: p.grad for n, p in run.g_plain.named_parameters()}
     assert grads.pop("grain_rgb").abs().sum() > 0
     assert all(g is None for g in grads.values())
+    # and the amplitudes take no gradient from the image's own path (the adversarial and diversity terms)
+    run.g_plain.zero_grad(set_to_none=True)
+    run.g_plain(*g_in).square().sum().backward()
+    assert run.g_plain.grain_rgb.grad is None and run.g_plain.fc.weight.grad is not None
     with torch.no_grad():
         run.g_plain.grain_rgb[:2].fill_(-0.01)  # a sign means nothing: each step keeps the amplitudes >= 0
     out = run.train_step(image, labels)
