@@ -508,6 +508,10 @@ class Run:
         self.d_plain.load_state_dict(st["D"])
         self.ema.load_state_dict(ema_state)
         self.opt_g.load_state_dict(self._regrouped(st["opt_G"], saved_names))
+        if self.cfg.g_grain_match and not old.get("g_grain_match") and self.g_plain.grain_rgb is not None:
+            # the match term starts setting the amplitudes: their Adam moments measured other gradients (the
+            # adversarial ones, up to 0.8 against the match term's 0.05 here) and would slow its steps for ~1,000
+            self.opt_g.state.pop(self.g_plain.grain_rgb, None)
         self.opt_d.load_state_dict(st["opt_D"])
         self.scaler.load_state_dict(st["scaler"])
         torch.set_rng_state(st["torch_rng"])

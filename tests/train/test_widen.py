@@ -276,6 +276,16 @@ def test_the_grain_match_term_reaches_only_the_output_grain_amplitudes(tmp_path)
     out = run.train_step(image, labels)
     assert out["grain_match"] > 0 and "div" in out
     assert bool((run.g_plain.grain_rgb >= 0).all()) and run.g_plain.grain_rgb.any()
+    # a resume that turns the match term on starts the amplitudes' Adam moments afresh, and keeps the others'
+    off_state = make("before", g_grain_out=True)
+    off_state.train_step(image, labels)
+    on = make("on", g_grain_out=True, g_grain_match=1.0)
+    on.load_state_dict(off_state.state_dict())
+    assert on.g_plain.grain_rgb not in on.opt_g.state and on.g_plain.fc.weight in on.opt_g.state
+    again = make("on-again", g_grain_out=True, g_grain_match=1.0)
+    on.train_step(image, labels)
+    again.load_state_dict(on.state_dict())
+    assert again.g_plain.grain_rgb in again.opt_g.state  # kept once the match term made them
     off = make("off", g_grain_out=True)
     assert off._grain_match(g_in, fake, image, labels, b) is None and "grain_match" not in off.train_step(image, labels)
 
