@@ -162,14 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
         "same images); pass it again with --resume",
     )
     f.add_argument(
-        "--g-grain-match",
-        type=_float_at_least(0.0, strict=False),
-        metavar="W",
-        help="weight of a term that gives each class the pixel-level noise of the real images (high-pass energy), "
-        "acting on the output grain's amplitudes only (needs --g-grain-out; not in the paper; 0: off, the default; "
-        "pass it again with --resume)",
-    )
-    f.add_argument(
         "--g-grain-lr",
         type=_float_at_least(0.0, strict=True),
         metavar="M",
@@ -337,7 +329,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         g_grain=args.g_grain,
         g_grain_lr=args.g_grain_lr,
         g_grain_out=args.g_grain_out,
-        g_grain_match=args.g_grain_match,
         save_minutes=args.save_minutes,
         reuse_fake=args.reuse_fake,
         reuse_fake_logits=args.reuse_fake_logits,

@@ -93,9 +93,6 @@ class TrainConfig:
     # per-class output grain (GeneratorConfig.output_grain: the images' sensor noise; paper: off); its amplitudes
     # learn at g_grain_lr too
     g_grain_out: bool = False
-    # weight of the term that matches each class's pixel-level noise (high-pass energy) to the real images', through
-    # the output grain's amplitudes only (oasis_core.losses.grain_match_loss; 0: off, as in OASIS)
-    g_grain_match: float = 0.0
     # speed
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True

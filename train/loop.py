@@ -44,6 +44,7 @@ from oasis_core.noise import grain as noise_grain
 from oasis_core.runtime import available_memory, resolve_dtype
 from train import distributed as du
 from train.config import COMPILE_CHOICES, MIXED_NOISE_SHAPES, TrainConfig
+from train.grain import calibrate_output_grain
 
 STATE_FILE = "state.pt"
 LOCK_FILE = ".lock"  # held by the training process (`oasis_core.files.exclusive_lock`)
@@ -116,9 +117,13 @@ class SeededItems(Dataset):
 
 
 # ------------------------------------------------------------------------------------------------ models
+GRAIN_EVERY = 100  # steps between re-estimates of the training generator's output grain (train.grain)
+GRAIN_BATCHES = 4  # batches of training images each estimate uses
+
+
 def is_grain_parameter(name: str) -> bool:
-    """The generator's grain parameters (block grain weights, output grain amplitudes): zero at the start, they
-    learn at ``g_grain_lr`` times the generator's rate, and a warm start may add or drop them."""
+    """The generator's grain entries (block grain weights, output grain amplitudes): zero at the start, a warm
+    start may add or drop them; the weights learn at ``g_grain_lr`` times the generator's rate."""
     return name.endswith(".grain_weight") or name == "grain_rgb"
 
 
@@ -160,22 +165,14 @@ def build_models(cfg: TrainConfig, space: LabelSpace) -> tuple[Generator, Discri
     return g, d
 
 
-# The output grain's amplitudes are averaged over ~100 steps, not the generator's ~1,000-10,000: they are a noise
-# level that the match term calibrates in tens of steps, added at zero to running runs, and the EMA generator
-# (evaluated, exported) would otherwise show a fraction of them for thousands of steps.
-GRAIN_AMPLITUDE_EMA_DECAY = 0.99
-
-
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """EMA over every state entry (parameters, spectral-norm vectors, BN statistics); integer entries copied; the
-    output grain's amplitudes at :data:`GRAIN_AMPLITUDE_EMA_DECAY` where that is faster."""
+    """EMA over every state entry (parameters, spectral-norm vectors, BN statistics); integer entries copied."""
     with torch.no_grad():
         src = model.state_dict()
         for k, v in ema.state_dict().items():
             s = src[k]
             if v.is_floating_point():
-                d = min(decay, GRAIN_AMPLITUDE_EMA_DECAY) if k == "grain_rgb" else decay
-                v.lerp_(s.to(v.dtype), 1.0 - d)
+                v.lerp_(s.to(v.dtype), 1.0 - decay)
             else:
                 v.copy_(s)
 
@@ -387,15 +384,12 @@ class Run:
 
     def __init__(self, cfg: TrainConfig, info: du.DistInfo, dataset_factory, space: LabelSpace):
         self.cfg, self.info, self.space = cfg, info, space
-        if cfg.g_grain_match and not cfg.g_grain_out:
-            raise TrainingError("--g-grain-match calibrates the output grain: pass --g-grain-out with it")
         self.run_dir = Path(cfg.run_dir)
         self.device = info.device
         self.amp_dtype = resolve_precision(cfg.precision, self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
         g, d = build_models(cfg, space)
-        g.calibrated_grain = bool(cfg.g_grain_match)  # the match term alone sets the output grain's amplitudes
         if info.enabled and self.device.type == "cuda" and cfg.norm in ("batch", "syncbatch"):
             g = nn.SyncBatchNorm.convert_sync_batchnorm(g)
         self.g_plain, self.d_plain = (
@@ -508,10 +502,6 @@ class Run:
         self.d_plain.load_state_dict(st["D"])
         self.ema.load_state_dict(ema_state)
         self.opt_g.load_state_dict(self._regrouped(st["opt_G"], saved_names))
-        if self.cfg.g_grain_match and not old.get("g_grain_match") and self.g_plain.grain_rgb is not None:
-            # the match term starts setting the amplitudes: their Adam moments measured other gradients (the
-            # adversarial ones, up to 0.8 against the match term's 0.05 here) and would slow its steps for ~1,000
-            self.opt_g.state.pop(self.g_plain.grain_rgb, None)
         self.opt_d.load_state_dict(st["opt_D"])
         self.scaler.load_state_dict(st["scaler"])
         torch.set_rng_state(st["torch_rng"])
@@ -728,10 +718,6 @@ class Run:
                 div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
                 loss_total = loss_g + div_term
                 extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart
-        match_term = self._grain_match(g_in, fake, image, labels, b)
-        if match_term is not None:
-            loss_total = loss_total + match_term
-            extra["grain_match"] = match_term.detach() / cfg.g_grain_match
         self.d_plain.requires_grad_(True)
         ok_g = du.all_agree(bool(torch.isfinite(loss_total)), self.info)
         norms: dict[str, torch.Tensor | None] = {}
@@ -741,10 +727,9 @@ class Run:
             (grad_out,) = torch.autograd.grad(self.scaler.scale(loss_g), out_fake)
             (grad_fake,) = torch.autograd.grad(out_fake, fake_leaf, grad_out, retain_graph=True)
             outputs, grads = [fake], [grad_fake]
-            for term in (div_term, match_term):
-                if term is not None:
-                    outputs.append(self.scaler.scale(term))
-                    grads.append(None)
+            if div_term is not None:
+                outputs.append(self.scaler.scale(div_term))
+                grads.append(None)
             torch.autograd.backward(outputs, grads)
             backward = True
         elif ok_g:
@@ -755,11 +740,6 @@ class Run:
             ok_g = self._finite_norm(norms["gn_g"])  # equal on every rank (taken after the all-reduce)
             if ok_g:
                 self.scaler.step(self.opt_g)
-                if self.g_plain.grain_rgb is not None:
-                    # amplitudes kept >= 0: their sign means nothing (the grain is symmetric), and one that kept
-                    # changing sign would average away in the EMA
-                    with torch.no_grad():
-                        self.g_plain.grain_rgb.clamp_(min=0.0)
         # D step: real and LabelMix, with the fake again (or the G step's detached one) in one D forward (D has no
         # norm layers, so batching them changes nothing), or with D's output on the fake kept from the G step
         self.opt_d.zero_grad(set_to_none=True)
@@ -814,21 +794,6 @@ class Run:
         out.update({k: v.item() for k, v in extra.items()})
         return out
 
-    def _grain_match(self, g_in: tuple, fake: torch.Tensor, image: torch.Tensor, labels: torch.Tensor, b: int):
-        """``g_grain_match`` times :func:`oasis_core.losses.grain_match_loss` of the fake, as a function of the output
-        grain's amplitudes only (None when off): on :func:`oasis_core.losses.grain_probe` of the fake, so the term
-        sets how much noise each class gets, not what the network draws. It alone moves them (the generator's
-        ``calibrated_grain``): measured, the adversarial gradient on the sky's noise points the other way (the
-        discriminator has seen only smooth generated skies), and with both the sky's amplitudes stayed at zero."""
-        cfg = self.cfg
-        if not cfg.g_grain_match or self.g_plain.grain_rgb is None:
-            return None
-        x, _, grain = g_in
-        x = SegCodes(x.ids[:b], x.codes[:b]) if isinstance(x, SegCodes) else x[:b]
-        probe = losses.grain_probe(fake, self.g_plain.grain_amplitude(x, live=True) * grain[:b, 1:4])
-        loss = losses.grain_match_loss(probe, image, labels, self.space.num_channels, self.space.dont_care)
-        return cfg.g_grain_match * loss
-
     # -------------------------------------------------------------------------------------- extras
     def fixed_val_batch(self, count: int = 4) -> tuple[torch.Tensor, torch.Tensor] | None:
         try:
@@ -851,9 +816,42 @@ class Run:
             yield self.onehot(labels), self.noise(len(idx), *labels.shape[-2:], 10_000_000 + k)
 
     def ema_for_eval(self, bn_batches: int | None = None) -> Generator:
+        """A copy of the EMA generator with its BN statistics re-estimated, and its output grain (if any) calibrated
+        at the natural size (:mod:`train.grain`): the generator that is evaluated and exported."""
         g = copy.deepcopy(self.ema)
         refresh_bn(g, self.bn_batches(self.cfg.bn_refresh_batches if bn_batches is None else bn_batches), self.device)
+        if g.grain_rgb is not None:
+            calibrate_output_grain(g.eval(), self.grain_batches(GRAIN_BATCHES, full_size=True), self.space.dont_care)
         return g
+
+    def calibrate_grain(self) -> torch.Tensor | None:
+        """Re-estimate the training generator's output grain amplitudes on training crops (what the discriminator
+        sees), on a copy in training mode so that no BN statistic moves; None without output grain."""
+        if self.g_plain.grain_rgb is None:
+            return None
+        g = copy.deepcopy(self.g_plain).train()
+        amp = calibrate_output_grain(g, self.grain_batches(GRAIN_BATCHES, full_size=False), self.space.dont_care)
+        self.g_plain.grain_rgb.copy_(amp.to(self.g_plain.grain_rgb))
+        return amp
+
+    def grain_batches(self, count: int, full_size: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Deterministic training images for :func:`train.grain.calibrate_output_grain`: (labels, noise, images),
+        whole images at the natural size or training crops; the global random state is left as it was."""
+        cfg = self.cfg
+        if full_size:
+            from train.data import dataset_factory
+
+            size = tuple(cfg.load_size or cfg.size)
+            data = dataset_factory(cfg.replace(size=size, load_size=None), self.space)("train")
+        else:
+            data = self.train_set
+        items = SeededItems(data, _mix(cfg.seed, 0x6A1))
+        pick = torch.Generator().manual_seed(_mix(cfg.seed, 0x6A2))
+        for k in range(count):
+            pairs = [items[i] for i in torch.randint(0, len(data), (cfg.batch,), generator=pick).tolist()]
+            images = torch.stack([p[0] for p in pairs]).to(self.device)
+            labels = torch.stack([p[1] for p in pairs]).to(self.device)
+            yield labels, self.noise(len(pairs), *labels.shape[-2:], 20_000_000 + k, salt=0x6A3), images
 
     def write_samples(self, fixed) -> None:
         if fixed is None:
@@ -959,6 +957,7 @@ def _fit(
             print(f"no training state in {run_dir}: starting from step 0", file=sys.stderr)
         if init_from is not None:
             run.init_from(init_from)
+        run.calibrate_grain()  # a new run's output grain starts calibrated
     if info.is_main:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
@@ -1006,6 +1005,8 @@ def _fit(
                     bar.write(f"torch.compile ({' and '.join(run.compiled)}): the first step took {took:.0f} s, "
                               f"compiling included{again}", file=sys.stderr)  # fmt: skip
                 t0, seen = time.perf_counter(), 0
+            if run.step % GRAIN_EVERY == 0:
+                run.calibrate_grain()  # the same amplitudes on every rank (the same deterministic images)
             if cfg.check_every and run.step % cfg.check_every == 0 and not run.replicas_agree():
                 raise TrainingError(f"step {run.step}: ranks hold different weights (replicas diverged)")
             # every save_every steps, and with save_minutes also when that long has passed (any rank's clock)

@@ -40,11 +40,10 @@ class Generator(nn.Module):
             for i in range(len(w) - 1)
         )
         self.fc = nn.Conv2d(nc, w[0], 3, padding=1)
-        # the output grain's amplitude per class (rows: one-hot channels) and colour channel
-        self.grain_rgb = nn.Parameter(torch.zeros(config.semantic_nc, 3)) if config.output_grain else None
-        # training with a calibration term for the amplitudes (train --g-grain-match): the image's own path does not
-        # move them (:meth:`grain_amplitude` with ``live``)
-        self.calibrated_grain = False
+        # the output grain's amplitude per class (rows: one-hot channels) and colour channel: a statistic estimated
+        # from data as BN's are (training re-estimates it, ``train.grain``), not a learned weight
+        self.grain_rgb: torch.Tensor | None
+        self.register_buffer("grain_rgb", torch.zeros(config.semantic_nc, 3) if config.output_grain else None)
 
     def init_weights(self, gain: float = 0.02) -> None:
         """The paper's initialisation: xavier-normal (gain 0.02) conv weights, zero biases."""
@@ -75,13 +74,12 @@ class Generator(nn.Module):
         amp = self.grain_amplitude(onehot)
         return self._trunk(F.interpolate(seg, size=(h // d, w // d), mode="nearest"), lambda size: seg, grain, amp)
 
-    def grain_amplitude(self, onehot: torch.Tensor | SegCodes, live: bool = False) -> torch.Tensor | None:
+    def grain_amplitude(self, onehot: torch.Tensor | SegCodes) -> torch.Tensor | None:
         """(B, 3, H, W) fp32: the output grain's amplitude at each pixel (its class's row of ``grain_rgb``), from the
-        one-hot map or the training input's codes; None without output grain. With ``calibrated_grain`` set, only a
-        ``live`` call passes a gradient to the amplitudes (the forward pass's does not)."""
+        one-hot map or the training input's codes; None without output grain."""
         if self.grain_rgb is None:
             return None
-        rgb = self.grain_rgb if live or not self.calibrated_grain else self.grain_rgb.detach()
+        rgb = self.grain_rgb.float()
         if isinstance(onehot, SegCodes):  # per code, then per pixel: (B, K, 3) -> (B, 3, H, W)
             per_code = onehot.codes[..., self.config.z_dim :].float() @ rgb
             b = torch.arange(onehot.ids.shape[0], device=onehot.ids.device)[:, None, None]

@@ -109,12 +109,12 @@ def test_zero_amplitudes_are_the_generator_without_output_grain_and_others_add_n
     assert torch.equal(c[0][:, lab == 2], a[0][:, lab == 2])  # a class without amplitude is unchanged
 
 
-def test_training_input_adds_the_same_output_grain_and_its_gradient_reaches_the_amplitudes():
-    """The training loop's ids-and-codes input gives the dense input's image, and the loss reaches each class's
-    amplitudes (only those of classes in the image)."""
+def test_training_input_adds_the_same_output_grain():
+    """The training loop's ids-and-codes input gives the dense input's image; the amplitudes are a buffer (a
+    statistic the training re-estimates, ``train.grain``), not a weight."""
     g = _generator(True, amplitude=AMPLITUDE)
+    assert "grain_rgb" in dict(g.named_buffers()) and "grain_rgb" not in dict(g.named_parameters())
     lab = _labels()
-    lab[lab == 4] = 0  # class 4 is not in the image
     f = _field()
     region = f.id_map()
     codes = torch.cat((f.vectors.repeat_interleave(5, 0), torch.eye(5).repeat(f.num_vectors, 1)), 1)
@@ -123,10 +123,6 @@ def test_training_input_adds_the_same_output_grain_and_its_gradient_reaches_the_
     with torch.no_grad():
         torch.testing.assert_close(g(seg), g(onehot, f.dense()[None]), atol=2e-5, rtol=1e-4)
         assert torch.equal(g(onehot, f.dense()[None]), g(onehot, f.dense()[None], grain_of_field(f, 4)[None]))
-    g.train()
-    g(seg).square().sum().backward()
-    grad = g.grain_rgb.grad
-    assert bool((grad[:4] != 0).all()) and not grad[4].any()
     with pytest.raises(ValueError, match=r"grain must be \(1, 4, 64, 64\)"):
         g(onehot, f.dense()[None], grain_of_field(f)[None, None])  # one channel where the model takes four
 
@@ -187,67 +183,3 @@ def test_an_output_grain_model_file_generates_through_the_synthesizer(tmp_path):
     assert with_out > without
     assert fast_syn.bytes_per_pixel() >= with_out
 
-
-def test_highpass_energy_is_the_noise_variance_inside_classes_and_ignores_class_edges():
-    from oasis_core.losses import highpass_energy
-
-    gen = torch.Generator().manual_seed(0)
-    labels = torch.zeros(2, 64, 64, dtype=torch.long)
-    labels[:, :, 32:] = 1
-    labels[:, 40:, :] = 2
-    images = torch.zeros(2, 3, 64, 64)
-    images[:, :, :, 32:] = 0.5  # flat classes of different values: their edge is not texture
-    images[:, :, 40:] = -0.3
-    sigma = torch.tensor([0.02, 0.05, 0.0])
-    noise = torch.randn(2, 3, 64, 64, generator=gen) * sigma[:, None, None]
-    images[:, :, :, :32] += noise[:, :, :, :32] * (labels[:, None, :, :32] == 0)
-    energy, pixels = highpass_energy(images, labels, 4)
-    assert pixels.tolist() == [2 * 39 * 31, 2 * 39 * 31, 2 * 23 * 64, 0]  # eroded from the other classes
-    # white noise of variance s^2 minus its 3x3 mean: 8/9 s^2
-    torch.testing.assert_close(energy[0], 8 / 9 * sigma.square(), rtol=0.08, atol=1e-7)
-    assert energy[1:].abs().max() < 1e-10
-
-
-def test_grain_match_loss_compares_classes_with_enough_pixels():
-    from oasis_core.losses import grain_match_loss
-
-    gen = torch.Generator().manual_seed(1)
-    labels = torch.zeros(2, 64, 64, dtype=torch.long)
-    labels[:, :8, :8] = 1  # too few pixels to compare
-    labels[:, 32:] = 2
-    real = torch.randn(2, 3, 64, 64, generator=gen) * 0.03
-    smooth = torch.zeros_like(real)
-    assert float(grain_match_loss(real, real, labels, 3)) < 1e-4  # only the quantisation the fake is given
-    far = float(grain_match_loss(smooth, real, labels, 3))
-    assert far > 10  # no noise where the real images have it: the log ratio is large
-    assert float(grain_match_loss(smooth, real, labels, 3, ignore=2)) == pytest.approx(far, rel=0.05)
-    assert float(grain_match_loss(smooth, real, torch.ones_like(labels), 3)) > 10  # one class over the whole image
-    tiny = torch.zeros(1, 3, 8, 8)
-    assert float(grain_match_loss(tiny, tiny, torch.zeros(1, 8, 8, dtype=torch.long), 3)) == 0.0  # nothing to compare
-
-
-def test_the_grain_match_term_calibrates_the_amplitudes_to_the_real_noise_through_the_probe():
-    """Amplitudes trained on the match term alone (through :func:`grain_probe`) reach the noise the real images
-    carry per class and colour channel, and nothing else receives a gradient."""
-    from oasis_core.losses import grain_match_loss, grain_probe
-
-    gen = torch.Generator().manual_seed(2)
-    labels = torch.zeros(4, 64, 64, dtype=torch.long)
-    labels[:, 32:] = 1
-    base = torch.where(labels[:, None] == 0, 0.4, -0.2).expand(-1, 3, -1, -1)
-    want = torch.tensor([[0.03, 0.01, 0.0], [0.0, 0.02, 0.04]])  # real noise per class and channel (pre-tanh)
-    y = torch.atanh(base).clone().requires_grad_()  # stands for the network: must get no gradient
-    amp = torch.full((2, 3), 1e-3, requires_grad=True)
-    opt = torch.optim.Adam([amp], lr=2e-3)
-    for _ in range(400):
-        n_real = torch.randn(4, 3, 64, 64, generator=gen)
-        real = torch.tanh(torch.atanh(base) + want[labels].permute(0, 3, 1, 2) * n_real)
-        n = torch.randn(4, 3, 64, 64, generator=gen)
-        noise = amp[labels].permute(0, 3, 1, 2) * n
-        fake = torch.tanh(y + noise)
-        loss = grain_match_loss(grain_probe(fake, noise), real, labels, 2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert y.grad is None
-    torch.testing.assert_close(amp.detach().abs(), want, atol=4e-3, rtol=0.15)

@@ -161,11 +161,11 @@ def test_a_warm_start_adds_grain_with_zero_weights_and_a_resume_keeps_the_choice
     assert all(torch.equal(want[k], v) for k, v in by_name(back, back.opt_g).items())
 
 
-@pytest.mark.parametrize("grain_lr", [1.0, 10.0])
-def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_learns(tmp_path, grain_lr):
+def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_is_calibrated(tmp_path):
     """``--g-grain-out``: a warm start from a file without it, or a resume of a run without it, begins with zero
-    amplitudes (the same images); the resumed run keeps every other parameter's Adam moments, the amplitudes learn
-    (at ``--g-grain-lr``), and a resume that drops the option is refused."""
+    amplitudes (the same images) and keeps every parameter's Adam moments; a resume that drops the option is
+    refused. The training generator's amplitudes are re-estimated on training crops without moving its BN
+    statistics, and the evaluated (exported) copy's at the natural size, leaving the run's EMA as it was."""
     from data_helpers import make_landscapes_folder
 
     from oasis_core.checkpoint import save_checkpoint
@@ -182,7 +182,7 @@ def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_learn
     def make(out: bool, name: str) -> Run:
         cfg = make_config("tiny", dataset="landscapes", data=str(root), run_dir=str(tmp_path / name), size=(64, 64),
                           batch=2, workers=0, precision="fp32", g_upsample="bilinear", g_grain=1,
-                          g_grain_lr=grain_lr, g_grain_out=out)  # fmt: skip
+                          g_grain_out=out)  # fmt: skip
         return Run(cfg, info, dataset_factory(cfg, space), space)
 
     plain = make(False, "plain")
@@ -202,106 +202,31 @@ def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_learn
     _, _, grain = warm.g_inputs(labels.expand(2, -1, -1), vectors, region)
     assert grain.shape == (2, 4, 64, 64)
 
-    # a resume adds it: same images, every other parameter's moments kept, then the amplitudes move
+    # a resume adds it: same images, every parameter's moments kept
     plain.train_step(*next(plain.loader()))
-    state = plain.state_dict()
     added = make(True, "added")
-    added.load_state_dict(state)
+    added.load_state_dict(plain.state_dict())
     assert added.step == plain.step and not added.g_plain.grain_rgb.any()
     with torch.no_grad():
         torch.testing.assert_close(added.ema.eval()(onehot, z), plain.ema.eval()(onehot, z))
-    moments = lambda opt: {id(p): opt.state[p]["exp_avg"] for g in opt.param_groups for p in g["params"]  # noqa: E731
-                           if p in opt.state}  # fmt: skip
-    by_name = lambda r: {n: moments(r.opt_g).get(id(p)) for n, p in r.g_plain.named_parameters()}  # noqa: E731
+    moments = lambda opt: {id(p): opt.state[p]["exp_avg"] for g in opt.param_groups for p in g["params"]}  # noqa: E731
+    by_name = lambda r: {n: moments(r.opt_g)[id(p)] for n, p in r.g_plain.named_parameters()}  # noqa: E731
     want, got = by_name(plain), by_name(added)
-    assert got.pop("grain_rgb") is None and want.keys() == got.keys()
-    assert all(torch.equal(want[k], got[k]) for k in want)
-    groups = added.opt_g.param_groups
-    if grain_lr != 1.0:
-        assert groups[1]["lr"] == pytest.approx(grain_lr * groups[0]["lr"])
-        assert any(p is added.g_plain.grain_rgb for p in groups[1]["params"])
-    added.g.train()
-    added.d.train()
-    added.train_step(*next(added.loader()))
-    assert added.g_plain.grain_rgb.any()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+
+    # calibration: the training generator's amplitudes from crops, its BN statistics untouched
+    bn = {k: v.clone() for k, v in added.g_plain.state_dict().items() if "running" in k}
+    amp = added.calibrate_grain()
+    assert amp.shape == (space.num_channels, 3) and torch.equal(added.g_plain.grain_rgb, amp)
+    assert all(torch.equal(v, added.g_plain.state_dict()[k]) for k, v in bn.items())
+    again = added.calibrate_grain()
+    assert torch.equal(amp, again)  # deterministic: the same images, the same noise
+    ema_before = added.ema.grain_rgb.clone()
+    g = added.ema_for_eval(bn_batches=2)
+    assert torch.equal(added.ema.grain_rgb, ema_before)
+    assert g.grain_rgb.shape == (space.num_channels, 3) and bool((g.grain_rgb >= 0).all())
     with pytest.raises(TrainingError, match="--g-grain-out"):
         make(False, "dropped").load_state_dict(added.state_dict())
-    again = make(True, "again")
-    again.load_state_dict(added.state_dict())
-    assert torch.equal(again.g_plain.grain_rgb, added.g_plain.grain_rgb)
-
-
-def test_the_grain_match_term_reaches_only_the_output_grain_amplitudes(tmp_path):
-    """``--g-grain-match``: in a training step (diversity term on, so the two-stage backward carries both extra
-    terms) the match term's gradient reaches the amplitudes and nothing else; without output grain it is refused."""
-    from data_helpers import make_landscapes_folder
-
-    from train import distributed as du
-    from train.config import make_config
-    from train.data import dataset_factory, default_label_space
-    from train.loop import Run
-
-    root = make_landscapes_folder(tmp_path / "data", train=4, val=2)
-    space = default_label_space("landscapes", root)
-    info = du.init("cpu")
-
-    def make(name: str, **kw) -> Run:
-        cfg = make_config("tiny", dataset="landscapes", data=str(root), run_dir=str(tmp_path / name), size=(64, 64),
-                          batch=2, workers=0, precision="fp32", g_upsample="bilinear", g_grain=1, **kw)  # fmt: skip
-        return Run(cfg, info, dataset_factory(cfg, space), space)
-
-    with pytest.raises(TrainingError, match="--g-grain-out"):
-        make("refused", g_grain_match=1.0)
-    run = make("match", g_grain_out=True, g_grain_match=1.0, lambda_diversity=1.0)
-    image, labels = next(run.loader())
-    b, h, w = labels.shape
-    vectors, region = run.noise_codes(b, h, w, 0, labels=labels)
-    g_in = run.g_inputs(labels, vectors, region)
-    with torch.no_grad():
-        run.g_plain.grain_rgb.fill_(0.01)
-    fake = run.g_plain(*g_in)
-    term = run._grain_match(g_in, fake, image, labels, b)
-    assert term is not None and float(term.detach()) > 0
-    run.g_plain.zero_grad(set_to_none=True)
-    term.backward()
-    grads = {n: p.grad for n, p in run.g_plain.named_parameters()}
-    assert grads.pop("grain_rgb").abs().sum() > 0
-    assert all(g is None for g in grads.values())
-    # and the amplitudes take no gradient from the image's own path (the adversarial and diversity terms)
-    run.g_plain.zero_grad(set_to_none=True)
-    run.g_plain(*g_in).square().sum().backward()
-    assert run.g_plain.grain_rgb.grad is None and run.g_plain.fc.weight.grad is not None
-    with torch.no_grad():
-        run.g_plain.grain_rgb[:2].fill_(-0.01)  # a sign means nothing: each step keeps the amplitudes >= 0
-    out = run.train_step(image, labels)
-    assert out["grain_match"] > 0 and "div" in out
-    assert bool((run.g_plain.grain_rgb >= 0).all()) and run.g_plain.grain_rgb.any()
-    # a resume that turns the match term on starts the amplitudes' Adam moments afresh, and keeps the others'
-    off_state = make("before", g_grain_out=True)
-    off_state.train_step(image, labels)
-    on = make("on", g_grain_out=True, g_grain_match=1.0)
-    on.load_state_dict(off_state.state_dict())
-    assert on.g_plain.grain_rgb not in on.opt_g.state and on.g_plain.fc.weight in on.opt_g.state
-    again = make("on-again", g_grain_out=True, g_grain_match=1.0)
-    on.train_step(image, labels)
-    again.load_state_dict(on.state_dict())
-    assert again.g_plain.grain_rgb in again.opt_g.state  # kept once the match term made them
-    off = make("off", g_grain_out=True)
-    assert off._grain_match(g_in, fake, image, labels, b) is None and "grain_match" not in off.train_step(image, labels)
-
-
-def test_the_ema_follows_the_output_grain_amplitudes_faster_than_the_weights():
-    from train.loop import GRAIN_AMPLITUDE_EMA_DECAY, ema_update
-
-    cfg = GeneratorConfig(semantic_nc=4, ch=4, spade_hidden=8, z_dim=8, multipliers=(4, 2, 1), output_grain=True)
-    g, ema = Generator(cfg), Generator(cfg)
-    ema.load_state_dict(g.state_dict())
-    with torch.no_grad():
-        g.grain_rgb.fill_(1.0)
-        g.fc.bias.fill_(1.0)
-        ema.fc.bias.zero_()
-    ema_update(ema, g, 0.999)
-    assert float(ema.grain_rgb[0, 0]) == pytest.approx(1 - GRAIN_AMPLITUDE_EMA_DECAY)
-    assert float(ema.fc.bias[0]) == pytest.approx(0.001)
-    ema_update(ema, g, 0.5)  # a decay already faster than the amplitudes' is kept for them too
-    assert float(ema.grain_rgb[0, 0]) == pytest.approx(0.5 + 0.5 * (1 - GRAIN_AMPLITUDE_EMA_DECAY))
+    resumed = make(True, "again")
+    resumed.load_state_dict(added.state_dict())
+    assert torch.equal(resumed.g_plain.grain_rgb, added.g_plain.grain_rgb)
