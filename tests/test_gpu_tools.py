@@ -51,6 +51,7 @@ def test_gpu_train_trains_evaluates_exports_and_decides_on_the_cpu(tmp_path):
 
     mf = load_checkpoint(tmp_path / "landscapes-candidate.safetensors")
     assert mf.generator_config.upsample == "bilinear" and mf.generator_config.grain_levels == 2
+    assert mf.generator_config.output_grain and mf.generator_state["grain_rgb"].shape[1] == 3
     assert "quality_colour_ratio" in report["eval_new"] and report["frame_ms_new"] > 0
     assert "| shipped | no" in (tmp_path / "gpu_train.md").read_text()
     assert len(list(tmp_path.iterdir())) <= 8  # what a device machine hands back
