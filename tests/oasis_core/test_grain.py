@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from grain_helpers import assert_fast_path_matches, grain_field, grain_generator, grain_labels, training_inputs
 
 from oasis_core.config import GeneratorConfig
 from oasis_core.fast import FastGenerator, NoiseLayout, analyse_noise
 from oasis_core.nn import Generator
-from oasis_core.nn.grouped import SegCodes
 from oasis_core.noise import NoiseField, distinct_vectors, grain, grain_of_dense, grain_of_field, vector_keys
-
-
-def _field(size: int = 64, z: int = 8) -> NoiseField:
-    box = torch.zeros(size, size, dtype=torch.bool)
-    box[size // 4 : size // 2, size // 8 : size // 2] = True
-    return NoiseField.sample(z, size, size, 3).reroll(box, 4, 0.7, 8)
 
 
 def test_grain_is_standard_normal_white_noise_fixed_by_the_field():
@@ -39,7 +33,7 @@ def test_grain_is_standard_normal_white_noise_fixed_by_the_field():
 
 def test_a_reroll_redraws_the_grain_exactly_where_it_changes_the_vectors():
     before = NoiseField.sample(8, 64, 64, 3)
-    after = _field()
+    after = grain_field()
     changed = (before.dense() != after.dense()).any(0)
     ga, gb = grain_of_field(before), grain_of_field(after)
     assert torch.equal(ga[~changed], gb[~changed])
@@ -47,7 +41,7 @@ def test_a_reroll_redraws_the_grain_exactly_where_it_changes_the_vectors():
 
 
 def test_grain_keeps_its_pixels_through_padding_and_from_the_dense_form():
-    f = _field()
+    f = grain_field()
     g = grain_of_field(f)
     assert torch.equal(grain_of_field(f.pad(32, 16))[:64, :64], g)  # the Synthesizer pads to a multiple of 32
     assert torch.equal(grain_of_field(f.pad(32, 16).crop(64, 64)), g)
@@ -66,30 +60,13 @@ def test_grain_config_round_trips_and_is_validated():
 
 
 def _generator(grain_levels: int, upsample: str = "bilinear", weight: float = 1.0) -> Generator:
-    cfg = GeneratorConfig(semantic_nc=5, ch=4, spade_hidden=8, z_dim=8, multipliers=(4, 4, 2, 1), upsample=upsample,
-                          grain_levels=grain_levels)  # fmt: skip
-    torch.manual_seed(0)
-    g = Generator(cfg, spectral_norm=False)
-    g.init_weights(1.0)
-    with torch.no_grad():
-        for name, buf in g.named_buffers():
-            if name.endswith("running_var"):
-                buf.uniform_(0.5, 2.0)
-        for b in g.body:
-            if b.grain_weight is not None:
-                b.grain_weight.normal_(0, weight)
-    return g.eval()
-
-
-def _labels(size: int = 64) -> torch.Tensor:
-    lab = torch.randint(0, 5, (size // 8, size // 8), generator=torch.Generator().manual_seed(1))
-    return lab.repeat_interleave(8, 0).repeat_interleave(8, 1)
+    return grain_generator(grain_levels, upsample, weight)
 
 
 def test_zero_grain_weights_are_the_generator_without_grain_and_trained_ones_add_texture():
-    lab = _labels()
+    lab = grain_labels()
     onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float()
-    z = _field().dense()[None]
+    z = grain_field().dense()[None]
     plain = _generator(0)
     zero = _generator(2, weight=0.0)
     zero.load_state_dict(plain.state_dict(), strict=False)
@@ -108,12 +85,8 @@ def test_training_input_grain_equals_the_dense_inputs():
     """The training loop's ids-and-codes input derives the same grain as the dense noise (one vector per region,
     whatever the class), so the trained weights see at inference the grain they were trained with."""
     g = _generator(2)
-    lab = _labels()
-    f = _field()
-    region = f.id_map()
-    codes = torch.cat((f.vectors.repeat_interleave(5, 0), torch.eye(5).repeat(f.num_vectors, 1)), 1)
-    seg = SegCodes((region * 5 + lab)[None].contiguous(), codes[None])
-    onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float()
+    f = grain_field()
+    seg, onehot = training_inputs(f, grain_labels())
     with torch.no_grad():
         torch.testing.assert_close(g(seg), g(onehot, f.dense()[None]), atol=2e-5, rtol=1e-4)
         assert torch.equal(g(onehot, f.dense()[None]), g(onehot, f.dense()[None], grain_of_field(f)[None, None]))
@@ -124,18 +97,7 @@ def test_training_input_grain_equals_the_dense_inputs():
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
 @pytest.mark.parametrize("levels", [1, 3])
 def test_the_fast_path_adds_the_same_grain(upsample, levels):
-    g = _generator(levels, upsample)
-    lab = _labels()
-    fields = [_field(), NoiseField.sample(8, 64, 64, 9)]
-    onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float().expand(2, -1, -1, -1)
-    with torch.no_grad():
-        want = g(onehot, torch.stack([f.dense() for f in fields]))
-    fast = FastGenerator(g)
-    layout = NoiseLayout.of_fields(fields)
-    for noise in (layout, layout, torch.stack([f.dense() for f in fields])):  # planned, cached grain, dense input
-        torch.testing.assert_close(fast(lab, noise), want, atol=2e-5, rtol=1e-4)
-    one = fast(lab, NoiseLayout.of_fields(fields[1:]))  # a new batch: the cached grain is not reused
-    torch.testing.assert_close(one, want[1:], atol=2e-5, rtol=1e-4)
+    assert_fast_path_matches(_generator(levels, upsample))
 
 
 def _grain_model_file(tmp_path):
@@ -173,7 +135,7 @@ def test_the_fast_paths_grain_cache_follows_the_fields_size_and_contents():
     """The last call's grain is reused only for the same fields at the same size: a crop or a pad of a field keeps
     its vectors tensor, and a rerolled field (a new id map) is hit again on the next frame."""
     g = _generator(2)
-    lab = _labels()
+    lab = grain_labels()
     fast = FastGenerator(g)
     f = NoiseField.sample(8, 64, 64, 1)
 
@@ -188,7 +150,7 @@ def test_the_fast_paths_grain_cache_follows_the_fields_size_and_contents():
                                atol=2e-5, rtol=1e-4)  # fmt: skip
     big = small.pad(32, 32)
     torch.testing.assert_close(fast(lab, NoiseLayout.of_fields([big])), eager(lab, big), atol=2e-5, rtol=1e-4)
-    rerolled = _field()
+    rerolled = grain_field()
     fast(lab, NoiseLayout.of_fields([rerolled]))
     cached = fast._grain_cache[1]
     fast(lab, NoiseLayout.of_fields([rerolled]))  # the next stroke: a new layout of the same field

@@ -8,41 +8,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from grain_helpers import assert_fast_path_matches, grain_field, grain_generator, grain_labels, training_inputs
 
 from oasis_core.config import GeneratorConfig
 from oasis_core.fast import FastGenerator, NoiseLayout
 from oasis_core.nn import Generator
-from oasis_core.nn.grouped import SegCodes
 from oasis_core.noise import NoiseField, grain, grain_of_dense, grain_of_field
 
 
-def _field(size: int = 64, z: int = 8) -> NoiseField:
-    box = torch.zeros(size, size, dtype=torch.bool)
-    box[size // 4 : size // 2, size // 8 : size // 2] = True
-    return NoiseField.sample(z, size, size, 3).reroll(box, 4, 0.7, 8)
-
-
-def _labels(size: int = 64) -> torch.Tensor:
-    lab = torch.randint(0, 5, (size // 8, size // 8), generator=torch.Generator().manual_seed(1))
-    return lab.repeat_interleave(8, 0).repeat_interleave(8, 1)
-
-
 def _generator(output_grain: bool, upsample: str = "bilinear", grain_levels: int = 2, amplitude=None) -> Generator:
-    cfg = GeneratorConfig(semantic_nc=5, ch=4, spade_hidden=8, z_dim=8, multipliers=(4, 4, 2, 1), upsample=upsample,
-                          grain_levels=grain_levels, output_grain=output_grain)  # fmt: skip
-    torch.manual_seed(0)
-    g = Generator(cfg, spectral_norm=False)
-    g.init_weights(0.3)
-    with torch.no_grad():
-        for name, buf in g.named_buffers():
-            if name.endswith("running_var"):
-                buf.uniform_(0.5, 2.0)
-        for b in g.body:
-            if b.grain_weight is not None:
-                b.grain_weight.normal_(0, 0.5)
-        if output_grain and amplitude is not None:
-            g.grain_rgb.copy_(torch.as_tensor(amplitude, dtype=torch.float32))
-    return g.eval()
+    return grain_generator(grain_levels, upsample, weight=0.5, gain=0.3, output_grain=output_grain, amplitude=amplitude)
 
 
 # a different amplitude per class and colour channel; class 2 has none
@@ -65,7 +40,7 @@ def test_more_grain_channels_keep_channel_0_and_are_independent_white_noise():
         assert abs(np.corrcoef(img[:, :-1].ravel(), img[:, 1:].ravel())[0, 1]) < 0.02
         assert abs(np.corrcoef(img[:-1].ravel(), img[1:].ravel())[0, 1]) < 0.02
     # a reroll redraws every channel exactly where it changes the vectors; dense input gives the same channels
-    before, after = NoiseField.sample(8, 64, 64, 3), _field()
+    before, after = NoiseField.sample(8, 64, 64, 3), grain_field()
     changed = (before.dense() != after.dense()).any(0)
     ga, gb = grain_of_field(before, 4), grain_of_field(after, 4)
     assert torch.equal(ga[:, ~changed], gb[:, ~changed]) and bool((ga[:, changed] != gb[:, changed]).all())
@@ -92,9 +67,9 @@ def test_output_grain_config_round_trips_and_is_validated():
 
 @pytest.mark.parametrize("grain_levels", [0, 2])
 def test_zero_amplitudes_are_the_generator_without_output_grain_and_others_add_noise_per_class(grain_levels):
-    lab = _labels()
+    lab = grain_labels()
     onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float()
-    f = _field()
+    f = grain_field()
     z = f.dense()[None]
     plain = _generator(False, grain_levels=grain_levels)
     zero = _generator(True, grain_levels=grain_levels)
@@ -114,12 +89,8 @@ def test_training_input_adds_the_same_output_grain():
     statistic the training re-estimates, ``train.grain``), not a weight."""
     g = _generator(True, amplitude=AMPLITUDE)
     assert "grain_rgb" in dict(g.named_buffers()) and "grain_rgb" not in dict(g.named_parameters())
-    lab = _labels()
-    f = _field()
-    region = f.id_map()
-    codes = torch.cat((f.vectors.repeat_interleave(5, 0), torch.eye(5).repeat(f.num_vectors, 1)), 1)
-    seg = SegCodes((region * 5 + lab)[None].contiguous(), codes[None])
-    onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float()
+    f = grain_field()
+    seg, onehot = training_inputs(f, grain_labels())
     with torch.no_grad():
         torch.testing.assert_close(g(seg), g(onehot, f.dense()[None]), atol=2e-5, rtol=1e-4)
         assert torch.equal(g(onehot, f.dense()[None]), g(onehot, f.dense()[None], grain_of_field(f, 4)[None]))
@@ -130,17 +101,9 @@ def test_training_input_adds_the_same_output_grain():
 @pytest.mark.parametrize("upsample, grain_levels", [("nearest", 0), ("bilinear", 2)])
 def test_the_fast_path_adds_the_same_output_grain(upsample, grain_levels):
     g = _generator(True, upsample, grain_levels, amplitude=AMPLITUDE)
-    lab = _labels()
-    fields = [_field(), NoiseField.sample(8, 64, 64, 9)]
-    onehot = F.one_hot(lab, 5).permute(2, 0, 1)[None].float().expand(2, -1, -1, -1)
-    with torch.no_grad():
-        want = g(onehot, torch.stack([f.dense() for f in fields]))
+    assert_fast_path_matches(g)
+    lab = grain_labels()
     fast = FastGenerator(g)
-    layout = NoiseLayout.of_fields(fields)
-    for noise in (layout, layout, torch.stack([f.dense() for f in fields])):  # planned, cached grain, dense input
-        torch.testing.assert_close(fast(lab, noise), want, atol=2e-5, rtol=1e-4)
-    one = fast(lab, NoiseLayout.of_fields(fields[1:]))
-    torch.testing.assert_close(one, want[1:], atol=2e-5, rtol=1e-4)
     calls = []
     # a cancel check is given: the last convolution runs in bands of rows (each accumulating onto its grain)
     big = lab.repeat(4, 4)
