@@ -160,6 +160,7 @@ def test_two_process_torchrun_gloo_identical_weights_and_export_opens(tmp_path, 
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train",
         "fit", *tiny, *QUIET, "--iters", "3", "--save-every", "3", "--check-every", "1", "--run-dir", str(run_dir),
+        "--g-grain-out",  # its amplitudes are estimated on every rank at the start (the same images, no collective)
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
@@ -171,9 +172,10 @@ def test_two_process_torchrun_gloo_identical_weights_and_export_opens(tmp_path, 
     model = tmp_path / "model.safetensors"
     r = run_cli(["export", str(run_dir), "-o", str(model), "--dtype", "fp16"])
     assert r.returncode == 0, r.stderr
-    from oasis_core.checkpoint import read_document
+    from oasis_core.checkpoint import load_checkpoint, read_document
     from oasis_core.labels import LabelSpace
 
+    assert load_checkpoint(model).generator_config.output_grain
     values = LabelSpace.from_dict(read_document(model)["label_space"]).file_values
     labels = np.full((64, 64), values[1], dtype=np.uint8)  # a background class
     labels[20:40, 10:30] = values[2]  # a region of another
