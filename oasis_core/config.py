@@ -20,9 +20,9 @@ class GeneratorConfig:
     ``grain_levels``: how many of the last blocks also take per-pixel grain (:func:`oasis_core.noise.grain`, a
     function of the noise field) at their input, scaled per channel by a learned weight (zero at the start); 0 is
     the paper's generator. ``output_grain``: three more channels of that grain added to the image before the final
-    tanh, scaled by a learned amplitude per class and colour channel (zero at the start): the pixel-level sensor
-    noise of real images, which the last convolution (3x3, over features that vary smoothly inside a region) cannot
-    make. False is the paper's generator.
+    tanh, scaled by an amplitude per class and colour channel (a buffer that training estimates from data): the
+    pixel-level sensor noise of real images, which the last convolution (3x3, over features that vary smoothly
+    inside a region) cannot make. False is the paper's generator.
     """
 
     semantic_nc: int

@@ -157,9 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--g-grain-out",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="per-pixel grain added to the generator's output, with a learned amplitude per class and colour "
-        "channel (the images' sensor noise; paper: off); a warm start or a resume may add it (zero amplitudes: the "
-        "same images); pass it again with --resume",
+        help="per-pixel grain added to the generator's output, with an amplitude per class and colour channel "
+        "estimated from the training images every 100 steps and for eval and export (the images' sensor noise; "
+        "paper: off); a warm start or a resume may add it; pass it again with --resume",
     )
     f.add_argument(
         "--g-grain-lr",

@@ -91,7 +91,7 @@ class TrainConfig:
     g_grain: int = 0  # the generator's last blocks that take per-pixel grain (oasis_core.noise.grain; paper: 0)
     g_grain_lr: float = 1.0  # the grain weights' learning rate as a multiple of lr_g
     # per-class output grain (GeneratorConfig.output_grain: the images' sensor noise; paper: off); its amplitudes
-    # learn at g_grain_lr too
+    # are estimated from the training images (train.grain), not learned
     g_grain_out: bool = False
     # speed
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
