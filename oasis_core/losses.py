@@ -103,4 +103,3 @@ def diversity_ratio(a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torc
     num = (a.float() - b.float()).abs().flatten(1).mean(1)
     den = (za.float() - zb.float()).abs().flatten(1).mean(1)
     return num / den.clamp_min(1e-8)
-

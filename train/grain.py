@@ -8,8 +8,9 @@ amplitudes so that each class's high-pass energy (the image minus its 3x3 box me
 real images' on the same label maps.
 
 Measured (the model card): the adversarial loss does not set them. Learned as weights, the amplitudes wandered
-around 0.5 levels for 700 steps, and the discriminator's gradient pushed the sky's towards zero (it had only ever
-seen smooth generated skies), although the real skies carry twice the generated ones' high-pass energy.
+for 700 steps without settling (the sky's between 0.1 and 0.4 levels), and the discriminator's gradient pushed the
+sky's towards zero (it had only ever seen smooth generated skies), although the real skies carry twice the generated
+ones' high-pass energy.
 
 The estimate is closed-form. For ``out = tanh(y + a * n)`` with white ``n``, to first order in ``a`` the high-pass
 energy inside a class is ``E_clean + a^2 * K`` with ``K`` the energy of the high-passed ``(1 - out^2) * n`` (the

@@ -492,43 +492,35 @@ class Run:
         if old["g_grain_out"] != self.cfg.g_grain_out:
             if old["g_grain_out"]:
                 raise TrainingError("cannot resume: the run was trained with --g-grain-out; pass it again")
-            # output grain added to a run: its amplitudes start at zero (the same images) and have no Adam moments
+            # output grain added to a run: its amplitudes start at zero (the same images)
             zero = {"grain_rgb": self.g_plain.grain_rgb.detach().clone()}
             g_state, ema_state = g_state | zero, ema_state | zero
             if self.info.is_main:
                 print("note: output grain added to the resumed run (zero amplitudes)", file=sys.stderr)
-        saved_names = [n for n, _ in self.g_plain.named_parameters() if n in st["G"]]
         self.g_plain.load_state_dict(g_state)
         self.d_plain.load_state_dict(st["D"])
         self.ema.load_state_dict(ema_state)
-        self.opt_g.load_state_dict(self._regrouped(st["opt_G"], saved_names))
+        self.opt_g.load_state_dict(self._regrouped(st["opt_G"]))
         self.opt_d.load_state_dict(st["opt_D"])
         self.scaler.load_state_dict(st["scaler"])
         torch.set_rng_state(st["torch_rng"])
         self.step = int(st["step"])
         self.bad_steps = int(st.get("bad_steps", 0))
 
-    def _regrouped(self, saved: dict, saved_names: list[str]) -> dict:
-        """The generator optimizer's saved state (of the parameters ``saved_names``, in registration order) laid out
-        in this run's parameter groups: one group, or the grain parameters in a second one (``g_grain_lr``), so a
-        resume may change the grain's rate. Each parameter keeps its Adam moments (one the state lacks, output grain
-        added on resume, starts without); the groups take this run's learning rates."""
-
-        def layout(names: list[str], groups: int) -> list[str]:
-            grain = [n for n in names if is_grain_parameter(n)]
-            return names if groups == 1 else [n for n in names if n not in grain] + grain
-
+    def _regrouped(self, saved: dict) -> dict:
+        """The generator optimizer's saved state laid out in this run's parameter groups: one group, or the grain
+        weights in a second one (``g_grain_lr``), so a resume may change the grain's rate. Each parameter keeps its
+        Adam moments; the groups take this run's learning rates."""
         names = [n for n, _ in self.g_plain.named_parameters()]
+        grain = [n for n in names if is_grain_parameter(n)]
+        layouts = {1: names, 2: [n for n in names if n not in grain] + grain}
         groups = saved["param_groups"]
         now = self.opt_g.param_groups
-        if len(groups) not in (1, 2) or sum(len(g["params"]) for g in groups) != len(saved_names):
-            return saved  # not a layout of ours: the optimizer's own check names the mismatch
-        old_order, new_order = layout(saved_names, len(groups)), layout(names, len(now))
-        if old_order == new_order and len(groups) == len(now):
+        if len(groups) == len(now) or len(groups) not in layouts:
             return saved
-        old_index = {n: i for i, n in enumerate(old_order)}
-        state = {j: saved["state"][old_index[n]] for j, n in enumerate(new_order)
-                 if n in old_index and old_index[n] in saved["state"]}  # fmt: skip
+        old_index = {n: i for i, n in enumerate(layouts[len(groups)])}
+        new_order = layouts[len(now)]
+        state = {j: saved["state"][old_index[n]] for j, n in enumerate(new_order) if old_index[n] in saved["state"]}
         out_groups, start = [], 0
         for g in now:
             k = len(g["params"])

@@ -568,10 +568,9 @@ class FastGenerator:
         self, source: NoiseLayout | None, layout: NoiseLayout | None, dense: torch.Tensor | None, h: int, w: int
     ) -> torch.Tensor:
         """(B, grain_channels, H, W) fp32 per-pixel grain of the noise (:func:`oasis_core.noise.grain`). The last
-        call's is kept:
-        painting a scene keeps its noise fields (the same tensors, unchanged), and hashing a 256x256 field takes
-        ~5 ms. The key holds the caller's tensors (so their identity stays valid), their versions and the size;
-        tensors made in inference mode have no version, and their grain is not kept."""
+        call's is kept: painting a scene keeps its noise fields (the same tensors, unchanged), and hashing a 256x256
+        field takes ~5 ms. The key holds the caller's tensors (so their identity stays valid), their versions and the
+        size; tensors made in inference mode have no version, and their grain is not kept."""
         if layout is None:
             return noise_ops.grain_of_dense(dense, self.grain_channels).to(self.device)
         key = None
