@@ -162,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
         "paper: off); a warm start or a resume may add it; pass it again with --resume",
     )
     f.add_argument(
+        "--g-grain-fit",
+        choices=("noise", "energy"),
+        help="how the output grain's amplitudes are estimated: noise (the default), the real images' pixel noise "
+        "(a median of their finest wavelet details, which edges and structure barely move); energy, all the "
+        "high-pass energy the generated images lack (it fills detail the generator does not draw with noise)",
+    )
+    f.add_argument(
         "--g-grain-lr",
         type=_float_at_least(0.0, strict=True),
         metavar="M",
@@ -329,6 +336,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         g_grain=args.g_grain,
         g_grain_lr=args.g_grain_lr,
         g_grain_out=args.g_grain_out,
+        g_grain_fit=args.g_grain_fit,
         save_minutes=args.save_minutes,
         reuse_fake=args.reuse_fake,
         reuse_fake_logits=args.reuse_fake_logits,

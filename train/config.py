@@ -93,6 +93,9 @@ class TrainConfig:
     # per-class output grain (GeneratorConfig.output_grain: the images' sensor noise; paper: off); its amplitudes
     # are estimated from the training images (train.grain), not learned
     g_grain_out: bool = False
+    # how the output grain's amplitudes are estimated (train.grain): "noise", the real images' pixel noise (a robust
+    # wavelet estimate); "energy", all the high-pass energy the generated images lack
+    g_grain_fit: str = "noise"
     # speed
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True
@@ -146,6 +149,8 @@ class TrainConfig:
             d["mixed_noise_shapes"] = tuple(d["mixed_noise_shapes"])
         if d.get("g_multipliers"):
             d["g_multipliers"] = tuple(d["g_multipliers"])
+        if d.get("g_grain_out") and "g_grain_fit" not in d:
+            d["g_grain_fit"] = "energy"  # runs from before the choice: evaluated and exported as they were trained
         return cls(**d)
 
     def replace(self, **kw) -> TrainConfig:

@@ -16,6 +16,19 @@ The estimate is closed-form. For ``out = tanh(y + a * n)`` with white ``n``, to 
 energy inside a class is ``E_clean + a^2 * K`` with ``K`` the energy of the high-passed ``(1 - out^2) * n`` (the
 cross term has zero mean), so ``a = sqrt(max(0, E_real - E_clean - q) / K)``, ``q`` being what 8-bit quantisation
 adds to a saved image (the real images have it already).
+
+That is the ``energy`` estimate: it fills *all* of the high-pass energy the generated images lack with noise. On the
+landscapes, whose only fine-scale content besides edges is the renderer's noise, that is the noise. On photographs
+(CamVid, facades) most of the high-pass energy is structure (window frames, leaves, kerbs) that the generator does not
+yet draw, and white noise standing in for it makes grainy images whose row and column profiles jitter (the streak
+measure rose from 1.1 to 1.7 on CamVid). The ``noise`` estimate (the default) measures only the pixel noise: the
+finest diagonal Haar detail ``(a - b - c + d) / 2`` of each 2x2 block has the noise's standard deviation for white
+noise and is near zero on smooth shading, and the median of its magnitude (``sigma = median |d| / 0.6745``, the
+wavelet noise estimate of Donoho and Johnstone) is barely moved by the few large values edges and structure give.
+Measured on 40 validation images (8-bit levels, grey): CamVid sky 1.6 high-pass RMS against a noise sigma of 0.25,
+building 8.9 against 1.7, road 3.0 against 1.0, tree 14 against 8.7; facades wall 8.9 against 1.5. Both images are
+dithered by half a level before the median, so 8-bit steps do not quantise it, and the amplitude again comes in
+closed form from the three estimates (real, generated, unit noise).
 """
 
 from __future__ import annotations
@@ -30,7 +43,9 @@ from oasis_core.noise import grain_of_dense
 
 LEVEL = 2.0 / 255.0  # one 8-bit level in the [-1, 1] image range
 QUANTISATION = LEVEL**2 / 12 * (8 / 9)  # its uniform error's share of the high-pass energy (1 - 1/9 of its variance)
-MIN_PIXELS = 256  # a class with fewer interior pixels in the sample keeps a zero amplitude
+MIN_PIXELS = 256  # a class with fewer interior pixels (2x2 blocks for "noise") in the sample keeps a zero amplitude
+METHODS = ("noise", "energy")
+MAD_GAUSSIAN = 0.6745  # median |x| of a standard normal x
 
 
 def highpass_sums(images: torch.Tensor, labels: torch.Tensor, num_channels: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,18 +59,44 @@ def highpass_sums(images: torch.Tensor, labels: torch.Tensor, num_channels: int)
     return torch.einsum("bchw,bkhw->ck", inner, r.square()), inner.sum((0, 2, 3))
 
 
+def diagonal_details(images: torch.Tensor, labels: torch.Tensor, num_channels: int) -> list[torch.Tensor | None]:
+    """Per class, the finest diagonal Haar details ``(a - b - c + d) / 2`` of the 2x2 blocks (on the even grid)
+    that lie inside the class's pixels whose 3x3 neighbourhood lies in the class: a (C, blocks) tensor, or None where
+    the class has no such block. ``images`` (B, C, H, W) float; ``labels`` (B, H, W) channel ids. For white noise of
+    standard deviation s the details have standard deviation s; smooth shading gives zero."""
+    h, w = labels.shape[-2] // 2 * 2, labels.shape[-1] // 2 * 2
+    x = images[..., :h, :w].float()
+    d = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    masks = F.one_hot(labels[..., :h, :w].long(), num_channels).permute(0, 3, 1, 2).float()
+    inner = 1.0 - F.max_pool2d(1.0 - masks, 3, 1, 1)
+    blocks = (-F.max_pool2d(-inner, 2)) > 0.5  # (B, N, H/2, W/2): all four pixels inside
+    d = d.transpose(0, 1)  # (C, B, H/2, W/2)
+    return [d[:, blocks[:, k]] if blocks[:, k].any() else None for k in range(num_channels)]
+
+
+def robust_variance(details: torch.Tensor) -> torch.Tensor:
+    """(C, n) details -> (C,) the variance of the white noise in them, ``(median |d| / 0.6745)^2``."""
+    return (details.abs().median(dim=1).values / MAD_GAUSSIAN).square()
+
+
 @torch.no_grad()
 def calibrate_output_grain(
     g: Generator,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     ignore: int | None = None,
+    method: str = "noise",
 ) -> torch.Tensor:
     """Set ``g.grain_rgb`` from ``batches`` of (label channels (B, H, W), noise (B, z, H, W), real images (B, 3, H, W)
     in [-1, 1]): each class and colour channel gets the amplitude that gives the generated images the real ones'
-    high-pass energy (zero where they already have as much, for ``ignore`` and for classes with too few pixels).
-    ``g`` runs as it is (eval mode for an EMA copy). Returns the amplitudes (N, 3)."""
+    pixel noise (``method="noise"``) or high-pass energy (``"energy"``); zero where they already have as much, for
+    ``ignore`` and for classes with too few pixels. ``g`` runs as it is (eval mode for an EMA copy). Returns the
+    amplitudes (N, 3)."""
     if g.grain_rgb is None:
         raise ValueError("this generator has no output grain to calibrate")
+    if method not in METHODS:
+        raise ValueError(f"unknown output grain estimate {method!r}: use one of {', '.join(METHODS)}")
+    if method == "noise":
+        return _calibrate_to_noise(g, batches, ignore)
     n = g.config.semantic_nc
     k = g.config.grain_channels
     g.grain_rgb.zero_()
@@ -78,3 +119,34 @@ def calibrate_output_grain(
         amp[ignore] = 0.0
     g.grain_rgb.copy_(amp.to(g.grain_rgb))
     return amp.float()
+
+
+def _calibrate_to_noise(
+    g: Generator, batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], ignore: int | None
+) -> torch.Tensor:
+    n = g.config.semantic_nc
+    k = g.config.grain_channels
+    g.grain_rgb.zero_()
+    details: dict[str, list[list[torch.Tensor]]] = {name: [[] for _ in range(n)] for name in ("clean", "real", "unit")}
+    dither = torch.Generator().manual_seed(0x6D1)
+    for labels, noise, real in batches:
+        labels = labels.to(noise.device)
+        onehot = F.one_hot(labels.long(), n).permute(0, 3, 1, 2).float()
+        grain = grain_of_dense(noise, k).to(noise.device)
+        clean = g(onehot, noise, grain).float()
+        unit = (1 - clean.square()) * grain[:, 1:4]
+        for name, images in (("clean", clean), ("real", real.float()), ("unit", unit)):
+            if name != "unit":  # half a level of dither, so that the median of 8-bit data is not a step function
+                images = images + (torch.rand(images.shape, generator=dither) - 0.5).to(images) * LEVEL
+            for c, d in enumerate(diagonal_details(images, labels, n)):
+                if d is not None:
+                    details[name][c].append(d.cpu())
+    amp = torch.zeros(n, 3)
+    for c in range(n):
+        if c == ignore or sum(d.shape[1] for d in details["real"][c]) < MIN_PIXELS:
+            continue
+        v_real, v_clean, v_unit = (robust_variance(torch.cat(details[key][c], 1)) for key in ("real", "clean", "unit"))
+        # the generated image is saved in 8 bits too: its quantisation (LEVEL^2 / 12 per detail) is the real one's
+        amp[c] = ((v_real - v_clean - LEVEL**2 / 12).clamp_min(0.0) / v_unit.clamp_min(1e-12)).sqrt()
+    g.grain_rgb.copy_(amp.to(g.grain_rgb))
+    return amp

@@ -813,7 +813,9 @@ class Run:
         g = copy.deepcopy(self.ema)
         refresh_bn(g, self.bn_batches(self.cfg.bn_refresh_batches if bn_batches is None else bn_batches), self.device)
         if g.grain_rgb is not None:
-            calibrate_output_grain(g.eval(), self.grain_batches(GRAIN_BATCHES, full_size=True), self.space.dont_care)
+            calibrate_output_grain(
+                g.eval(), self.grain_batches(GRAIN_BATCHES, full_size=True), self.space.dont_care, self.cfg.g_grain_fit
+            )
         return g
 
     def calibrate_grain(self) -> torch.Tensor | None:
@@ -822,7 +824,8 @@ class Run:
         if self.g_plain.grain_rgb is None:
             return None
         g = copy.deepcopy(self.g_plain).train()
-        amp = calibrate_output_grain(g, self.grain_batches(GRAIN_BATCHES, full_size=False), self.space.dont_care)
+        batches = self.grain_batches(GRAIN_BATCHES, full_size=False)
+        amp = calibrate_output_grain(g, batches, self.space.dont_care, self.cfg.g_grain_fit)
         self.g_plain.grain_rgb.copy_(amp.to(self.g_plain.grain_rgb))
         return amp
 

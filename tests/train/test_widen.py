@@ -230,3 +230,16 @@ def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_is_ca
     resumed = make(True, "again")
     resumed.load_state_dict(added.state_dict())
     assert torch.equal(resumed.g_plain.grain_rgb, added.g_plain.grain_rgb)
+
+    # the estimate is the configured one: the images' pixel noise by default, all the missing energy on request
+    import copy
+
+    from train.grain import calibrate_output_grain
+    from train.loop import GRAIN_BATCHES
+
+    assert added.cfg.g_grain_fit == "noise"
+    added.cfg = added.cfg.replace(g_grain_fit="energy")
+    energy = added.calibrate_grain()
+    twin = copy.deepcopy(added.g_plain).train()
+    want = calibrate_output_grain(twin, added.grain_batches(GRAIN_BATCHES, full_size=False), space.dont_care, "energy")
+    assert torch.equal(energy, want) and not torch.equal(energy, amp)
