@@ -142,22 +142,31 @@ class Synthesizer:
         return NoiseField.sample(self.z_dim, height, width, seed)
 
     def reroll(
-        self, noise: NoiseField | np.ndarray, mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0
+        self,
+        noise: NoiseField | np.ndarray,
+        mask: np.ndarray,
+        seed: int,
+        strength: float = 1.0,
+        feather: int = 0,
+        ramp: str = noise_ops.DEFAULT_RAMP,
     ) -> NoiseField | np.ndarray:
         """New noise inside ``mask`` (H, W) bool, blended with ``strength``; outside it is unchanged. With
-        ``feather`` px the strength ramps up from the mask's edge in a few steps (a soft border,
-        :func:`oasis_core.noise.feather_rings`).
+        ``feather`` px the strength ramps up from the mask's edge in steps (a soft border,
+        :func:`oasis_core.noise.feather_rings`; ``ramp`` its form: ``"smooth"``, or ``"steps"`` as projects from
+        before it have).
 
         The numbers are :func:`oasis_core.noise.reroll`'s, bit for bit. A :class:`NoiseField` is rerolled in its
         compact form (a few vectors more, an id map changed); a dense array gives a dense array."""
+        if ramp not in noise_ops.FEATHER_RAMPS:
+            raise ValueError(f"unknown soft border ramp {ramp!r}: use one of {', '.join(noise_ops.FEATHER_RAMPS)}")
         if isinstance(noise, NoiseField):
-            return noise.reroll(mask, seed, strength, feather)
+            return noise.reroll(mask, seed, strength, feather, ramp)
         m = np.asarray(mask, dtype=bool)
         z = np.ascontiguousarray(noise, dtype=np.float32)
         z = torch.from_numpy(z if z.flags.writeable else z.copy())
         mt = torch.from_numpy(np.array(m, copy=True))
         if feather or mt.dim() != 2 or z.dim() not in (3, 4) or mt.shape != z.shape[-2:]:
-            return noise_ops.reroll(z, mt, seed, strength, feather).numpy()  # its checks and broadcasting rules
+            return noise_ops.reroll(z, mt, seed, strength, feather, ramp).numpy()  # its checks and broadcasting rules
         # the same numbers as noise_ops.reroll (same blend, element by element), computed inside the mask only
         new = noise_ops.sample_vector(z.shape[-3], seed).to(z)
         inside = z[..., mt]  # (..., z, M)

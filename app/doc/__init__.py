@@ -11,6 +11,8 @@ from app.doc.history import MAX_HISTORY, HistoryEntry
 from app.doc.photo import PhotoReference, cleanup_parameters, keep_user_edits
 from app.doc.recipe import (
     DEFAULT_FEATHER,
+    DEFAULT_RAMP,
+    FEATHER_RAMPS,
     MAX_FEATHER,
     MAX_SEED,
     NoiseRecipe,
@@ -22,6 +24,8 @@ from app.doc.scene import MAX_UNDO, TILE, BBox, Scene, union_bbox
 
 __all__ = [
     "DEFAULT_FEATHER",
+    "DEFAULT_RAMP",
+    "FEATHER_RAMPS",
     "MAX_FEATHER",
     "MAX_HISTORY",
     "MAX_SEED",

@@ -41,7 +41,7 @@ from PIL import Image
 from app.doc.history import MAX_HISTORY, HistoryEntry
 from app.doc.label_io import MAX_SIDE
 from app.doc.photo import PhotoReference
-from app.doc.recipe import MAX_FEATHER, MAX_SEED, RerollRegion, labels_digest
+from app.doc.recipe import FEATHER_RAMPS, LEGACY_RAMP, MAX_FEATHER, MAX_SEED, RerollRegion, labels_digest
 from app.doc.scene import Scene
 from oasis_core.files import atomic_writer
 from oasis_core.imageio import ImageReadError, open_image
@@ -104,7 +104,7 @@ def save_project(
     def region_ref(r: RerollRegion) -> dict:
         d = r.digest
         masks.setdefault(d, r)
-        return {"mask": f"masks/{d}.png", "seed": r.seed, "strength": r.strength, "feather": r.feather}
+        return {"mask": f"masks/{d}.png", "seed": r.seed, "strength": r.strength, "feather": r.feather, "ramp": r.ramp}
 
     main_digest = labels_digest(scene.labels)
     history_labels: dict[str, np.ndarray] = {}
@@ -319,14 +319,17 @@ def load_project(path: str | os.PathLike) -> Project:
             s = _get(d, "seed", int, r.fail, where)
             strength = _get(d, "strength", float, r.fail, where)
             feather = _get(d, "feather", int, r.fail, where) if "feather" in d else 0  # files before soft borders
+            ramp = _get(d, "ramp", str, r.fail, where) if "ramp" in d else LEGACY_RAMP  # files before the smooth one
             if not 0.0 <= strength <= 1.0 or not 0 <= s <= MAX_SEED or not 0 <= feather <= MAX_FEATHER:
                 raise r.fail(f"{where} has a seed, strength or soft border out of range")
+            if ramp not in FEATHER_RAMPS:
+                raise r.fail(f"{where} has an unknown soft border ramp {ramp!r} (known: {', '.join(FEATHER_RAMPS)})")
             key = ref
             if key not in mask_cache:
                 m = r.image(ref, shape, ("1", "L")) > 0
                 mask_cache[key] = RerollRegion.make(m, 0, 1.0)
             base = mask_cache[key]
-            return RerollRegion(base.mask, s, strength, feather)
+            return RerollRegion(base.mask, s, strength, feather, ramp)
 
         regions = tuple(region(d, f"region {i}") for i, d in enumerate(_get(doc, "regions", list, r.fail)))
         scene = Scene(labels, style_seed=seed, seed_locked=locked)

@@ -19,6 +19,11 @@ MAX_SEED = 2**31 - 1
 # is measured); the document does not import the library, tests/app/test_engine.py checks that they agree
 MAX_FEATHER = 256
 DEFAULT_FEATHER = 24
+# the form of the soft border's ramp (oasis_core.noise.FEATHER_RAMPS): new rerolls get the smooth one; project files
+# from before it have 4 equal steps ("steps") and keep them, so they open with the images they were saved with
+FEATHER_RAMPS = ("smooth", "steps")
+DEFAULT_RAMP = "smooth"
+LEGACY_RAMP = "steps"
 
 
 def readonly_copy(a: np.ndarray) -> np.ndarray:
@@ -37,15 +42,18 @@ def labels_digest(labels: np.ndarray) -> str:
 class RerollRegion:
     """Noise inside ``mask`` (H, W bool, read-only) redrawn with ``seed`` and blended with ``strength`` in [0, 1];
     the strength ramps up over ``feather`` px from the mask's edge (a soft border, :func:`oasis_core.noise.
-    feather_rings`; 0: a hard edge, as files without the field have)."""
+    feather_rings`; 0: a hard edge, as files without the field have) in the form ``ramp`` (``FEATHER_RAMPS``)."""
 
     mask: np.ndarray
     seed: int
     strength: float = 1.0
     feather: int = 0
+    ramp: str = DEFAULT_RAMP
 
     @staticmethod
-    def make(mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0) -> RerollRegion:
+    def make(
+        mask: np.ndarray, seed: int, strength: float = 1.0, feather: int = 0, ramp: str = DEFAULT_RAMP
+    ) -> RerollRegion:
         mask = np.asarray(mask, dtype=bool)
         if mask.ndim != 2:
             raise ValueError(f"a reroll mask must be 2-D, got shape {mask.shape}")
@@ -53,7 +61,14 @@ class RerollRegion:
             raise ValueError(f"reroll strength must be in [0, 1], got {strength}")
         if not 0 <= int(feather) <= MAX_FEATHER:
             raise ValueError(f"the soft border must be 0 to {MAX_FEATHER} px, got {feather}")
-        return RerollRegion(readonly_copy(mask), int(seed) & MAX_SEED, float(strength), int(feather))
+        if ramp not in FEATHER_RAMPS:
+            raise ValueError(f"unknown soft border ramp {ramp!r}: use one of {', '.join(FEATHER_RAMPS)}")
+        return RerollRegion(readonly_copy(mask), int(seed) & MAX_SEED, float(strength), int(feather), ramp)
+
+    @property
+    def key(self) -> tuple:
+        """What decides this region's noise besides the field it is laid over (cache keys)."""
+        return (self.digest, self.seed, self.strength, self.feather, self.ramp)
 
     @cached_property
     def digest(self) -> str:
@@ -75,7 +90,7 @@ class NoiseRecipe:
     regions: tuple[RerollRegion, ...] = ()
 
     def key(self) -> tuple:
-        regions = tuple((r.digest, r.seed, r.strength, r.feather) for r in self.regions)
+        regions = tuple(r.key for r in self.regions)
         return (self.height, self.width, self.style_seed, regions)
 
     def with_region(self, region: RerollRegion) -> NoiseRecipe:

@@ -62,7 +62,7 @@ class NoiseFields:
 
     def field(self, syn: Synthesizer, recipe: NoiseRecipe) -> NoiseField:
         base = (syn.z_dim, recipe.height, recipe.width, recipe.style_seed)  # the noise depends on nothing else
-        regions = [(r.digest, r.seed, r.strength, r.feather) for r in recipe.regions]
+        regions = [r.key for r in recipe.regions]
         start, z = 0, None
         for i in range(len(regions), -1, -1):  # the longest prefix of the recipe already computed
             z = self._fields.get((*base, tuple(regions[:i])))
@@ -75,7 +75,7 @@ class NoiseFields:
         for i in range(start, len(regions)):
             r = recipe.regions[i]
             mask = np.array(r.mask, copy=True)  # torch wants writable arrays
-            z = syn.reroll(z, mask, r.seed, r.strength, r.feather)
+            z = syn.reroll(z, mask, r.seed, r.strength, r.feather, r.ramp)
             self.rerolls += 1
             if i == len(regions) - 1 or i == len(regions) - 2:  # the field and the one before it (undo, new reroll)
                 self._put((*base, tuple(regions[: i + 1])), z)

@@ -149,15 +149,15 @@ def test_noise_fields_reuse_recipe_prefixes_and_match_a_fresh_computation(model_
     syn = Synthesizer.load(model_path, device="cpu", dtype="fp32")
     h, w = 64, 96
 
-    def region(y: int, x: int, seed: int) -> RerollRegion:
+    def region(y: int, x: int, seed: int, feather: int = 0, ramp: str = "smooth") -> RerollRegion:
         m = np.zeros((h, w), bool)
         m[y : y + 20, x : x + 30] = True
-        return RerollRegion.make(m, seed, 0.8)
+        return RerollRegion.make(m, seed, 0.8, feather, ramp)
 
     def fresh(recipe: NoiseRecipe) -> np.ndarray:
         z = syn.sample_noise(h, w, recipe.style_seed)
         for r in recipe.regions:
-            z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength)
+            z = syn.reroll(z, np.array(r.mask, copy=True), r.seed, r.strength, r.feather, r.ramp)
         return z
 
     cache = NoiseFields()
@@ -184,6 +184,12 @@ def test_noise_fields_reuse_recipe_prefixes_and_match_a_fresh_computation(model_
     assert isinstance(again, NoiseField) and again.num_vectors <= 2 ** 4  # compact: vectors and an id map
     assert np.array_equal(again, fresh(longer.with_region(region(40, 0, 300))))
 
+    # soft borders of both forms: each its own field (an old project's 4 steps are not the new smooth ramp)
+    smooth, steps = (NoiseRecipe(h, w, 7, (region(10, 20, 400, 8, ramp),)) for ramp in ("smooth", "steps"))
+    assert smooth.key() != steps.key()
+    a, b = cache.field(syn, smooth), cache.field(syn, steps)
+    assert np.array_equal(a, fresh(smooth)) and np.array_equal(b, fresh(steps)) and not np.array_equal(a, b)
+
     small = NoiseFields(budget_bytes=first.nbytes)  # room for one field: the newest stays, results stay right
     assert np.array_equal(small.field(syn, longer), fresh(longer))
     assert np.array_equal(small.field(syn, recipe), fresh(recipe))
@@ -195,6 +201,8 @@ def test_the_documents_soft_border_limits_are_the_librarys():
     from oasis_core import noise
 
     assert (recipe.MAX_FEATHER, recipe.DEFAULT_FEATHER) == (noise.MAX_FEATHER, noise.DEFAULT_FEATHER)
+    assert (recipe.FEATHER_RAMPS, recipe.DEFAULT_RAMP) == (noise.FEATHER_RAMPS, noise.DEFAULT_RAMP)
+    assert recipe.LEGACY_RAMP in noise.FEATHER_RAMPS
 
 
 def test_only_the_current_request_of_a_channel_is_answered(engine, model_path):

@@ -52,7 +52,8 @@ def painted_scene() -> Scene:
 
 # --------------------------------------------------------------------- project round trip
 def test_project_soft_border_of_rerolls_is_optional_and_checked(tmp_path):
-    """Files from before soft borders (no "feather") open with hard edges; a soft border out of range is refused."""
+    """Files from before soft borders (no "feather") open with hard edges, files from before the smooth ramp (no
+    "ramp") with 4 equal steps; a soft border out of range or an unknown ramp is refused."""
     s = painted_scene()
     path = tmp_path / "p.oasis"
     save_project(path, s, model_hash="ab" * 32, model_name="tiny")
@@ -66,6 +67,15 @@ def test_project_soft_border_of_rerolls_is_optional_and_checked(tmp_path):
 
     old = load_project(edited("old.oasis", lambda r: r.pop("feather"))).scene
     assert [r.feather for r in old.regions] == [0, 0]
+    # files from before the smooth ramp keep their 4 equal steps (and so their images); a ramp is checked
+    assert [r.ramp for r in load_project(path).scene.regions] == ["smooth", "smooth"]
+    steps = load_project(edited("steps.oasis", lambda r: r.pop("ramp"))).scene
+    assert [(r.feather, r.ramp) for r in steps.regions] == [(0, "steps"), (24, "steps")]
+    assert steps.noise_recipe().key() != load_project(path).scene.noise_recipe().key()
+    with pytest.raises(ProjectError, match="unknown soft border ramp 'wavy'"):
+        load_project(edited("wavy.oasis", lambda r: r.update(ramp="wavy")))
+    with pytest.raises(ProjectError, match="ramp"):
+        load_project(edited("num.oasis", lambda r: r.update(ramp=3)))
     with pytest.raises(ProjectError, match="soft border"):
         load_project(edited("bad.oasis", lambda r: r.update(feather=10_000)))
     with pytest.raises(ProjectError, match="feather"):
@@ -108,7 +118,8 @@ def test_project_round_trip_keeps_everything_that_makes_the_image(tmp_path):
     t = p.scene
     assert np.array_equal(t.labels, s.labels) and t.labels.dtype == np.uint8
     assert t.style_seed == 1234 and t.seed_locked
-    assert [(r.seed, r.strength, r.feather) for r in t.regions] == [(77, 0.6, 0), (78, 1.0, 24)]
+    want = [(77, 0.6, 0, "smooth"), (78, 1.0, 24, "smooth")]
+    assert [(r.seed, r.strength, r.feather, r.ramp) for r in t.regions] == want
     assert all(np.array_equal(a.mask, b.mask) for a, b in zip(t.regions, s.regions))
     assert t.noise_recipe().key() == s.noise_recipe().key()
     assert len(t.history) == 2 and t.history_index == 1

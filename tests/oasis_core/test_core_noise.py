@@ -121,7 +121,7 @@ def test_reroll_per_class_gives_each_class_its_own_vector() -> None:
 def test_feather_rings_ramp_the_strength_up_from_the_edge() -> None:
     mask = torch.zeros(40, 60, dtype=torch.bool)
     mask[4:36, 0:50] = True  # touches the image's left border: that side is no edge
-    rings = noise_ops.feather_rings(mask, 8)
+    rings = noise_ops.feather_rings(mask, 8, "steps")
     assert [f for _, f in rings] == [0.25, 0.5, 0.75, 1.0]
     union = torch.zeros_like(mask)
     for ring, _ in rings:
@@ -136,10 +136,34 @@ def test_feather_rings_ramp_the_strength_up_from_the_edge() -> None:
     assert noise_ops.feather_rings(mask, 0) == [(mask, 1.0)]
     with pytest.raises(ValueError, match="soft border"):
         noise_ops.feather_rings(mask, noise_ops.MAX_FEATHER + 1)
+    with pytest.raises(ValueError, match="unknown soft border ramp"):
+        noise_ops.feather_rings(mask, 8, "linear")
 
 
+def test_the_smooth_ramp_rises_along_a_smoothstep_in_up_to_16_steps() -> None:
+    """The default: one step per px on narrow borders, at most 16; the fractions follow 3t^2 - 2t^3 (small steps at
+    the edge, where a seam would show), strictly rising to the full strength; a 1-px border is a hard edge."""
+    assert noise_ops.DEFAULT_RAMP == "smooth"
+    for width, count in ((2, 2), (5, 5), (16, 16), (24, 16), (256, 16)):
+        steps = noise_ops.ramp_levels(width)
+        assert len(steps) == count and steps[0][0] == 0 and steps[-1][1] == 1.0
+        starts, fractions = zip(*steps)
+        assert all(a < b for a, b in zip(starts, starts[1:])) and starts[-1] < width  # no empty band
+        assert all(a < b for a, b in zip(fractions, fractions[1:]))
+        t = [(k + 1) / count for k in range(count - 1)]
+        assert fractions[:-1] == pytest.approx([x * x * (3 - 2 * x) for x in t])
+    assert noise_ops.ramp_levels(1) == noise_ops.ramp_levels(0) == [(0, 1.0)]
+    assert noise_ops.ramp_levels(24)[0][1] < 0.02 < noise_ops.ramp_levels(24, "steps")[0][1]  # a gentle first step
+    mask = torch.zeros(64, 64, dtype=torch.bool)
+    mask[8:56, 8:56] = True
+    rings = noise_ops.feather_rings(mask, 24)
+    assert [f for _, f in rings] == [f for _, f in noise_ops.ramp_levels(24)]
+    assert rings[0][0][8, 20] and rings[-1][0][32, 32]  # the edge in the first ring, the centre at full strength
+
+
+@pytest.mark.parametrize("ramp", ["smooth", "steps"])
 @pytest.mark.parametrize("width", [3, 24, 48])
-def test_feather_rings_follow_the_chessboard_distance_to_the_edge(width: int) -> None:
+def test_feather_rings_follow_the_chessboard_distance_to_the_edge(width: int, ramp: str) -> None:
     """Each ring is the pixels whose chessboard distance to the nearest outside pixel (the image border is no edge)
     falls in its band: checked against scipy's distance transform on a clean box touching the border (every band
     filled, up to 36 px in) and on a ragged mask (specks and holes), and the rings cover the mask."""
@@ -149,18 +173,18 @@ def test_feather_rings_follow_the_chessboard_distance_to_the_edge(width: int) ->
     box = torch.zeros(160, 200, dtype=torch.bool)
     box[20:150, 0:170] = True
     ragged = box ^ (torch.rand(160, 200, generator=g) > 0.97)
-    levels = noise_ops.FEATHER_LEVELS
-    bounds = [round(k * width / levels) for k in range(1, levels)]
+    steps = noise_ops.ramp_levels(width, ramp)
+    bounds = [start for start, _ in steps[1:]]
     for mask in (box, ragged):
         # distance to the nearest outside pixel; padding with "inside" keeps the image border from being an edge
         padded = np.pad(mask.numpy(), 300, constant_values=True)
         dist = torch.from_numpy(ndimage.distance_transform_cdt(padded, metric="chessboard")[300:-300, 300:-300])
-        rings = noise_ops.feather_rings(mask, width)
+        rings = noise_ops.feather_rings(mask, width, ramp)
         if mask is box:  # on the clean box only bands of zero width are empty (e.g. two bounds that round alike)
             assert len(rings) == 1 + sum(b > a for a, b in zip([0, *bounds], bounds))
         union = torch.zeros_like(mask)
         for ring, fraction in rings:
-            k = round(fraction * levels)  # ring k: distance in (bound k-1, bound k]
+            k = 1 + [f for _, f in steps].index(fraction)  # ring k: distance in (bound k-1, bound k]
             lo = bounds[k - 2] if k >= 2 else 0
             hi = bounds[k - 1] if k <= len(bounds) else 10**6
             assert torch.equal(ring, mask & (dist > lo) & (dist <= hi)), (width, fraction)
@@ -173,12 +197,15 @@ def test_soft_reroll_blends_in_steps_and_keeps_the_outside() -> None:
     mask = torch.zeros(40, 60, dtype=torch.bool)
     mask[10:30, 10:50] = True
     hard = noise_ops.reroll(z, mask, seed=5, strength=1.0)
-    soft = noise_ops.reroll(z, mask, seed=5, strength=1.0, feather=8)
-    assert torch.equal(soft[:, ~mask], z[:, ~mask])
-    assert torch.equal(soft[:, 20, 30], hard[:, 20, 30])  # the core gets the new vector
-    edge = noise_ops.blend(z[:, 10, 30], hard[:, 20, 30], 0.25)
-    assert torch.allclose(soft[:, 10, 30], edge)  # the edge a quarter of the way
-    assert len(torch.unique(soft.reshape(8, -1).t(), dim=0)) == 1 + noise_ops.FEATHER_LEVELS  # piecewise constant
+    for ramp in noise_ops.FEATHER_RAMPS:
+        soft = noise_ops.reroll(z, mask, seed=5, strength=1.0, feather=8, ramp=ramp)
+        assert torch.equal(soft[:, ~mask], z[:, ~mask])
+        assert torch.equal(soft[:, 20, 30], hard[:, 20, 30])  # the core gets the new vector
+        steps = noise_ops.ramp_levels(8, ramp)
+        edge = noise_ops.blend(z[:, 10, 30], hard[:, 20, 30], steps[0][1])
+        assert torch.allclose(soft[:, 10, 30], edge)  # the edge: the first step of the way
+        assert len(torch.unique(soft.reshape(8, -1).t(), dim=0)) == 1 + len(steps)  # piecewise constant
+    assert noise_ops.ramp_levels(8, "steps")[0][1] == 0.25
     assert torch.equal(noise_ops.reroll(z, mask, 5, 1.0, feather=0), hard)
 
 
@@ -190,12 +217,13 @@ def test_noise_field_is_the_dense_functions_numbers_in_compact_form() -> None:
     field = NoiseField.sample(8, 24, 40, seed=4)
     dense = noise_ops.sample_field(8, 24, 40, seed=4)
     assert torch.equal(field.dense(), dense) and field.shape == (8, 24, 40) and field.ids is None
-    for step, (strength, feather) in enumerate(((1.0, 0), (0.5, 0), (0.8, 6), (1.0, 10), (0.0, 0))):
+    cases = ((1.0, 0, "smooth"), (0.5, 0, "smooth"), (0.8, 6, "smooth"), (1.0, 10, "steps"), (0.0, 0, "smooth"))
+    for step, (strength, feather, ramp) in enumerate(cases):
         mask = torch.from_numpy(rng.random((24, 40)) < 0.4) if step % 2 else torch.zeros(24, 40, dtype=torch.bool)
         if not step % 2:
             mask[3 + step : 15 + step, 5:30] = True
-        field = field.reroll(mask, 10 + step, strength, feather)
-        dense = noise_ops.reroll(dense, mask, 10 + step, strength, feather)
+        field = field.reroll(mask, 10 + step, strength, feather, ramp)
+        dense = noise_ops.reroll(dense, mask, 10 + step, strength, feather, ramp)
         assert torch.equal(field.dense().view(torch.int32), dense.view(torch.int32)), step
         assert np.array_equal(np.asarray(field), dense.numpy())
         # compact: every vector used by some pixel, no two equal

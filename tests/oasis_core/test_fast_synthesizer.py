@@ -89,12 +89,17 @@ def test_reroll_is_bit_identical_to_noise_ops(pair) -> None:
     fields = [base, dense, rng.standard_normal(base.shape).astype(np.float32), np.stack([dense, dense * 0.5])]
     for i, z in enumerate(fields):
         mask = rng.random((32, 64)) < 0.3
-        for strength, feather in ((0.0, 0), (0.4, 0), (1.0, 0), (0.7, 6), (1.0, 12)):  # soft borders too
-            got = np.asarray(syn.reroll(z, mask, seed=i, strength=strength, feather=feather))
-            want = noise_ops.reroll(torch.from_numpy(np.array(z)), torch.from_numpy(mask), i, strength, feather)
+        cases = ((0.0, 0, "smooth"), (0.4, 0, "smooth"), (1.0, 0, "smooth"), (0.7, 6, "smooth"), (1.0, 12, "smooth"),
+                 (1.0, 12, "steps"))  # soft borders too, of both forms  # fmt: skip
+        for strength, feather, ramp in cases:
+            got = np.asarray(syn.reroll(z, mask, seed=i, strength=strength, feather=feather, ramp=ramp))
+            want = noise_ops.reroll(torch.from_numpy(np.array(z)), torch.from_numpy(mask), i, strength, feather, ramp)
             assert got.shape == want.shape and np.array_equal(got.view(np.int32), want.numpy().view(np.int32))
     with pytest.raises(ValueError, match="strength"):
         syn.reroll(base, np.ones((32, 64), bool), seed=1, strength=2.0)
+    for z in (base, dense):  # checked on every path, a hard edge too
+        with pytest.raises(ValueError, match="unknown soft border ramp"):
+            syn.reroll(z, np.ones((32, 64), bool), seed=1, feather=0, ramp="linear")
 
 
 def test_compact_fields_match_dense_fields_through_a_chain_of_rerolls(pair) -> None:
