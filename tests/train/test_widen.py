@@ -24,6 +24,21 @@ def _trained_like(cfg: GeneratorConfig, seed: int) -> Generator:
     return g.eval()
 
 
+def test_a_warm_start_names_the_layers_whose_folded_norm_it_changes():
+    """An EMA generator's folded weights can have spectral norm over 1 (its power-iteration vectors are averaged
+    with the weights); a spectral-normed layer cannot hold that, so loading normalises them and says which."""
+    cfg = GeneratorConfig(semantic_nc=6, ch=4, spade_hidden=8, z_dim=8)
+    plain = fold_spectral_norm(_trained_like(cfg, 0).state_dict())
+    g = Generator(cfg).eval()
+    load_plain_weights(g, plain)  # converged vectors, as after training: folded again, every weight has norm 1
+    plain = fold_spectral_norm(g.state_dict())
+    assert load_plain_weights(Generator(cfg).eval(), plain) == []
+    hot = dict(plain)
+    hot["body.1.conv_1.weight"] = plain["body.1.conv_1.weight"] * 3.0
+    off = load_plain_weights(Generator(cfg).eval(), hot)
+    assert [name for name, _ in off] == ["body.1.conv_1"] and off[0][1] == pytest.approx(3.0, rel=0.01)
+
+
 def test_a_widened_generator_starts_from_the_same_function():
     small_cfg = GeneratorConfig(semantic_nc=6, ch=4, spade_hidden=8, z_dim=8)
     wide_cfg = GeneratorConfig(semantic_nc=6, ch=4, spade_hidden=8, z_dim=8, multipliers=(16, 16, 16, 8, 4, 3, 2))
