@@ -628,6 +628,8 @@ class MainWindow(QMainWindow):
     def set_tool(self, name: str) -> None:
         self.eraser_caption.setVisible(name == "eraser")
         self.eraser_combo_action.setVisible(name == "eraser")
+        if name != self.canvas.tool:  # a polygon half-built with one tool is not the next tool's first vertices
+            self.canvas.cancel_polygon()
         self.canvas.tool = name
         self.tool_actions[name].setChecked(True)
         cursor = (

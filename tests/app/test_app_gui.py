@@ -167,6 +167,25 @@ def test_lasso_reroll_changes_the_image_inside_much_more_than_outside(qtbot, tmp
         close_window(win)
 
 
+def test_switching_tools_drops_a_polygon_begun_with_the_last_one(qtbot, win):
+    """A click with the lasso fill starts a polygon (vertex by vertex); switching to the lasso select (S) then
+    dragging must select what is dragged around, not close the fill's polygon with a stray first vertex."""
+    before = win.scene.labels.copy()
+    win.set_tool("lasso")
+    mouse_drag(qtbot, win, [(100, 100)])  # a click: a polygon lasso with one vertex
+    assert win.canvas._lasso
+    qtbot.keyClick(win.canvas, Qt.Key.Key_S)
+    assert win.canvas.tool == "select" and not win.canvas._lasso
+    mouse_drag(qtbot, win, [(10, 10), (50, 10), (50, 40), (10, 40), (11, 11)])
+    sel = win.scene.selection
+    assert sel is not None and sel[25, 30] and not sel[100, 100] and 35 * 25 <= sel.sum() <= 42 * 32
+    assert np.array_equal(win.scene.labels, before)  # nothing was filled
+    win.set_tool("rect")  # the same for a rectangle under way
+    qtbot.mousePress(win.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pt(win, 5, 5))
+    win.set_tool("brush")
+    assert win.canvas._rect_start is None
+
+
 def test_save_and_reopen_reproduces_the_same_image_bytes(qtbot, win, tmp_path):
     win.palette.choose(win.info.value_of("mountain"))
     win.set_tool("lasso")
