@@ -8,7 +8,7 @@ import importlib.util
 import subprocess
 import sys
 
-BENCHMARKS = ["bench_generator", "bench_fast", "bench_app_latency", "bench_train"]
+BENCHMARKS = ["bench_generator", "bench_fast", "bench_precision", "bench_app_latency", "bench_train"]
 
 
 def main() -> int:
