@@ -258,3 +258,50 @@ def test_output_grain_added_by_a_warm_start_or_a_resume_starts_at_zero_and_is_ca
     twin = copy.deepcopy(added.g_plain).train()
     want = calibrate_output_grain(twin, added.grain_batches(GRAIN_BATCHES, full_size=False), space.dont_care, "energy")
     assert torch.equal(energy, want) and not torch.equal(energy, amp)
+
+
+def test_the_evaluated_and_exported_ema_has_exact_spectral_norms_and_warm_starts_unchanged(tmp_path):
+    """The EMA averages the power-iteration vectors with the weights, and averaged vectors misjudge the norm; the
+    copy that is evaluated and exported gets exact vectors, so each folded weight has norm 1 (as in the trained
+    network) and a warm start from the exported file computes the same images. The run's EMA is left as it was."""
+    from data_helpers import make_landscapes_folder
+
+    from oasis_core.checkpoint import save_checkpoint
+    from train import distributed as du
+    from train.config import make_config
+    from train.data import dataset_factory, default_label_space
+    from train.loop import Run
+
+    root = make_landscapes_folder(tmp_path / "data", train=4, val=2)
+    space = default_label_space("landscapes", root)
+    info = du.init("cpu")
+
+    def make(name: str) -> Run:
+        cfg = make_config("tiny", dataset="landscapes", data=str(root), run_dir=str(tmp_path / name), size=(64, 64),
+                          batch=2, workers=0, precision="fp32")  # fmt: skip
+        return Run(cfg, info, dataset_factory(cfg, space), space)
+
+    run = make("run")
+    gen = torch.Generator().manual_seed(5)
+    vectors = {}
+    with torch.no_grad():  # vectors as an EMA leaves them: shrunk and turned away from the weight's
+        for name, buf in run.ema.named_buffers():
+            if name.endswith(("._u", "._v")):
+                buf.mul_(0.3).add_(0.2 * torch.randn(buf.shape, generator=gen))
+                vectors[name] = buf.clone()
+    g = run.ema_for_eval(bn_batches=1)
+    plain = fold_spectral_norm(g.state_dict())
+    norms = [torch.linalg.matrix_norm(w.reshape(w.shape[0], -1), ord=2) for k, w in plain.items()
+             if k.endswith(".weight") and w.dim() == 4 and k.replace(".weight", ".parametrizations.weight.original")
+             in g.state_dict()]  # fmt: skip
+    assert len(norms) >= 6 and all(abs(float(n) - 1) < 1e-3 for n in norms), [round(float(n), 3) for n in norms]
+    assert all(torch.equal(run.ema.state_dict()[k], v) for k, v in vectors.items())  # the run's EMA untouched
+    path = save_checkpoint(tmp_path / "g.safetensors", g, None, label_space=space, name="g")
+    warm = make("warm")
+    warm.init_from(path)
+    assert load_plain_weights(Generator(g.config).eval(), plain) == []
+    labels = torch.randint(0, space.num_channels, (1, 64, 64))
+    onehot = torch.nn.functional.one_hot(labels, space.num_channels).permute(0, 3, 1, 2).float()
+    z = torch.randn(1, g.config.z_dim, 1, 1).expand(-1, -1, 64, 64).contiguous()
+    with torch.no_grad():
+        torch.testing.assert_close(warm.ema.eval()(onehot, z), g.eval()(onehot, z), atol=2e-3, rtol=0)
