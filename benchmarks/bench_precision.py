@@ -3,10 +3,11 @@
     python -m benchmarks.bench_precision [--model PATH] [--sizes 256,1024,2048] [--repeats 2] [--threads N]
 
 For each size: fp32, bf16 (where this CPU has native bf16; without it bf16 takes oneDNN's slow path and ``auto`` is
-fp32) and ``auto``, interleaved so that what else the machine does falls on all alike, each the best of
-``--repeats`` frames after one warm-up. The last column is auto / the fastest: 1.00 means auto chose it. Issue 18
-reported a 2048x2048 frame 1.9x slower in bf16 than in fp32; on an AVX512-BF16 EPYC (session 14) bf16 was faster
-at every size (256: 42 against 70 ms; 2048: 3.5 against 6.0 s). Not part of the test run.
+fp32) and ``auto`` (the app's default: the model loaded as the dtype auto resolves to, timed again in its own
+column), interleaved so that what else the machine does falls on all alike, each the best of ``--repeats`` frames
+after one warm-up. The last column is auto / the fastest: about 1.00 means auto chose it. Issue 18 reported a
+2048x2048 frame 1.9x slower in bf16 than in fp32; on an AVX512-BF16 EPYC (session 14) bf16 was faster at every
+size (256: 43 against 68 ms; 2048: 3.4 against 7.3 s). The test suite runs it at 64x64 only (it cannot rot).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import traceback
@@ -166,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("noise", "energy"),
         help="how the output grain's amplitudes are estimated: noise (the default), the real images' pixel noise "
         "(a median of their finest wavelet details, which edges and structure barely move); energy, all the "
-        "high-pass energy the generated images lack (it fills detail the generator does not draw with noise)",
+        "high-pass energy the generated images lack (it fills detail the generator does not draw with noise); a "
+        "resume keeps the run's",
     )
     f.add_argument(
         "--g-grain-lr",
@@ -306,6 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _saved_grain_fit(run_dir: Path) -> str | None:
+    """The output grain estimate a run folder was trained with (a resume keeps it unless --g-grain-fit says
+    otherwise; runs from before the choice used the energy estimate); None where the folder has no config."""
+    from train.config import TrainConfig
+
+    try:
+        return TrainConfig.from_dict(json.loads((Path(run_dir) / "config.json").read_text())).g_grain_fit
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from train.data import dataset_factory, default_label_space
     from train.loop import default_workers, env_threads, fit
@@ -336,7 +349,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         g_grain=args.g_grain,
         g_grain_lr=args.g_grain_lr,
         g_grain_out=args.g_grain_out,
-        g_grain_fit=args.g_grain_fit,
+        g_grain_fit=args.g_grain_fit or (_saved_grain_fit(args.run_dir) if args.resume else None),
         save_minutes=args.save_minutes,
         reuse_fake=args.reuse_fake,
         reuse_fake_logits=args.reuse_fake_logits,

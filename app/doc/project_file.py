@@ -19,6 +19,11 @@ The photo reference is optional: ``scene.json`` holds it under ``"photo"`` (memb
 without it are plain version-1 files and a reader that does not know the key still reads the scene correctly (it
 only leaves the reference layer out); that is why it does not bump the version.
 
+Version 2 (session 14) adds ``"ramp"`` to each region: the form of its soft border (``"smooth"``, or ``"steps"``, the
+4 equal steps all earlier files have and keep). A version-1 reader would draw a smooth border in 4 steps, another
+image without a word, so a file is written as version 2 only when a region (current or in the history) has a soft
+border with the smooth ramp; every other file stays version 1, which older apps open as before.
+
 Saving writes a temporary file next to the target and renames it over the target, so a crash never leaves a half
 written project. Loading reads only JSON and PNG (never pickle) and checks every field and size; any problem raises
 ``ProjectError`` with one sentence naming the file and what is wrong.
@@ -41,13 +46,21 @@ from PIL import Image
 from app.doc.history import MAX_HISTORY, HistoryEntry
 from app.doc.label_io import MAX_SIDE
 from app.doc.photo import PhotoReference
-from app.doc.recipe import FEATHER_RAMPS, LEGACY_RAMP, MAX_FEATHER, MAX_SEED, RerollRegion, labels_digest
+from app.doc.recipe import (
+    DEFAULT_RAMP,
+    FEATHER_RAMPS,
+    LEGACY_RAMP,
+    MAX_FEATHER,
+    MAX_SEED,
+    RerollRegion,
+    labels_digest,
+)
 from app.doc.scene import Scene
 from oasis_core.files import atomic_writer
 from oasis_core.imageio import ImageReadError, open_image
 
 FORMAT = "oasis-studio-project"
-VERSION = 1
+VERSION = 2  # the newest version this reader knows (see the module docstring)
 SUFFIX = ".oasis"
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
 THUMB = 256
@@ -101,9 +114,12 @@ def save_project(
     path = Path(path)
     masks: dict[str, RerollRegion] = {}
 
+    smooth_borders = []
+
     def region_ref(r: RerollRegion) -> dict:
         d = r.digest
         masks.setdefault(d, r)
+        smooth_borders.append(bool(r.feather) and r.ramp != LEGACY_RAMP)
         return {"mask": f"masks/{d}.png", "seed": r.seed, "strength": r.strength, "feather": r.feather, "ramp": r.ramp}
 
     main_digest = labels_digest(scene.labels)
@@ -148,6 +164,7 @@ def save_project(
         "history_index": scene.history_index,
         "image": "image.png" if image is not None else None,
     }
+    doc["version"] = 2 if any(smooth_borders) else 1  # what a version-1 reader would draw wrong, and only that
     photo_members: list[tuple[str, np.ndarray]] = []
     if scene.photo is not None:
         doc["photo"], photo_members = _photo_members(scene)
@@ -324,6 +341,8 @@ def load_project(path: str | os.PathLike) -> Project:
                 raise r.fail(f"{where} has a seed, strength or soft border out of range")
             if ramp not in FEATHER_RAMPS:
                 raise r.fail(f"{where} has an unknown soft border ramp {ramp!r} (known: {', '.join(FEATHER_RAMPS)})")
+            if not feather:
+                ramp = DEFAULT_RAMP  # a hard edge has no ramp: one key for the same noise
             key = ref
             if key not in mask_cache:
                 m = r.image(ref, shape, ("1", "L")) > 0

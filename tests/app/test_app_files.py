@@ -70,7 +70,7 @@ def test_project_soft_border_of_rerolls_is_optional_and_checked(tmp_path):
     # files from before the smooth ramp keep their 4 equal steps (and so their images); a ramp is checked
     assert [r.ramp for r in load_project(path).scene.regions] == ["smooth", "smooth"]
     steps = load_project(edited("steps.oasis", lambda r: r.pop("ramp"))).scene
-    assert [(r.feather, r.ramp) for r in steps.regions] == [(0, "steps"), (24, "steps")]
+    assert [(r.feather, r.ramp) for r in steps.regions] == [(0, "smooth"), (24, "steps")]  # a hard edge: no ramp
     assert steps.noise_recipe().key() != load_project(path).scene.noise_recipe().key()
     with pytest.raises(ProjectError, match="unknown soft border ramp 'wavy'"):
         load_project(edited("wavy.oasis", lambda r: r.update(ramp="wavy")))
@@ -318,13 +318,35 @@ def test_saving_a_photo_that_cannot_be_encoded_keeps_the_old_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.oasis"]
 
 
-def test_a_project_without_a_photo_is_a_plain_version_1_file(good_project):
+def test_a_project_without_a_photo_has_no_photo_members(good_project):
     with zipfile.ZipFile(good_project) as z:
         doc = json.loads(z.read("scene.json"))
         names = z.namelist()
-    assert doc["version"] == 1 and "photo" not in doc
+    assert doc["version"] == 2 and "photo" not in doc  # version 2 for its smooth soft border, not for a photo
     assert not [n for n in names if n.startswith("photo/")]
     assert load_project(good_project).scene.photo is None
+
+
+def test_only_a_smooth_soft_border_makes_a_version_2_file(tmp_path):
+    """A version-1 reader draws every soft border in 4 steps: a file is version 2 only where that would be wrong
+    (a smooth soft border, current or in the history), so older apps keep opening the rest."""
+
+    def version(scene) -> int:
+        save_project(tmp_path / "v.oasis", scene)
+        with zipfile.ZipFile(tmp_path / "v.oasis") as z:
+            return json.loads(z.read("scene.json"))["version"]
+
+    box = tools.select_rect((64, 96), (10, 10), (40, 30))
+    s = Scene.blank(64, 96, 1)
+    assert version(s) == 1
+    s.add_region(RerollRegion.make(box, 5, 1.0, feather=0, ramp="steps"))  # a hard edge
+    s.add_region(RerollRegion.make(box, 6, 1.0, feather=12, ramp="steps"))  # an old file's soft border
+    assert version(s) == 1 and [r.ramp for r in s.regions] == ["smooth", "steps"]
+    s.add_history(HistoryEntry(s.labels.copy(), 1, (RerollRegion.make(box, 7, 1.0, feather=12),), ms=1.0))
+    assert version(s) == 2  # a smooth border in the history
+    t = load_project(tmp_path / "v.oasis").scene
+    assert [r.key for r in t.regions] == [r.key for r in s.regions]
+    assert [r.ramp for r in t.history[-1].regions] == ["smooth"]
 
 
 def test_a_version_1_file_from_before_photos_still_loads(photo_project, tmp_path):

@@ -188,7 +188,7 @@ def test_mixed_noise_with_soft_edges_matches_the_hard_regions(tmp_path):
     """--mixed-noise-feather: the same regions and vectors as hard mixed noise (the same draws), the new vector
     faded in over rings as the app's soft rerolls do; the grouped training step takes the extra vectors."""
     from oasis_core.labels import landscapes
-    from oasis_core.noise import FEATHER_LEVELS, blend
+    from oasis_core.noise import blend, ramp_levels
     from train import distributed as du
     from train.config import make_config
     from train.loop import Run
@@ -215,10 +215,11 @@ def test_mixed_noise_with_soft_edges_matches_the_hard_regions(tmp_path):
         new = h[:, region_hard][:, 0]  # the hard region holds the new vector everywhere
         levels = torch.unique(s_[:, region_soft].t().contiguous().view(torch.int32), dim=0)
         assert levels.shape[0] >= 2  # a ramp, not a hard edge
-        ramp = {tuple(blend(base, new, k / FEATHER_LEVELS).view(torch.int32).tolist()) for k in range(1, 5)}
+        steps = ramp_levels(12)  # the app's default ramp: training sees the borders the app's rerolls make
+        ramp = {tuple(blend(base, new, f).view(torch.int32).tolist()) for _, f in steps}
         assert {tuple(r) for r in levels.tolist()} <= ramp  # every soft pixel is one step of the ramp
     vectors, region = runs[12].noise_codes(4, 64, 64, 5, labels=labels)
-    assert vectors.shape[1] <= 1 + FEATHER_LEVELS
+    assert vectors.shape[1] <= 1 + len(steps)
     assert torch.equal(vectors[torch.arange(4)[:, None, None], region].permute(0, 3, 1, 2),
                        torch.stack([f.dense() for f in soft]))  # fmt: skip
     image = torch.rand(4, 3, 64, 64, generator=g) * 2 - 1

@@ -139,3 +139,25 @@ def test_the_estimate_is_chosen_on_the_command_line_and_runs_from_before_the_cho
     del saved["g_grain_fit"]  # a run (or a model file's provenance) from before the choice: the energy estimate
     assert TrainConfig.from_dict(saved).g_grain_fit == "energy"
     assert TrainConfig.from_dict(saved | {"g_grain_out": False}).g_grain_fit == "noise"
+
+
+def test_a_resume_keeps_the_runs_estimate_unless_told_otherwise(tmp_path):
+    """A run trained with the energy estimate (or from before the choice) resumed without --g-grain-fit keeps it;
+    the flag changes it; a new run takes the default."""
+    import json
+
+    from train.cli import _saved_grain_fit
+    from train.config import make_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    assert _saved_grain_fit(run) is None  # no config: the default applies
+    cfg = make_config("lite", dataset="landscapes", data="x", run_dir=str(run), g_grain_out=True, g_grain_fit="energy")
+    (run / "config.json").write_text(json.dumps(cfg.to_dict()))
+    assert _saved_grain_fit(run) == "energy"
+    old = cfg.to_dict()
+    del old["g_grain_fit"]
+    (run / "config.json").write_text(json.dumps(old))
+    assert _saved_grain_fit(run) == "energy"  # from before the choice
+    (run / "config.json").write_text("{not json")
+    assert _saved_grain_fit(run) is None
