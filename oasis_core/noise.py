@@ -91,12 +91,16 @@ DEFAULT_RAMP = "smooth"
 SMOOTH_LEVELS = 16
 
 
+def check_ramp(ramp: str) -> None:
+    if ramp not in FEATHER_RAMPS:
+        raise ValueError(f"unknown soft border ramp {ramp!r}: use one of {', '.join(FEATHER_RAMPS)}")
+
+
 def ramp_levels(width: int, ramp: str = DEFAULT_RAMP) -> list[tuple[int, float]]:
     """The steps of a soft border ``width`` px wide: (distance in px from the edge where the step begins, the fraction
     of the strength it holds), the first at distance 0 and the last at full strength. A hard edge (``width`` 0, or
     a smooth border 1 px wide) is ``[(0, 1.0)]``."""
-    if ramp not in FEATHER_RAMPS:
-        raise ValueError(f"unknown soft border ramp {ramp!r}: use one of {', '.join(FEATHER_RAMPS)}")
+    check_ramp(ramp)
     levels = 4 if ramp == "steps" else min(SMOOTH_LEVELS, width)
     if width == 0 or levels < 2:
         return [(0, 1.0)]

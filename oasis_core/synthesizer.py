@@ -157,8 +157,7 @@ class Synthesizer:
 
         The numbers are :func:`oasis_core.noise.reroll`'s, bit for bit. A :class:`NoiseField` is rerolled in its
         compact form (a few vectors more, an id map changed); a dense array gives a dense array."""
-        if ramp not in noise_ops.FEATHER_RAMPS:
-            raise ValueError(f"unknown soft border ramp {ramp!r}: use one of {', '.join(noise_ops.FEATHER_RAMPS)}")
+        noise_ops.check_ramp(ramp)  # on every path, the hard-edged dense one too
         if isinstance(noise, NoiseField):
             return noise.reroll(mask, seed, strength, feather, ramp)
         m = np.asarray(mask, dtype=bool)

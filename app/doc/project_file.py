@@ -47,7 +47,6 @@ from app.doc.history import MAX_HISTORY, HistoryEntry
 from app.doc.label_io import MAX_SIDE
 from app.doc.photo import PhotoReference
 from app.doc.recipe import (
-    DEFAULT_RAMP,
     FEATHER_RAMPS,
     LEGACY_RAMP,
     MAX_FEATHER,
@@ -341,8 +340,6 @@ def load_project(path: str | os.PathLike) -> Project:
                 raise r.fail(f"{where} has a seed, strength or soft border out of range")
             if ramp not in FEATHER_RAMPS:
                 raise r.fail(f"{where} has an unknown soft border ramp {ramp!r} (known: {', '.join(FEATHER_RAMPS)})")
-            if not feather:
-                ramp = DEFAULT_RAMP  # a hard edge has no ramp: one key for the same noise
             key = ref
             if key not in mask_cache:
                 m = r.image(ref, shape, ("1", "L")) > 0

@@ -63,8 +63,11 @@ class RerollRegion:
             raise ValueError(f"the soft border must be 0 to {MAX_FEATHER} px, got {feather}")
         if ramp not in FEATHER_RAMPS:
             raise ValueError(f"unknown soft border ramp {ramp!r}: use one of {', '.join(FEATHER_RAMPS)}")
-        ramp = ramp if feather else DEFAULT_RAMP  # a hard edge has no ramp: one key for the same noise
         return RerollRegion(readonly_copy(mask), int(seed) & MAX_SEED, float(strength), int(feather), ramp)
+
+    def __post_init__(self) -> None:
+        if not self.feather and self.ramp != DEFAULT_RAMP:  # a hard edge has no ramp: one key for the same noise
+            object.__setattr__(self, "ramp", DEFAULT_RAMP)
 
     @property
     def key(self) -> tuple:
