@@ -48,14 +48,20 @@ METHODS = ("noise", "energy")
 MAD_GAUSSIAN = 0.6745  # median |x| of a standard normal x
 
 
+def _interior(labels: torch.Tensor, num_channels: int) -> torch.Tensor:
+    """(B, N, H, W) float: each class's pixels whose 3x3 neighbourhood lies in the class (eroded by one pixel from the
+    other classes; the image border counts as inside)."""
+    masks = F.one_hot(labels.long(), num_channels).permute(0, 3, 1, 2).float()
+    return 1.0 - F.max_pool2d(1.0 - masks, 3, 1, 1)
+
+
 def highpass_sums(images: torch.Tensor, labels: torch.Tensor, num_channels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per class and colour channel, the sum of squares of the image minus its 3x3 box mean over the class's pixels
     whose 3x3 neighbourhood lies in the class (class edges are not texture; the image border counts as inside):
     ``(sums (N, C), pixels (N,))``. ``images`` (B, C, H, W) float; ``labels`` (B, H, W) channel ids."""
     x = images.float()
     r = x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-    masks = F.one_hot(labels.long(), num_channels).permute(0, 3, 1, 2).float()
-    inner = 1.0 - F.max_pool2d(1.0 - masks, 3, 1, 1)  # eroded by one pixel from the other classes
+    inner = _interior(labels, num_channels)
     return torch.einsum("bchw,bkhw->ck", inner, r.square()), inner.sum((0, 2, 3))
 
 
@@ -67,9 +73,8 @@ def diagonal_details(images: torch.Tensor, labels: torch.Tensor, num_channels: i
     h, w = labels.shape[-2] // 2 * 2, labels.shape[-1] // 2 * 2
     x = images[..., :h, :w].float()
     d = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
-    masks = F.one_hot(labels[..., :h, :w].long(), num_channels).permute(0, 3, 1, 2).float()
-    inner = 1.0 - F.max_pool2d(1.0 - masks, 3, 1, 1)
-    blocks = (-F.max_pool2d(-inner, 2)) > 0.5  # (B, N, H/2, W/2): all four pixels inside
+    # (B, N, H/2, W/2): all four pixels inside
+    blocks = (-F.max_pool2d(-_interior(labels[..., :h, :w], num_channels), 2)) > 0.5
     d = d.transpose(0, 1)  # (C, B, H/2, W/2)
     return [d[:, blocks[:, k]] if blocks[:, k].any() else None for k in range(num_channels)]
 
@@ -77,6 +82,18 @@ def diagonal_details(images: torch.Tensor, labels: torch.Tensor, num_channels: i
 def robust_variance(details: torch.Tensor) -> torch.Tensor:
     """(C, n) details -> (C,) the variance of the white noise in them, ``(median |d| / 0.6745)^2``."""
     return (details.abs().median(dim=1).values / MAD_GAUSSIAN).square()
+
+
+def _passes(g: Generator, batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
+    """Per batch: (labels, {"clean": the generated images without output grain, "real": the real ones, "unit": the
+    high-pass probe ``(1 - clean^2) * n`` of unit-amplitude output grain ``n``}), all (B, 3, H, W) fp32."""
+    n, k = g.config.semantic_nc, g.config.grain_channels
+    for labels, noise, real in batches:
+        labels = labels.to(noise.device)
+        onehot = F.one_hot(labels.long(), n).permute(0, 3, 1, 2).float()
+        grain = grain_of_dense(noise, k).to(noise.device)
+        clean = g(onehot, noise, grain).float()
+        yield labels, {"clean": clean, "real": real.float(), "unit": (1 - clean.square()) * grain[:, 1:4]}
 
 
 @torch.no_grad()
@@ -95,58 +112,45 @@ def calibrate_output_grain(
         raise ValueError("this generator has no output grain to calibrate")
     if method not in METHODS:
         raise ValueError(f"unknown output grain estimate {method!r}: use one of {', '.join(METHODS)}")
-    if method == "noise":
-        return _calibrate_to_noise(g, batches, ignore)
-    n = g.config.semantic_nc
-    k = g.config.grain_channels
-    g.grain_rgb.zero_()
+    g.grain_rgb.zero_()  # the clean images
+    estimate = _to_noise if method == "noise" else _to_energy
+    amp = estimate(_passes(g, batches), g.config.semantic_nc)
+    if ignore is not None and 0 <= ignore < len(amp):
+        amp[ignore] = 0.0
+    g.grain_rgb.copy_(amp.to(g.grain_rgb))
+    return amp
+
+
+def _to_energy(passes, n: int) -> torch.Tensor:
     sums = {name: torch.zeros(n, 3, dtype=torch.float64) for name in ("clean", "real", "unit")}
     pixels = torch.zeros(n, dtype=torch.float64)
-    for labels, noise, real in batches:
-        labels = labels.to(noise.device)
-        onehot = F.one_hot(labels.long(), n).permute(0, 3, 1, 2).float()
-        grain = grain_of_dense(noise, k).to(noise.device)
-        clean = g(onehot, noise, grain).float()
-        for name, images in (("clean", clean), ("real", real), ("unit", (1 - clean.square()) * grain[:, 1:4])):
-            s, px = highpass_sums(images, labels, n)
+    for labels, images in passes:
+        for name, x in images.items():
+            s, px = highpass_sums(x, labels, n)
             sums[name] += s.double().cpu()
         pixels += px.double().cpu()
     count = pixels.clamp_min(1.0)[:, None]
     e_clean, e_real, unit = (sums[name] / count for name in ("clean", "real", "unit"))
     amp = ((e_real - e_clean - QUANTISATION).clamp_min(0.0) / unit.clamp_min(1e-12)).sqrt()
     amp[pixels < MIN_PIXELS] = 0.0
-    if ignore is not None and 0 <= ignore < n:
-        amp[ignore] = 0.0
-    g.grain_rgb.copy_(amp.to(g.grain_rgb))
     return amp.float()
 
 
-def _calibrate_to_noise(
-    g: Generator, batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], ignore: int | None
-) -> torch.Tensor:
-    n = g.config.semantic_nc
-    k = g.config.grain_channels
-    g.grain_rgb.zero_()
+def _to_noise(passes, n: int) -> torch.Tensor:
     details: dict[str, list[list[torch.Tensor]]] = {name: [[] for _ in range(n)] for name in ("clean", "real", "unit")}
     dither = torch.Generator().manual_seed(0x6D1)
-    for labels, noise, real in batches:
-        labels = labels.to(noise.device)
-        onehot = F.one_hot(labels.long(), n).permute(0, 3, 1, 2).float()
-        grain = grain_of_dense(noise, k).to(noise.device)
-        clean = g(onehot, noise, grain).float()
-        unit = (1 - clean.square()) * grain[:, 1:4]
-        for name, images in (("clean", clean), ("real", real.float()), ("unit", unit)):
+    for labels, images in passes:
+        for name, x in images.items():
             if name != "unit":  # half a level of dither, so that the median of 8-bit data is not a step function
-                images = images + (torch.rand(images.shape, generator=dither) - 0.5).to(images) * LEVEL
-            for c, d in enumerate(diagonal_details(images, labels, n)):
+                x = x + (torch.rand(x.shape, generator=dither) - 0.5).to(x) * LEVEL
+            for c, d in enumerate(diagonal_details(x, labels, n)):
                 if d is not None:
                     details[name][c].append(d.cpu())
     amp = torch.zeros(n, 3)
     for c in range(n):
-        if c == ignore or sum(d.shape[1] for d in details["real"][c]) < MIN_PIXELS:
+        if sum(d.shape[1] for d in details["real"][c]) < MIN_PIXELS:
             continue
         v_real, v_clean, v_unit = (robust_variance(torch.cat(details[key][c], 1)) for key in ("real", "clean", "unit"))
         # the generated image is saved in 8 bits too: its quantisation (LEVEL^2 / 12 per detail) is the real one's
         amp[c] = ((v_real - v_clean - LEVEL**2 / 12).clamp_min(0.0) / v_unit.clamp_min(1e-12)).sqrt()
-    g.grain_rgb.copy_(amp.to(g.grain_rgb))
     return amp
