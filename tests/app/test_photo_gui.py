@@ -248,7 +248,11 @@ def test_reroll_least_realistic_changes_only_those_regions_noise(qtbot, win, pho
     assert np.array_equal(z1[:, ~union], z0[:, ~union]), "outside the regions the noise is bit-identical"
     for m in masks:
         assert not np.array_equal(z1[:, m], z0[:, m]), "inside every chosen region the noise changed"
-    assert image_diff(win.canvas.image, image).mean() > 0.1
+    # the image changed where the noise did (nearly every pixel of the regions), and far more there than elsewhere
+    # (the generator's receptive field carries a little of it outside); the weights are random, so no size is asked
+    change = image_diff(win.canvas.image, image)
+    assert (change[union] > 0).mean() > 0.75
+    assert change[union].mean() > 8 * change[~union].mean()
 
     win.generation.undo()
     assert scene.noise_recipe().key() == before.key()
