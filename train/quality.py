@@ -17,6 +17,10 @@ All functions take numpy arrays: images ``(N, H, W, 3)`` uint8 RGB, label maps `
    on a 2-px band along the region's edge (where the class does not change within 3 px), divided by the mean
    gradient of the same classes away from the edge (1.0: no visible seam), and the mean CIE76 colour difference
    inside the region, just outside it (2-8 px) and far outside it (more than 32 px).
+Also :func:`clipped`: the share of pixels blown out to white (every channel at 250 or more) or crushed to black
+(every channel at 5 or less), whose detail the 8-bit image has lost: a generator that pushes a class to an extreme
+(a white sky, black trees) raises it, while the set-pooled colour distance barely moves (a few images' sky at 255
+is a small shift of the pooled sky colours). The painted scenes (measure 5 of the model card) are train/painted.py.
 
 What they cannot see is written down in resources/models/README.md.
 """
@@ -198,6 +202,19 @@ def boxes(height: int, width: int) -> dict[str, np.ndarray]:
     return {"centre": centre, "off_grid": off}
 
 
+# ------------------------------------------------------------------------------------------------ clipping
+CLIP_WHITE, CLIP_BLACK = 250, 5  # 8-bit levels: every channel at or above / at or below
+
+
+def clipped(images: np.ndarray, labels: np.ndarray, ignore: int | None = None) -> float:
+    """The share of labelled pixels (``ignore`` left out) blown out to white or crushed to black in all three
+    channels."""
+    keep = np.ones(labels.shape, bool) if ignore is None else labels != ignore
+    white = images.min(-1) >= CLIP_WHITE
+    black = images.max(-1) <= CLIP_BLACK
+    return float(((white | black) & keep).sum() / max(int(keep.sum()), 1))
+
+
 # ------------------------------------------------------------------------------------------------ with floors
 def set_measures(
     generated: np.ndarray, real: np.ndarray, labels: np.ndarray, ignore: int | None = None
@@ -207,7 +224,8 @@ def set_measures(
     The images are split in halves A and B (for video data such as CamVid, blocks of consecutive frames: keep the
     files in order). Generated A is compared with real B, and the floor is real A against real B: the same scenes,
     the same sample sizes. ``X_ratio`` = generated / floor (1.0: as close to the real images as real images are to
-    each other). Streaks are measured per image and have no second set: their floor is the real images' own value.
+    each other). Streaks and clipping are measured per image and have no second set: their floor is the real
+    images' own value.
     """
     n = len(real) // 2
     if n < 2:
@@ -227,6 +245,9 @@ def set_measures(
     rc, rr = streaks(real[: 2 * n], labels[: 2 * n], ignore)
     put("streaks_col", gc, rc)
     put("streaks_row", gr, rr)
+    # per image too: the floor is the real images' own share (0 when none is clipped: then no ratio)
+    both = slice(0, 2 * n)
+    put("clipped", clipped(generated[both], labels[both], ignore), clipped(real[both], labels[both], ignore))
     return out
 
 

@@ -133,3 +133,22 @@ def test_painted_scenes_are_a_dozen_valid_label_maps_of_large_flat_regions(datas
     again = painted_scenes(dataset, space, *size)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(scenes, again))
     assert painted_scenes("cityscapes", get("cityscapes"), 64, 128) == []
+
+
+def test_clipping_flags_a_blown_out_sky_the_colour_distance_hardly_sees(scenes):
+    """Half the scenes with their top third blown out to white (as a generator's white sky): the clipped
+    share rises many times over, the pooled colour distance by far less; and crushed blacks count too."""
+    _, (b, lb), (c, lc) = scenes
+    bad = c.copy()
+    bad[::2, : SIZE // 3] = 255
+    clean = quality.clipped(c, lc)  # the renderer's own: a sun, snow (about 2 %)
+    assert clean < 0.05 and quality.clipped(bad, lc) > 4 * clean
+    black = c.copy()
+    black[:, -8:] = 3
+    assert quality.clipped(black, lc) >= clean + 8 / SIZE - 1e-9
+    # the ignored class is left out
+    assert quality.clipped(black, np.zeros_like(lc), ignore=0) == 0.0
+    res = quality.set_measures(bad, c, lc)
+    assert res["clipped"] == pytest.approx(quality.clipped(bad, lc)) and res["clipped_floor"] == pytest.approx(clean)
+    colour = quality.colour_distance(bad, lc, b, lb) / quality.colour_distance(c, lc, b, lb)
+    assert colour < 0.5 * quality.clipped(bad, lc) / clean
