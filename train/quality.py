@@ -241,12 +241,12 @@ def set_measures(
         colour_distance(real[a], labels[a], real[b], labels[b], ignore))  # fmt: skip
     put("texture", texture_distance(generated[a], labels[a], real[b], labels[b], ignore),
         texture_distance(real[a], labels[a], real[b], labels[b], ignore))  # fmt: skip
-    gc, gr = streaks(generated[: 2 * n], labels[: 2 * n], ignore)
-    rc, rr = streaks(real[: 2 * n], labels[: 2 * n], ignore)
+    both = slice(0, 2 * n)  # the per-image measures use both halves
+    gc, gr = streaks(generated[both], labels[both], ignore)
+    rc, rr = streaks(real[both], labels[both], ignore)
     put("streaks_col", gc, rc)
     put("streaks_row", gr, rr)
-    # per image too: the floor is the real images' own share (0 when none is clipped: then no ratio)
-    both = slice(0, 2 * n)
+    # the floor is the real images' own share (0 when none is clipped: then no ratio)
     put("clipped", clipped(generated[both], labels[both], ignore), clipped(real[both], labels[both], ignore))
     return out
 
