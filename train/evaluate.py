@@ -265,6 +265,26 @@ def evaluate_model(
     return res | {"step": (mf.document.get("provenance") or {}).get("iterations"), "model": str(model)}
 
 
+def _training_sample(run, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``count`` real training pairs spread evenly over the training split (files in order, unflipped, at the
+    evaluation size): the quality measures' training floor. None where the data folder has no training split."""
+    from train.data.base import DatasetError
+
+    try:
+        ds = run.dataset_factory("train")
+    except (DatasetError, FileNotFoundError):
+        return None
+    if len(ds) == 0 or count < 1:
+        return None
+    ds.flip = False
+    images, labels = [], []
+    for i in np.linspace(0, len(ds) - 1, min(count, len(ds))).round().astype(int):
+        item = ds[int(i)]
+        images.append(to_uint8(item["image"][None])[0])
+        labels.append(item["label"].numpy())
+    return np.stack(images), np.stack(labels)
+
+
 def _painted(run, g, size: tuple[int, int], sheet: Path | None) -> tuple[np.ndarray, np.ndarray] | None:
     """Measure 5: the dataset's painted scenes (:mod:`train.painted`) generated at ``size``, one draw each, as
     (images, channel maps); with ``sheet``, a PNG of label map over image per scene is written there."""
@@ -349,8 +369,9 @@ def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress, sh
     if n >= 4:
         from train import quality
 
-        res.update({f"quality_{k}": v for k, v in quality.set_measures(
-            np.stack(generated), np.stack(reals), np.stack(label_maps), space.dont_care).items()})  # fmt: skip
+        train = _training_sample(run, n // 2)
+        stacks = np.stack(generated), np.stack(reals), np.stack(label_maps)
+        res.update({f"quality_{k}": v for k, v in quality.set_measures(*stacks, space.dont_care, train=train).items()})
         res.update({f"quality_{k}": v for k, v in quality.measures_by_scale(
             np.stack(generated), np.stack(reals), np.stack(label_maps), space.dont_care).items()})  # fmt: skip
         for box in seams[0]:

@@ -217,7 +217,11 @@ def clipped(images: np.ndarray, labels: np.ndarray, ignore: int | None = None) -
 
 # ------------------------------------------------------------------------------------------------ with floors
 def set_measures(
-    generated: np.ndarray, real: np.ndarray, labels: np.ndarray, ignore: int | None = None
+    generated: np.ndarray,
+    real: np.ndarray,
+    labels: np.ndarray,
+    ignore: int | None = None,
+    train: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Measures 1-3 with their floors: ``generated[i]`` was made from ``labels[i]``, the label map of ``real[i]``.
 
@@ -226,6 +230,13 @@ def set_measures(
     the same sample sizes. ``X_ratio`` = generated / floor (1.0: as close to the real images as real images are to
     each other). Streaks and clipping are measured per image and have no second set: their floor is the real
     images' own value.
+
+    ``train``: (images, labels) of real *training* pairs (a few dozen, spread over the training split). Colour and
+    texture are then also measured from them to real B: the ``X_train_floor`` is what a generator that reproduced its
+    training data exactly would score, and ``X_train_ratio`` = generated / that. Where the validation images come
+    from the same place as the training images (a renderer, one photo collection) it lies near the A/B floor; where
+    they do not (CamVid's validation frames are one stretch of one drive, darker than the training mix) it lies far
+    above it, and the A/B ratio then asks for something the training data cannot teach.
     """
     n = len(real) // 2
     if n < 2:
@@ -241,6 +252,14 @@ def set_measures(
         colour_distance(real[a], labels[a], real[b], labels[b], ignore))  # fmt: skip
     put("texture", texture_distance(generated[a], labels[a], real[b], labels[b], ignore),
         texture_distance(real[a], labels[a], real[b], labels[b], ignore))  # fmt: skip
+    if train is not None:
+        ti, tl = train
+        if len(ti) != len(tl) or len(ti) == 0:
+            raise ValueError(f"the training floor needs matching, non-empty images and labels: {len(ti)}, {len(tl)}")
+        for name, fn in (("colour", colour_distance), ("texture", texture_distance)):
+            floor = fn(ti, tl, real[b], labels[b], ignore)
+            out[f"{name}_train_floor"] = floor
+            out[f"{name}_train_ratio"] = out[name] / floor if floor > 0 else float("nan")
     both = slice(0, 2 * n)  # the per-image measures use both halves
     gc, gr = streaks(generated[both], labels[both], ignore)
     rc, rr = streaks(real[both], labels[both], ignore)

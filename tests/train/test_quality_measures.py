@@ -96,6 +96,27 @@ def test_set_measures_report_floors_and_ratios(scenes):
         quality.set_measures(real[:3], real[:3], labels[:3])
 
 
+def test_training_floor_is_what_the_training_data_itself_scores(scenes):
+    """Training images from the validation images' own distribution: a training floor near the A/B floor. Training
+    images in another light (darker, as CamVid's training drives are against its validation stretch): a training
+    floor far above it, and a generator that reproduces its training data reads ~1 against it, not against A/B."""
+    (a, la), (b, lb), (c, lc) = scenes
+    real, labels = np.concatenate([a, b]), np.concatenate([la, lb])
+    same = quality.set_measures(real, real, labels, train=(c, lc))
+    assert 0.6 < same["colour_train_floor"] / same["colour_floor"] < 1.6
+    assert 0.5 < same["texture_train_floor"] / same["texture_floor"] < 2.0
+    assert same["colour_train_ratio"] == pytest.approx(same["colour"] / same["colour_train_floor"])
+
+    def dusk(x):
+        return (x.astype(np.float32) * 0.5).astype(np.uint8)
+
+    res = quality.set_measures(dusk(real), real, labels, train=(dusk(c), lc))
+    assert res["colour_train_floor"] > 2 * res["colour_floor"] and res["colour_ratio"] > 2
+    assert 0.6 < res["colour_train_ratio"] < 1.6
+    with pytest.raises(ValueError, match="matching"):
+        quality.set_measures(real, real, labels, train=(c, lc[:2]))
+
+
 def test_measures_by_scale_locate_a_gap_made_at_full_resolution(scenes):
     """Pixel-scale noise (alternating columns) is a full-resolution gap: large at full resolution, gone at 1/2."""
     (a, la), (b, lb), _ = scenes

@@ -291,6 +291,10 @@ def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path, tiny):
     assert r.returncode == 0, r.stderr
     lines = dict(line.split(None, 1) for line in r.stdout.splitlines() if line.strip())
     assert lines["step"] == "2" and float(lines["quality_colour_floor"]) > 0 and "d_seg_prior_miou" in lines
+    # the training floor: real training pairs against the same validation half
+    assert float(lines["quality_colour_train_floor"]) > 0 and float(lines["quality_texture_train_floor"]) > 0
+    ratio = float(lines["quality_colour"]) / float(lines["quality_colour_train_floor"])
+    assert float(lines["quality_colour_train_ratio"]) == pytest.approx(ratio, rel=1e-6)
     r = run_cli(["eval", "--model", str(model)])  # no data folder
     assert r.returncode == 2 and "--data" in r.stderr
 
