@@ -372,8 +372,7 @@ def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress, sh
         train = _training_sample(run, n // 2)
         stacks = np.stack(generated), np.stack(reals), np.stack(label_maps)
         res.update({f"quality_{k}": v for k, v in quality.set_measures(*stacks, space.dont_care, train=train).items()})
-        res.update({f"quality_{k}": v for k, v in quality.measures_by_scale(
-            np.stack(generated), np.stack(reals), np.stack(label_maps), space.dont_care).items()})  # fmt: skip
+        res.update({f"quality_{k}": v for k, v in quality.measures_by_scale(*stacks, space.dont_care).items()})
         for box in seams[0]:
             for k in seams[0][box]:
                 res[f"quality_reroll_{box}_{k}"] = float(np.nanmean([m[box][k] for m in seams]))
