@@ -46,7 +46,7 @@ def test_bundled_camvid_model_segments_the_validation_split(camvid_model: Synthe
 
 
 def test_flip_averaging_costs_no_accuracy(camvid_model: Synthesizer) -> None:
-    """Flip averaging is test-time augmentation: on all 101 photos it took the session-6..15 file (8,213) from 0.880
+    """Flip averaging is test-time augmentation: on all 101 photos it took the 8,213 file (sessions 6-15) from 0.880
     to 0.883 pixel accuracy (mIoU 0.561 -> 0.569) and the session-16 file (camvid-grain 5,325) from 0.900 to 0.899
     (mIoU 0.597 -> 0.594). What holds for every file so far, and what the app's default relies on, is that it costs
     no more than a few tenths of a point; a file whose discriminator reads flipped streets worse fails here."""
