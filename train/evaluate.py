@@ -271,12 +271,11 @@ def _training_sample(run, count: int) -> tuple[np.ndarray, np.ndarray] | None:
     from train.data.base import DatasetError
 
     try:
-        ds = run.dataset_factory("train")
+        ds = run.dataset_factory("train", flip=False)
     except (DatasetError, FileNotFoundError):
         return None
     if len(ds) == 0 or count < 1:
         return None
-    ds.flip = False
     images, labels = [], []
     for i in np.linspace(0, len(ds) - 1, min(count, len(ds))).round().astype(int):
         item = ds[int(i)]
@@ -384,7 +383,7 @@ def _evaluate(run, g, bias, seg, samples, limit, inception_weights, progress, sh
             for name, value in (("streaks_col", col), ("streaks_row", row)):
                 floor = res[f"quality_{name}_floor"]
                 res[f"quality_painted_{name}"] = value
-                res[f"quality_painted_{name}_ratio"] = value / floor if floor > 0 else float("nan")
+                res[f"quality_painted_{name}_ratio"] = quality.ratio(value, floor)
     if seg is not None:
         real = scores(conf_seg_real, space.dont_care)
         fake = scores(conf_seg_fake, space.dont_care)

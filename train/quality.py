@@ -216,6 +216,11 @@ def clipped(images: np.ndarray, labels: np.ndarray, ignore: int | None = None) -
 
 
 # ------------------------------------------------------------------------------------------------ with floors
+def ratio(value: float, floor: float) -> float:
+    """``value / floor``; NaN where the floor is 0 (nothing to compare with)."""
+    return value / floor if floor > 0 else float("nan")
+
+
 def set_measures(
     generated: np.ndarray,
     real: np.ndarray,
@@ -246,7 +251,7 @@ def set_measures(
 
     def put(name: str, value: float, floor: float) -> None:
         out[f"{name}"], out[f"{name}_floor"] = value, floor
-        out[f"{name}_ratio"] = value / floor if floor > 0 else float("nan")
+        out[f"{name}_ratio"] = ratio(value, floor)
 
     put("colour", colour_distance(generated[a], labels[a], real[b], labels[b], ignore),
         colour_distance(real[a], labels[a], real[b], labels[b], ignore))  # fmt: skip
@@ -259,7 +264,7 @@ def set_measures(
         for name, fn in (("colour", colour_distance), ("texture", texture_distance)):
             floor = fn(ti, tl, real[b], labels[b], ignore)
             out[f"{name}_train_floor"] = floor
-            out[f"{name}_train_ratio"] = out[name] / floor if floor > 0 else float("nan")
+            out[f"{name}_train_ratio"] = ratio(out[name], floor)
     both = slice(0, 2 * n)  # the per-image measures use both halves
     gc, gr = streaks(generated[both], labels[both], ignore)
     rc, rr = streaks(real[both], labels[both], ignore)

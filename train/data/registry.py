@@ -57,10 +57,13 @@ def build_dataset(
     return dataset_class(name)(root, split, size, label_space=label_space, load_size=load_size, flip=flip)
 
 
-def dataset_factory(cfg: TrainConfig, space: LabelSpace) -> Callable[[str], Dataset]:
-    """``split -> dataset`` for a training config: what a ``Run`` builds its training and validation data with."""
+def dataset_factory(cfg: TrainConfig, space: LabelSpace) -> Callable[..., Dataset]:
+    """``split -> dataset`` for a training config: what a ``Run`` builds its training and validation data with
+    (``flip`` as in :func:`build_dataset`)."""
 
-    def make(split: str) -> Dataset:
-        return build_dataset(cfg.dataset, cfg.data, split, cfg.size, label_space=space, load_size=cfg.load_size)
+    def make(split: str, flip: bool | None = None) -> Dataset:
+        return build_dataset(
+            cfg.dataset, cfg.data, split, cfg.size, label_space=space, load_size=cfg.load_size, flip=flip
+        )
 
     return make
