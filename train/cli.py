@@ -285,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--data", type=Path, help="with --model: the dataset folder (its validation split is used)")
     v.add_argument("--samples", type=_int_at_least(2), default=8, help="noise draws per label map for diversity")
     v.add_argument("--limit", type=_positive, help="use only the first N validation images")
+    v.add_argument(
+        "--seam-images",
+        type=_positive,
+        help="reroll the boxes of the seam measure on only the first N maps (default: every evaluated map; "
+        "four generator passes each)",
+    )
     v.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth for FID")
 
     s = sub.add_parser("fit-segmenter", help="train a small segmenter on real data (label-consistency judge)")
@@ -411,7 +417,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from train.evaluate import check_fid_available, evaluate_model, evaluate_run
 
-    kw = dict(samples=args.samples, limit=args.limit, inception_weights=args.inception_weights)
+    kw = dict(
+        samples=args.samples, limit=args.limit, inception_weights=args.inception_weights, seam_images=args.seam_images
+    )
     if (args.run_dir is None) == (args.model is None) or (args.model is None) != (args.data is None):
         print("oasis-train eval: give a run folder, or --model FILE with --data DIR", file=sys.stderr)
         return 2
@@ -419,7 +427,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_fid_available(args.inception_weights)  # before minutes of work, not after
     results = evaluate_run(args.run_dir, **kw) if args.model is None else evaluate_model(args.model, args.data, **kw)
     for k, v in results.items():
-        print(f"{k:<34} {v}")
+        if k.endswith("_se") and k[:-3] in results:
+            continue  # printed beside its mean
+        se = results.get(f"{k}_se")
+        print(f"{k:<34} {v}" if se is None else f"{k:<34} {v} +- {se:.3g}")
     return 0
 
 

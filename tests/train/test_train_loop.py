@@ -255,9 +255,14 @@ def test_eval_and_segmenter_write_metrics_that_export_carries(tmp_path, tiny):
     assert run_cli(["fit", *tiny, *QUIET, "--iters", "2", "--run-dir", str(run_dir)]).returncode == 0
     r = run_cli(["fit-segmenter", str(run_dir), "--iters", "2", "--batch", "2"])
     assert r.returncode == 0, r.stderr
-    r = run_cli(["eval", str(run_dir), "--limit", "4", "--samples", "2"])
+    r = run_cli(["eval", str(run_dir), "--limit", "4", "--samples", "2", "--seam-images", "3"])
     assert r.returncode == 0, r.stderr
     metrics = json.loads((run_dir / "eval.json").read_text())
+    # the reroll measures over the first 3 maps, each printed with its standard error over them
+    assert metrics["quality_reroll_maps"] == 3
+    key = "quality_reroll_off_grid_soft_de_inside"
+    assert np.isfinite(metrics[f"{key}_se"]) and metrics[f"{key}_se"] >= 0
+    assert f"{key} {metrics[key]} +- " in r.stdout and f"{key}_se" not in r.stdout
     # the image-quality measures, each with its real-vs-real floor and the ratio (train/quality.py)
     for name in ("colour", "texture", "streaks_col", "streaks_row"):
         value, floor = metrics[f"quality_{name}"], metrics[f"quality_{name}_floor"]
