@@ -97,6 +97,24 @@ def discriminator_loss(
     return total, parts
 
 
+def reroll_diversity(
+    a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor, far: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For outputs ``a``, ``b`` (B, C, H, W) of the same label maps with noise ``za``, ``zb`` (B, z, H, W) that
+    differ only inside a region (a reroll): per sample, the change inside the region per unit of noise change
+    there (``mean |a - b| / mean |za - zb|``, both over the region), and the change more than ``far`` px outside
+    the region in the same unit (0 where no pixel is that far). Two (B,) float32 tensors."""
+    dz = (za.float() - zb.float()).abs()
+    region = (dz.amax(1, keepdim=True) > 0).float()  # (B, 1, H, W): where the noise was rerolled
+    dx = (a.float() - b.float()).abs().mean(1, keepdim=True)
+    area = region.sum((1, 2, 3)).clamp_min(1.0)
+    unit = ((dz.mean(1, keepdim=True) * region).sum((1, 2, 3)) / area).clamp_min(1e-8)
+    inside = (dx * region).sum((1, 2, 3)) / area / unit
+    outside = 1.0 - torch.nn.functional.max_pool2d(region, 2 * far + 1, 1, far)
+    leak = (dx * outside).sum((1, 2, 3)) / outside.sum((1, 2, 3)).clamp_min(1.0) / unit
+    return inside, leak
+
+
 def diversity_ratio(a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
     """Per sample ``mean |a - b| / mean |za - zb|``: how far two outputs for the same label map move apart per unit
     of noise distance (the diversity-sensitive term of Yang et al., ICLR 2019; not part of OASIS). (B,) float32."""

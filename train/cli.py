@@ -238,6 +238,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap of the diversity ratio mean|G(z1)-G(z2)| / mean|z1-z2| (default 0.25)",
     )
     f.add_argument(
+        "--diversity-reroll",
+        action="store_true",
+        default=None,
+        help="with --diversity: the second draw rerolls a region of the first (the --mixed-noise-shapes, with its "
+        "--mixed-noise-feather), and the ratio is taken inside the region: G learns to redraw a rerolled region "
+        "(not in the paper; pass it again with --resume)",
+    )
+    f.add_argument(
+        "--diversity-leak",
+        type=_float_at_least(0.0, strict=False),
+        metavar="WEIGHT",
+        help="with --diversity-reroll: weight of a penalty on the change more than 16 px outside the rerolled region, "
+        "in the ratio's unit (0: off, the default; pass it again with --resume)",
+    )
+    f.add_argument(
         "--mixed-noise",
         type=_fraction,
         metavar="P",
@@ -367,6 +382,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         init_gain_d=args.init_gain_d,
         lambda_diversity=args.diversity,
         diversity_cap=args.diversity_cap,
+        diversity_reroll=args.diversity_reroll,
+        diversity_leak=args.diversity_leak,
         mixed_noise=args.mixed_noise,
         mixed_noise_feather=args.mixed_noise_feather,
         mixed_noise_shapes=args.mixed_noise_shapes,
@@ -375,6 +392,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         log_every=args.log_every,
         check_every=args.check_every,
     )
+    if cfg.diversity_reroll and cfg.lambda_diversity <= 0:
+        print("oasis-train fit: --diversity-reroll shapes the diversity term's second draw: give --diversity too",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if cfg.diversity_leak > 0 and not cfg.diversity_reroll:
+        print("oasis-train fit: --diversity-leak weighs change outside a rerolled region: give --diversity-reroll too",
+              file=sys.stderr)  # fmt: skip
+        return 2
     space = default_label_space(cfg.dataset, cfg.data)
     info = du.init(cfg.device)
     code = 1  # until it is known how the run ended (os._exit below must not report success by default)

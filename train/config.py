@@ -35,6 +35,7 @@ PRESETS: dict[str, dict] = {
 
 COMPILE_CHOICES = ("off", "d", "all")  # TrainConfig.compile
 MIXED_NOISE_SHAPES = ("class", "ellipse", "box")  # TrainConfig.mixed_noise_shapes
+DIVERSITY_FAR = 16  # px: TrainConfig.diversity_leak penalises change farther than this outside a rerolled region
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,13 @@ class TrainConfig:
     # on unless lambda is small (0.1-1), so it suits a run that already trains well.
     lambda_diversity: float = 0.0
     diversity_cap: float = 0.25
+    # the term's second draw as a reroll (session 17; not in Yang et al.): instead of a new noise field, the first
+    # draw with a region rerolled (the shapes and soft border of mixed noise), and the ratio measured inside the
+    # region (the noise changed there), so G learns that a reroll visibly redraws its region. diversity_leak weighs
+    # a penalty on the change more than DIVERSITY_FAR px outside the region, in the same unit (what a reroll should
+    # leave alone). False: the independent second draw of the original term.
+    diversity_reroll: bool = False
+    diversity_leak: float = 0.0
     # mixed noise fields (not in OASIS, which draws one vector per image): this fraction of the images of each batch
     # gets a second noise vector inside a random region, either one class of its label map or an ellipse, as an
     # app reroll makes it (per class, or a lasso). G then learns the fields rerolls produce, instead of meeting them

@@ -43,7 +43,7 @@ from oasis_core.noise import NoiseField, sample_vectors
 from oasis_core.noise import grain as noise_grain
 from oasis_core.runtime import available_memory, resolve_dtype
 from train import distributed as du
-from train.config import COMPILE_CHOICES, MIXED_NOISE_SHAPES, TrainConfig
+from train.config import COMPILE_CHOICES, DIVERSITY_FAR, MIXED_NOISE_SHAPES, TrainConfig
 from train.grain import calibrate_output_grain
 
 STATE_FILE = "state.pt"
@@ -598,11 +598,22 @@ class Run:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`noise_fields` as one batch: vectors ``(B, R, z)`` (rows past an image's own vectors are zero)
         and a map ``(B, H, W)`` int64 of which vector each pixel holds."""
-        fields = self.noise_fields(batch, height, width, step, salt, labels)
-        vectors = torch.zeros(batch, max(f.num_vectors for f in fields), self.cfg.z_dim)
+        return self.pack_fields(self.noise_fields(batch, height, width, step, salt, labels))
+
+    def pack_fields(self, fields: list[NoiseField]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Noise fields as vectors ``(B, R, z)`` (rows past an image's own vectors are zero) and a map ``(B, H, W)``
+        int64 of which vector each pixel holds."""
+        vectors = torch.zeros(len(fields), max(f.num_vectors for f in fields), self.cfg.z_dim)
         for i, f in enumerate(fields):
             vectors[i, : f.num_vectors] = f.vectors
         return vectors, torch.stack([f.id_map() for f in fields])
+
+    def rerolled_fields(self, fields: list[NoiseField], labels: torch.Tensor, step: int) -> list[NoiseField]:
+        """The diversity term's second draw with ``diversity_reroll``: each field rerolled at full strength inside
+        a random region (:meth:`reroll_region`, the mixed-noise shapes and soft border), as the app rerolls."""
+        g = torch.Generator().manual_seed(_mix(self.cfg.seed, step, self.info.rank, 0xD17))
+        shapes, feather = self.cfg.mixed_noise_shapes, self.cfg.mixed_noise_feather
+        return [f.reroll(self.reroll_region(lab.cpu(), g, shapes), g, 1.0, feather) for f, lab in zip(fields, labels)]
 
     def noise(
         self, batch: int, height: int, width: int, step: int, salt: int = 0, labels: torch.Tensor | None = None
@@ -699,11 +710,16 @@ class Run:
         labels = labels.to(self.device, non_blocking=True)
         b, h, w = labels.shape
         weights = self.class_weights(labels)
-        vectors, region = self.noise_codes(b, h, w, self.step, labels=labels)
-        # the diversity term's second noise draw for the first half of the batch (same label maps), in the same pass
+        fields = self.noise_fields(b, h, w, self.step, labels=labels)
+        vectors, region = self.pack_fields(fields)
+        # the diversity term's second noise draw for the first half of the batch (same label maps), in the same pass:
+        # a new field, or (diversity_reroll) the first draw with a region rerolled
         k = max(1, b // 2) if cfg.lambda_diversity > 0 else 0
         if k:
-            v2, r2 = self.noise_codes(k, h, w, self.step, salt=0xD17)
+            if cfg.diversity_reroll:
+                v2, r2 = self.pack_fields(self.rerolled_fields(fields[:k], labels[:k], self.step))
+            else:
+                v2, r2 = self.noise_codes(k, h, w, self.step, salt=0xD17)
             r = max(vectors.shape[1], v2.shape[1])  # the same number of vector rows (the extra ones are zero)
             vectors = torch.cat([F.pad(v, (0, 0, 0, r - v.shape[1])) for v in (vectors, v2)])
             region = torch.cat([region, r2])
@@ -731,8 +747,15 @@ class Run:
             loss_total = loss_g
             if k:
                 zd = self.dense_noise(vectors, region)
-                ratio = losses.diversity_ratio(out_g[:k], out_g[b:], zd[:k], zd[b:])
-                div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
+                if cfg.diversity_reroll:
+                    ratio, leak = losses.reroll_diversity(out_g[:k], out_g[b:], zd[:k], zd[b:], DIVERSITY_FAR)
+                    div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
+                    if cfg.diversity_leak > 0:
+                        div_term = div_term + cfg.diversity_leak * leak.mean()
+                    extra["leak"] = leak.detach().mean()
+                else:
+                    ratio = losses.diversity_ratio(out_g[:k], out_g[b:], zd[:k], zd[b:])
+                    div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
                 loss_total = loss_g + div_term
                 extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart
         self.d_plain.requires_grad_(True)

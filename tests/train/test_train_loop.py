@@ -501,6 +501,70 @@ def test_mixed_noise_gives_some_images_a_second_vector_in_a_region(tmp_path):
     print("regions:", kinds.count("class"), "classes,", kinds.count("ellipse"), "ellipses")
 
 
+def test_reroll_diversity_measures_change_inside_the_rerolled_region_and_far_outside_it():
+    """``losses.reroll_diversity``: the change inside the region where the noise differs, per unit of noise change
+    there, and the change more than ``far`` px outside it in the same unit; change near the region's edge is in
+    neither."""
+    from oasis_core.losses import reroll_diversity
+
+    za = torch.zeros(2, 4, 64, 64)
+    zb = za.clone()
+    zb[:, :, 20:40, 20:40] = 2.0  # |dz| = 2 inside the box
+    a = torch.zeros(2, 3, 64, 64)
+    b = a.clone()
+    b[:, :, 20:40, 20:40] = 0.5  # the region redrawn by 0.5: 0.25 per unit of noise change
+    b[1, :, 42:46, 20:40] = 1.0  # 2-6 px outside: not counted as far (far = 8)
+    b[1, :, 60:64, :] = 0.3  # over 8 px outside: the leak
+    inside, leak = reroll_diversity(a, b, za, zb, far=8)
+    assert inside.tolist() == pytest.approx([0.25, 0.25])
+    far_pixels = 64 * 64 - 36 * 36  # the box dilated by 8 px is 36 x 36
+    assert leak[0].item() == 0.0 and leak[1].item() == pytest.approx(0.3 * 4 * 64 / far_pixels / 2.0)
+    whole = torch.ones(1, 4, 8, 8)  # a region over the whole image: nothing is far, no leak
+    assert reroll_diversity(a[:1, :, :8, :8], b[:1, :, :8, :8], 0 * whole, whole, 4)[1].item() == 0.0
+
+
+@needs_facades
+def test_diversity_reroll_redraws_a_region_of_the_first_draw_and_trains(tmp_path, capsys):
+    """``diversity_reroll``: the term's second draw is the first draw rerolled in a region of the mixed-noise
+    shapes (deterministic per step, every vector outside it unchanged); a training step logs the ratio inside the
+    region and the far-outside leak, and the leak penalty changes G's update. The CLI refuses the options alone."""
+    from train.cli import main
+    from train.config import make_config
+    from train.data import dataset_factory, default_label_space
+    from train.loop import Run
+
+    space = default_label_space("facades", FACADES)
+    info = du.init("cpu")
+
+    def make(name: str, **kw) -> Run:
+        torch.manual_seed(0)
+        cfg = make_config("tiny", dataset="facades", data=str(FACADES), run_dir=str(tmp_path / name), size=(64, 64),
+                          batch=4, workers=0, precision="fp32", lambda_diversity=1.0, diversity_reroll=True,
+                          mixed_noise_shapes=("ellipse", "box"), mixed_noise_feather=6, **kw)  # fmt: skip
+        return Run(cfg, info, dataset_factory(cfg, space), space)
+
+    run = make("plain")
+    image, labels = next(run.loader())
+    fields = run.noise_fields(4, 64, 64, 3, labels=labels)
+    second = run.rerolled_fields(fields, labels, 3)
+    assert all(torch.equal(x.dense(), y.dense()) for x, y in zip(second, run.rerolled_fields(fields, labels, 3)))
+    for first, other in zip(fields, second):
+        changed = (first.dense() != other.dense()).any(0)
+        assert 0 < int(changed.sum()) < 64 * 64  # a region, not the image
+        strength = (other.dense() - first.dense()).abs().mean(0)
+        assert strength[changed].min() < strength[changed].max()  # a soft border: the change ramps in
+    leaky = make("leak", diversity_leak=100.0)  # the same start, batch and noise as ``run``
+    assert all(torch.equal(p, q) for p, q in zip(run.g_plain.parameters(), leaky.g_plain.parameters()))
+    stats = run.train_step(image, labels)
+    assert np.isfinite(stats["div"]) and stats["div"] > 0 and np.isfinite(stats["leak"]) and stats["leak"] >= 0
+    leaky.train_step(image, labels)
+    assert any(not torch.allclose(p, q) for p, q in zip(run.g_plain.parameters(), leaky.g_plain.parameters()))
+    base = ["fit", "--dataset", "facades", "--data", str(FACADES), "--iters", "1", "--run-dir", str(tmp_path / "c")]
+    assert main(base + ["--diversity-reroll"]) == 2 and "give --diversity too" in capsys.readouterr().err
+    assert main(base + ["--diversity", "1", "--diversity-leak", "1"]) == 2
+    assert "give --diversity-reroll too" in capsys.readouterr().err
+
+
 def test_bn_refresh_reads_batches_one_at_a_time_and_keeps_the_statistics_without_any():
     """``Run.bn_batches`` makes its batches as they are consumed (50 batches of one-hot maps and noise at 256x256
     would be 8 GB at once) and ``refresh_bn`` consumes them one at a time; an empty stream changes nothing, and the
