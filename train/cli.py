@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--seam-images",
         type=_positive,
+        metavar="N",
         help="reroll the boxes of the seam measure on only the first N maps (default: every evaluated map; "
         "four generator passes each)",
     )
