@@ -749,13 +749,12 @@ class Run:
                 zd = self.dense_noise(vectors, region)
                 if cfg.diversity_reroll:
                     ratio, leak = losses.reroll_diversity(out_g[:k], out_g[b:], zd[:k], zd[b:], DIVERSITY_FAR)
-                    div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
-                    if cfg.diversity_leak > 0:
-                        div_term = div_term + cfg.diversity_leak * leak.mean()
                     extra["leak"] = leak.detach().mean()
                 else:
-                    ratio = losses.diversity_ratio(out_g[:k], out_g[b:], zd[:k], zd[b:])
-                    div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
+                    ratio, leak = losses.diversity_ratio(out_g[:k], out_g[b:], zd[:k], zd[b:]), None
+                div_term = -cfg.lambda_diversity * ratio.clamp(max=cfg.diversity_cap).mean()
+                if leak is not None and cfg.diversity_leak > 0:
+                    div_term = div_term + cfg.diversity_leak * leak.mean()
                 loss_total = loss_g + div_term
                 extra["div"] = ratio.detach().mean()  # unclamped: how far the draws are apart
         self.d_plain.requires_grad_(True)
